@@ -1,0 +1,134 @@
+"""The command line: a thin click layer over the runtime, the TUI and the tools."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from inspector.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_db, secret_from_env
+from inspector.receiver import DEFAULT_MAX_BODY
+from inspector.server import BindError, bind
+from inspector.signatures import Secrets
+from inspector.store import StoreError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(value: str) -> int:
+    """10485760, 10M, 10MiB, 512k ... (binary units)."""
+    match = _SIZE.match(value)
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a size (examples: 1048576, 512k, 10MiB)")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
+
+
+def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by the TUI and `serve`."""
+    options = [
+        click.option("--host", default=DEFAULT_HOST, show_default=True,
+                     help="Address to listen on (0.0.0.0 exposes it to your network)."),
+        click.option("--port", "-p", default=DEFAULT_PORT, show_default=True, type=int,
+                     help="Port to listen on (0 picks a free one)."),
+        click.option("--db", default=None, metavar="PATH",
+                     help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing."),
+        click.option("--secret", "-s", default=None, envvar=None, metavar="SECRET",
+                     help="Webhook signing secret [env: CONNECTLY_WEBHOOK_SECRET, "
+                          "INSPECTOR_SECRET]."),
+        click.option("--replay-to", default="", metavar="URL",
+                     help="Where `r` sends events (a URL ending in / gets the event's path)."),
+        click.option("--max-body", default=str(DEFAULT_MAX_BODY), show_default=True,
+                     metavar="SIZE", help="Largest body accepted (bigger ones get 413)."),
+        click.option("--public-url", default="", metavar="URL",
+                     help="The URL senders call, when a tunnel sits in front (Twilio signs it)."),
+        click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
+                     show_default=True, help="uvicorn's HTTP parser."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def make_settings(
+    host: str, port: int, db: str | None, secret: str | None, replay_to: str, max_body: str,
+    public_url: str, http: str, **extra: Any,
+) -> Settings:
+    settings = Settings(
+        host=host,
+        port=port,
+        db=db or str(default_db()),
+        secrets=Secrets(default=secret or secret_from_env()),
+        replay_to=replay_to,
+        max_body=parse_size(max_body),
+        public_url=public_url,
+        http=http,
+    )
+    if replay_to:
+        from inspector.replay import ReplayError, check_target
+
+        try:
+            check_target(replay_to)
+        except ReplayError as exc:
+            raise click.BadParameter(str(exc), param_hint="--replay-to") from exc
+    return settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@receiver_options
+@click.option("--no-follow", is_flag=True, help="Start with follow mode off.")
+@click.version_option(package_name="webhook-inspector")
+@click.pass_context
+def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
+    """Receive webhooks, see their signature verdicts, read them, replay them.
+
+    With no command, starts the terminal UI.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = make_settings(**options)
+    settings.follow = not no_follow
+    run_tui(settings)
+
+
+def open_runtime(settings: Settings) -> Any:
+    """Open the store and bind the port before any UI: failures are one clear line."""
+    from inspector.runtime import Runtime
+
+    try:
+        sock = bind(settings.host, settings.port)
+    except BindError as exc:
+        fail(str(exc))
+    try:
+        return Runtime(settings, sock)
+    except StoreError as exc:
+        sock.close()
+        fail(str(exc))
+
+
+def run_tui(settings: Settings) -> None:
+    runtime = open_runtime(settings)
+    from inspector.app import InspectorApp
+
+    app = InspectorApp(runtime)
+    try:
+        app.run()
+    finally:
+        runtime.close()
+    sys.exit(app.return_code or 0)
+
+
+def main() -> None:
+    cli(prog_name="inspector")
+
+
+if __name__ == "__main__":
+    main()

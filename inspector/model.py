@@ -1,0 +1,154 @@
+"""The event model: what arrived, exactly, plus what we derived from it."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# Headers are kept as (name, value) pairs decoded as latin-1: lossless for every byte, in the
+# order received, duplicates included.
+HeaderList = list[tuple[str, str]]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: float | None = None) -> str:
+    """A ULID: 26 characters, sortable by time, unique across databases (for import/export)."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class Verdict(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNSIGNED = "unsigned"
+    NO_SECRET = "no_secret"
+
+
+VERDICT_LABELS: dict[str, str] = {
+    Verdict.VALID: "✓ valid",
+    Verdict.INVALID: "✗ invalid",
+    Verdict.UNSIGNED: "– unsigned",
+    Verdict.NO_SECRET: "? no secret",
+}
+
+
+def header_value(headers: HeaderList, name: str) -> str | None:
+    """The first value of a header, by case-insensitive name."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
+
+
+@dataclass(slots=True)
+class Event:
+    """One HTTP request as received, and the facts derived from it."""
+
+    id: str
+    received_at: float
+    method: str
+    path: str  # raw path, percent-encoding kept
+    query: str  # raw query string, without "?"
+    headers: HeaderList
+    body: bytes
+    client: str = ""
+    http_version: str = "1.1"
+    scheme: str = "http"
+    status: int = 200  # what we answered
+    refused: str = ""  # why the delivery was refused (413, 429, ...), else ""
+    body_size: int = -1  # bytes received, or declared for a refused body
+    notes: list[str] = field(default_factory=list)  # odd things about the request
+    seq: int = 0  # position in the store, 0 until stored
+    # Derived by analysis.analyze (cached in the store; recomputed when secrets change).
+    provider: str = ""
+    kind: str = ""
+    summary: str = ""
+    verdict: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.body_size < 0:
+            self.body_size = len(self.body)
+
+    def header(self, name: str) -> str | None:
+        return header_value(self.headers, name)
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+    @property
+    def target(self) -> str:
+        """Path plus query, as on the request line."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    def url(self) -> str:
+        host = self.header("host") or "localhost"
+        return f"{self.scheme}://{host}{self.target}"
+
+
+@dataclass(slots=True, frozen=True)
+class Row:
+    """What one line of the event list needs; no body, no headers."""
+
+    seq: int
+    id: str
+    received_at: float
+    method: str
+    path: str
+    query: str
+    kind: str
+    summary: str
+    size: int
+    verdict: str
+    status: int
+    refused: str
+    provider: str = ""
+    result: int | None = None  # latest forward/replay status, 0 for a failure
+    result_ms: float | None = None
+
+    @classmethod
+    def of(cls, event: Event) -> Row:
+        return cls(
+            seq=event.seq,
+            id=event.id,
+            received_at=event.received_at,
+            method=event.method,
+            path=event.path,
+            query=event.query,
+            kind=event.kind,
+            summary=event.summary,
+            size=event.body_size,
+            verdict=event.verdict,
+            status=event.status,
+            refused=event.refused,
+            provider=event.provider,
+        )
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One replay or forward of an event, and what the target answered."""
+
+    event_seq: int
+    kind: str  # "replay" or "forward"
+    at: float
+    method: str
+    url: str
+    status: int | None = None  # None when no response came
+    elapsed_ms: float = 0.0
+    error: str = ""
+    response_headers: HeaderList = field(default_factory=list)
+    response_body: bytes = b""
+    resigned: bool = False
+    edited: bool = False
+    id: int = 0

@@ -1,0 +1,87 @@
+"""Small modal dialogs: ask for a URL, confirm a destructive action."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+class _Dialog(ModalScreen[str | None]):
+    DEFAULT_CSS = """
+    _Dialog { align: center middle; }
+    _Dialog > Vertical {
+        width: 76; max-width: 95%; height: auto; border: thick $primary;
+        background: $surface; padding: 1 2;
+    }
+    _Dialog Label { width: 1fr; margin-bottom: 1; }
+    _Dialog .error { color: $error; height: auto; }
+    _Dialog Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    _Dialog Button { margin-left: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class URLPrompt(_Dialog):
+    """Ask for a replay target URL, prefilled with the last one used."""
+
+    def __init__(self, title: str, value: str, check: object = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text))
+            yield Input(self.value, placeholder="http://localhost:3000/webhooks", id="url")
+            yield Label(Text(""), classes="error", id="error")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Send", id="ok", variant="primary")
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        value = self.query_one("#url", Input).value.strip()
+        if callable(self.check):
+            problem = self.check(value)
+            if problem:
+                self.query_one("#error", Label).update(Text(problem))
+                return
+        self.dismiss(value)
+
+
+class Confirm(_Dialog):
+    """Yes/no; dismisses with "yes" or None."""
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.question))
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button(self.yes, id="ok", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss("yes" if event.button.id == "ok" else None)

@@ -1,0 +1,51 @@
+"""Signature verification for every provider, behind one interface."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from inspector.model import Verdict
+from inspector.signatures.base import Check, Provider, SignedRequest
+from inspector.signatures.connectly import Connectly
+
+__all__ = ["PROVIDERS", "Check", "Provider", "Secrets", "SignedRequest", "check", "detect"]
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (Connectly(),)}
+
+
+@dataclass(slots=True)
+class Secrets:
+    """Secrets by provider name; `default` serves any provider without its own."""
+
+    default: str | None = None
+    by_provider: dict[str, str] = field(default_factory=dict)
+
+    def for_provider(self, name: str) -> str | None:
+        return self.by_provider.get(name) or self.default
+
+
+def detect(req: SignedRequest) -> Provider | None:
+    """The provider whose signature headers the request carries, if any."""
+    for provider in PROVIDERS.values():
+        if provider.detect(req):
+            return provider
+    return None
+
+
+def check(
+    req: SignedRequest,
+    secrets: Secrets,
+    provider: str | None = None,
+    now: float | None = None,
+) -> Check:
+    """Verify a request; `provider` pins the scheme, otherwise it is detected."""
+    chosen = PROVIDERS.get(provider or "") or detect(req)
+    if chosen is None:
+        known = ", ".join(p.title for p in PROVIDERS.values())
+        return Check(Verdict.UNSIGNED, f"no signature header of a known provider ({known})", "")
+    when = time.time() if now is None else now
+    try:
+        return chosen.verify(req, secrets.for_provider(chosen.name), when)
+    except Exception as exc:  # a verifier bug must never take the receiver down
+        return Check(Verdict.INVALID, f"verifier error: {type(exc).__name__}", chosen.name)

@@ -1,0 +1,525 @@
+"""SQLite event store: one writer thread that group-commits, readers anywhere.
+
+Group commit: the receiver queues an event and awaits a future. The writer thread takes
+everything queued since its last commit, writes it in one transaction, commits, then resolves
+all of those futures with a single call into the event loop. Under load one fsync covers
+hundreds of events, and the event loop never waits on the disk. A delivery is acknowledged
+only after its future resolves, so every 2xx is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import queue
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from inspector.model import Attempt, Event, HeaderList, Row
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+MAX_BATCH = 2048
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    received_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL DEFAULT '',
+    http_version TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    scheme TEXT NOT NULL DEFAULT 'http',
+    headers TEXT NOT NULL,
+    body_size INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    refused TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '[]',
+    provider TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    result_status INTEGER,
+    result_ms REAL
+);
+CREATE TABLE IF NOT EXISTS bodies (
+    seq INTEGER PRIMARY KEY,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at REAL NOT NULL,
+    method TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status INTEGER,
+    elapsed_ms REAL NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    response_headers TEXT NOT NULL DEFAULT '[]',
+    response_body BLOB NOT NULL DEFAULT x'',
+    resigned INTEGER NOT NULL DEFAULT 0,
+    edited INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS attempts_seq ON attempts(seq);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_ROW_COLUMNS = (
+    "seq, id, received_at, method, path, query, kind, summary, body_size, verdict, status, "
+    "refused, provider, result_status, result_ms"
+)
+_EVENT_COLUMNS = (
+    "seq, id, received_at, method, path, query, http_version, client, scheme, headers, "
+    "body_size, status, refused, notes, provider, kind, summary, verdict, reason"
+)
+
+
+class StoreError(Exception):
+    """A storage failure, worded for a person."""
+
+
+def explain(exc: BaseException, path: str) -> StoreError:
+    """Turn a sqlite3/OS error into a message a person can act on."""
+    text = str(exc).lower()
+    if "disk is full" in text or "no space" in text:
+        return StoreError(f"disk full: cannot write to {path}; free some space")
+    if "readonly" in text or "read-only" in text or "permission denied" in text:
+        return StoreError(f"{path} is read-only: use --db with a writable path")
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"{path} is locked by another process (another inspector?): "
+            "close it, or use --db with another file"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(
+            f"{path} is corrupt or not an inspector database: move it away, or use --db "
+            "with another file"
+        )
+    if "unable to open" in text:
+        return StoreError(f"cannot open {path}: check that its folder exists and is writable")
+    return StoreError(f"database error on {path}: {exc}")
+
+
+Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
+
+
+class _Op:
+    __slots__ = ("args", "fn", "loop", "waiter")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        waiter: Waiter,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.fn = fn
+        self.args = args
+        self.waiter = waiter
+        self.loop = loop
+
+
+_STOP = object()
+CommitListener = Callable[[list[Event]], None]
+
+
+class Store:
+    """The event database. Writes go through `add`/`write`; reads are direct."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        prepare: Callable[[Event], Any] | None = None,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self._tempdir: str | None = None
+        if str(path) == ":memory:":
+            # A private file that is deleted on close: same code path, nothing kept.
+            self._tempdir = tempfile.mkdtemp(prefix="inspector-")
+            path = os.path.join(self._tempdir, "events.db")
+        self.path = str(path)
+        self.prepare = prepare
+        self.synchronous = synchronous
+        self.listeners: list[CommitListener] = []
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        # One reader connection per thread; a thread's connection closes when the thread ends.
+        self._local = threading.local()
+        self._closed = False
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 3000")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            return conn
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(exc, self.path) from exc
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer webhook-inspector (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION}): upgrade, or use --db with another file"
+                )
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](conn)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from exc
+        finally:
+            conn.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from exc
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer, close everything."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add(self, event: Event) -> asyncio.Future[Event]:
+        """Queue an event; the future resolves once it is committed (call on the loop)."""
+        return self.write(_insert_event, event, self.prepare)
+
+    def write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run `fn(conn, *args)` in the writer's next transaction (call on the loop)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._submit(_Op(fn, args, future, loop))
+        return future
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like `write`, blocking, for code without an event loop (CLI commands)."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._submit(_Op(fn, args, future, None))
+        return future.result()
+
+    def _submit(self, op: _Op) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        self.start()
+        self._queue.put(op)
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                if conn is None:
+                    conn = self._connect()
+                self._commit(conn, batch)
+            except Exception as exc:  # never leave a waiter hanging
+                error = exc if isinstance(exc, StoreError) else explain(exc, self.path)
+                self._settle([(op, None, error) for op in batch])
+            if stop:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [op.fn(conn, *op.args) for op in batch]
+            conn.execute("COMMIT")
+        except Exception:
+            _rollback(conn)
+            # Isolate the failure: commit each op on its own, so one bad op fails alone.
+            self._settle([self._one(conn, op) for op in batch])
+            return
+        self._settle([(op, result, None) for op, result in zip(batch, results, strict=True)])
+
+    def _one(self, conn: sqlite3.Connection, op: _Op) -> tuple[_Op, Any, BaseException | None]:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = op.fn(conn, *op.args)
+            conn.execute("COMMIT")
+            return op, result, None
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            return op, None, explain(exc, self.path)
+        except Exception as exc:
+            _rollback(conn)
+            return op, None, exc
+
+    def _settle(self, outcomes: list[tuple[_Op, Any, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Op, Any, BaseException | None]]]
+        by_loop = {}
+        for outcome in outcomes:
+            op = outcome[0]
+            if op.loop is None:
+                fut = op.waiter
+                assert isinstance(fut, concurrent.futures.Future)
+                if outcome[2] is None:
+                    fut.set_result(outcome[1])
+                else:
+                    fut.set_exception(outcome[2])
+            else:
+                by_loop.setdefault(op.loop, []).append(outcome)
+        # One wake-up of the event loop per batch, however many events it holds.
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(self._deliver, items)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+    def _deliver(self, items: list[tuple[_Op, Any, BaseException | None]]) -> None:
+        committed: list[Event] = []
+        for op, result, error in items:
+            fut = op.waiter
+            if error is None and isinstance(result, Event):
+                committed.append(result)
+            if fut.done():
+                continue
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+        if committed:
+            for listener in self.listeners:
+                listener(committed)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._read("SELECT count(*) FROM events")[0][0])
+
+    def seqs(self) -> list[int]:
+        """Every event's seq, oldest first."""
+        return [r[0] for r in self._read("SELECT seq FROM events ORDER BY seq")]
+
+    def rows(self, seqs: Iterable[int]) -> dict[int, Row]:
+        """List rows for these seqs (missing ones are left out)."""
+        wanted = list(seqs)
+        out: dict[int, Row] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._read(f"SELECT {_ROW_COLUMNS} FROM events WHERE seq IN ({marks})", chunk):
+                out[r[0]] = Row(*r)  # columns in Row's field order
+        return out
+
+    def event(self, seq: int) -> Event | None:
+        rows = self._read(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (seq,))
+        if not rows:
+            return None
+        body = self._read("SELECT body FROM bodies WHERE seq = ?", (seq,))
+        return _event_of(rows[0], bytes(body[0][0]) if body else b"")
+
+    def event_by_id(self, event_id: str) -> Event | None:
+        found = self._read("SELECT seq FROM events WHERE id = ?", (event_id,))
+        return self.event(found[0][0]) if found else None
+
+    def meta(self, key: str, default: str = "") -> str:
+        """A small saved setting (never a secret), such as the last replay target."""
+        found = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(found[0][0]) if found else default
+
+    def attempts(self, seq: int) -> list[Attempt]:
+        rows = self._read(
+            "SELECT id, seq, kind, at, method, url, status, elapsed_ms, error, response_headers, "
+            "response_body, resigned, edited FROM attempts WHERE seq = ? ORDER BY id",
+            (seq,),
+        )
+        return [
+            Attempt(
+                id=r[0], event_seq=r[1], kind=r[2], at=r[3], method=r[4], url=r[5], status=r[6],
+                elapsed_ms=r[7], error=r[8], response_headers=_pairs(r[9]),
+                response_body=bytes(r[10]), resigned=bool(r[11]), edited=bool(r[12]),
+            )
+            for r in rows
+        ]
+
+
+# -- operations run by the writer thread (each gets the connection first) ------------------
+
+
+def _insert_event(
+    conn: sqlite3.Connection, event: Event, prepare: Callable[[Event], Any] | None
+) -> Event:
+    if prepare is not None:
+        try:
+            prepare(event)
+        except Exception as exc:  # analysis must never cost us the event
+            event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
+    cur = conn.execute(
+        "INSERT INTO events (id, received_at, method, path, query, http_version, client, scheme, "
+        "headers, body_size, status, refused, notes, provider, kind, summary, verdict, reason) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            event.id, event.received_at, event.method, event.path, event.query,
+            event.http_version, event.client, event.scheme, json.dumps(event.headers),
+            event.body_size, event.status, event.refused, json.dumps(event.notes),
+            event.provider, event.kind, event.summary, event.verdict, event.reason,
+        ),
+    )
+    seq = cur.lastrowid
+    assert seq is not None
+    conn.execute("INSERT INTO bodies (seq, body) VALUES (?, ?)", (seq, event.body))
+    event.seq = seq
+    return event
+
+
+def insert_events(conn: sqlite3.Connection, events: list[Event]) -> list[Event]:
+    """Insert already-analysed events (imports), keeping their ids; duplicates are skipped."""
+    out = []
+    for event in events:
+        if conn.execute("SELECT 1 FROM events WHERE id = ?", (event.id,)).fetchone():
+            continue
+        out.append(_insert_event(conn, event, None))
+    return out
+
+
+def insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
+    cur = conn.execute(
+        "INSERT INTO attempts (seq, kind, at, method, url, status, elapsed_ms, error, "
+        "response_headers, response_body, resigned, edited) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            attempt.event_seq, attempt.kind, attempt.at, attempt.method, attempt.url,
+            attempt.status, attempt.elapsed_ms, attempt.error,
+            json.dumps(attempt.response_headers), attempt.response_body,
+            int(attempt.resigned), int(attempt.edited),
+        ),
+    )
+    attempt.id = cur.lastrowid or 0
+    conn.execute(
+        "UPDATE events SET result_status = ?, result_ms = ? WHERE seq = ?",
+        (attempt.status or 0, attempt.elapsed_ms, attempt.event_seq),
+    )
+    return attempt
+
+
+def delete_events(conn: sqlite3.Connection, seqs: list[int]) -> int:
+    deleted = 0
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        deleted += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
+        conn.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM attempts WHERE seq IN ({marks})", chunk)
+    return deleted
+
+
+def clear_events(conn: sqlite3.Connection) -> int:
+    deleted = conn.execute("DELETE FROM events").rowcount
+    conn.execute("DELETE FROM bodies")
+    conn.execute("DELETE FROM attempts")
+    return deleted
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def update_verdicts(
+    conn: sqlite3.Connection, changes: list[tuple[int, str, str, str]]
+) -> int:
+    """(seq, provider, verdict, reason) for re-verified events."""
+    conn.executemany(
+        "UPDATE events SET provider = ?, verdict = ?, reason = ? WHERE seq = ?",
+        [(p, v, r, s) for s, p, v, r in changes],
+    )
+    return len(changes)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _pairs(text: str) -> HeaderList:
+    return [(str(k), str(v)) for k, v in json.loads(text)]
+
+
+def _event_of(r: Sequence[Any], body: bytes) -> Event:
+    return Event(
+        seq=r[0], id=r[1], received_at=r[2], method=r[3], path=r[4], query=r[5],
+        http_version=r[6], client=r[7], scheme=r[8], headers=_pairs(r[9]), body_size=r[10],
+        status=r[11], refused=r[12], notes=list(json.loads(r[13])), provider=r[14], kind=r[15],
+        summary=r[16], verdict=r[17], reason=r[18], body=body,
+    )
+
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]

@@ -1,0 +1,269 @@
+"""The detail pane: overview, headers, decoded body, raw bytes, signature, replays.
+
+`build` does the heavy work (decoding, pretty-printing, sanitising) and is safe to run in a
+thread; `DetailPane.show` only hands the prepared lines to virtual views.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
+
+from inspector import decoding
+from inspector.model import VERDICT_LABELS, Attempt, Event
+from inspector.sanitize import visible, visible_line
+from inspector.signatures import Check
+from inspector.widgets.event_list import human_size
+from inspector.widgets.inert import inert
+from inspector.widgets.text_view import TextView, prepare_lines
+
+HEADER_VALUE_LIMIT = 400
+PRETTY_LIMIT = 4 * 1024 * 1024  # bigger bodies are shown as they came, not re-indented
+VERDICT_STYLES = {
+    "valid": "bold green",
+    "invalid": "bold red",
+    "unsigned": "dim",
+    "no_secret": "bold yellow",
+}
+
+
+@dataclass(slots=True)
+class Detail:
+    """Everything the pane shows for one event, prepared off the event loop."""
+
+    event: Event
+    check: Check
+    attempts: list[Attempt]
+    body_lines: list[str] = field(default_factory=list)
+    body_json: bool = False
+    body_notes: list[str] = field(default_factory=list)
+    content_kind: str = ""
+    raw_lines: list[str] = field(default_factory=list)
+    reply_lines: list[str] = field(default_factory=list)
+
+
+def build(event: Event, check: Check, attempts: list[Attempt]) -> Detail:
+    detail = Detail(event, check, attempts)
+    decoded = decoding.decode(event.body, event.headers)
+    detail.content_kind = decoded.kind
+    detail.body_notes = list(decoded.notes)
+    if event.refused:
+        detail.body_notes.insert(0, f"refused: {event.refused}")
+    if decoded.kind == "json":
+        pretty = decoding.pretty_json(decoded.value) if len(decoded.data) <= PRETTY_LIMIT else None
+        detail.body_json = pretty is not None
+        detail.body_lines = prepare_lines(pretty if pretty is not None else decoded.text)
+    elif decoded.kind == "form":
+        width = max((len(k) for k, _ in decoded.form[:1000]), default=0)
+        width = min(width, 40)
+        detail.body_lines = [
+            visible_line(f"{k:<{width}}  {v}") for k, v in decoded.form
+        ]
+    elif decoded.kind in ("text", "xml"):
+        detail.body_lines = prepare_lines(decoded.text)
+    elif decoded.kind == "binary":
+        detail.body_lines = decoding.hexdump(decoded.data)
+    else:
+        detail.body_lines = ["(empty body)"]
+    detail.raw_lines = prepare_lines(_raw(event))
+    if attempts:
+        detail.reply_lines = _reply_lines(attempts[-1])
+    return detail
+
+
+def _raw(event: Event) -> str:
+    """The request line, the headers as parsed, then the body bytes exactly (\\r shown)."""
+    head = [f"{event.method} {event.target} HTTP/{event.http_version}"]
+    head += [f"{k}: {v}" for k, v in event.headers]
+    body = event.body.decode("utf-8", errors="backslashreplace")
+    return "\n".join(head) + "\n\n" + body
+
+
+def _reply_lines(attempt: Attempt) -> list[str]:
+    lines = [f"{k}: {v}" for k, v in attempt.response_headers]
+    body = attempt.response_body
+    if body:
+        lines.append("")
+        decoded = decoding.decode(body, attempt.response_headers)
+        if decoded.kind == "json":
+            lines += prepare_lines(decoding.pretty_json(decoded.value) or decoded.text)
+        elif decoded.kind == "binary":
+            lines += decoding.hexdump(decoded.data)
+        else:
+            lines += prepare_lines(decoded.text)
+    return [visible(line) for line in lines]
+
+
+def status_text(status: int | None) -> str:
+    if status is None:
+        return "no response"
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def overview(detail: Detail) -> RenderableType:
+    event = detail.event
+    table = _grid()
+    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
+    table.add_row("URL", inert(event.url()))
+    table.add_row("Method", inert(event.method))
+    table.add_row("Client", inert(event.client or "unknown"))
+    table.add_row(
+        "Received",
+        Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.received_at))
+             + f".{int(event.received_at * 1000) % 1000:03d}"),
+    )
+    size = f"{event.body_size:,} bytes"
+    if event.body_size >= 1024:
+        size += f" ({human_size(event.body_size)})"
+    table.add_row("Size", Text(size))
+    table.add_row("Content type", inert(event.content_type or "(none)"))
+    table.add_row("Signature", Text(verdict, style=VERDICT_STYLES.get(event.verdict, "")))
+    table.add_row("Provider", Text(event.provider or "unknown"))
+    if event.kind:
+        table.add_row("Kind", inert(event.kind))
+    if event.summary:
+        table.add_row("Summary", inert(event.summary))
+    table.add_row("Answered", Text(status_text(event.status)))
+    table.add_row("HTTP", Text(f"HTTP/{event.http_version}"))
+    table.add_row("Id", Text(event.id))
+    for note in [event.refused, *event.notes]:
+        if note:
+            table.add_row("Note", inert(note, "yellow"))
+    return table
+
+
+def signature(detail: Detail) -> RenderableType:
+    check = detail.check
+    table = _grid()
+    table.add_row(
+        "Verdict",
+        Text(VERDICT_LABELS.get(check.verdict.value, check.verdict.value),
+             style=VERDICT_STYLES.get(check.verdict.value, "")),
+    )
+    table.add_row("Reason", inert(check.reason))
+    table.add_row("Provider", Text(check.provider or "not detected"))
+    if check.header:
+        table.add_row("Header", inert(check.header))
+    table.add_row("Received", inert(check.received or "—", "cyan"))
+    table.add_row("Expected", inert(check.expected or "—", "green" if check.ok else "magenta"))
+    return table
+
+
+def replays(detail: Detail) -> RenderableType:
+    if not detail.attempts:
+        return Text("Not replayed yet. Press r to send this event to your app.", style="dim")
+    rows: list[RenderableType] = []
+    for attempt in reversed(detail.attempts[-20:]):
+        when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
+        line = Text(f"{when}  {attempt.kind:<7} ")
+        line.append_text(inert(f"{attempt.method} {attempt.url}"))
+        line.append("  →  ")
+        if attempt.error:
+            line.append(f"✗ {attempt.error}", style="bold red")
+        else:
+            ok = attempt.status is not None and attempt.status < 400
+            line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
+        line.append(f"  {attempt.elapsed_ms:.0f} ms", style="dim")
+        flags = [f for f, on in (("re-signed", attempt.resigned), ("edited", attempt.edited)) if on]
+        line.append("  " + (", ".join(flags) if flags else "original signature"), style="dim")
+        rows.append(line)
+    return Group(*rows)
+
+
+class DetailPane(Vertical):
+    """Shows one event; empty until something is selected."""
+
+    DEFAULT_CSS = """
+    DetailPane #detail-bar { height: 1; }
+    DetailPane #detail-title { width: 1fr; height: 1; padding: 0 1; }
+    DetailPane #replay { min-width: 14; height: 1; border: none; margin: 0 1; }
+    DetailPane TabbedContent { height: 1fr; }
+    DetailPane TabPane { padding: 0 1; }
+    DetailPane .notes { color: $warning; height: auto; }
+    DetailPane DataTable { height: 1fr; }
+    DetailPane TextView { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: Detail | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="detail-bar"):
+            yield Static(Text("No event selected", style="dim"), id="detail-title")
+            yield Button("Replay (r)", id="replay", variant="primary", compact=True)
+        with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="tab-overview"), VerticalScroll():
+                yield Static(id="overview")
+            with TabPane("Headers", id="tab-headers"):
+                yield DataTable(id="headers", cursor_type="row", zebra_stripes=True)
+            with TabPane("Body", id="tab-body"):
+                yield Static(classes="notes", id="body-notes")
+                yield TextView(id="body")
+            with TabPane("Raw", id="tab-raw"):
+                yield TextView(id="raw")
+            with TabPane("Signature", id="tab-signature"), VerticalScroll():
+                yield Static(id="signature")
+            with TabPane("Replay", id="tab-replay"):
+                yield Static(id="replays")
+                yield TextView(id="reply")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#headers", DataTable)
+        table.add_columns("Name", "Value")
+        self.query_one("#replay", Button).disabled = True
+
+    def clear(self) -> None:
+        self.detail = None
+        self.query_one("#detail-title", Static).update(Text("No event selected", style="dim"))
+        self.query_one("#replay", Button).disabled = True
+        for view in self.query(TextView):
+            view.clear()
+        self.query_one("#headers", DataTable).clear()
+        for name in ("#overview", "#signature", "#replays", "#body-notes"):
+            self.query_one(name, Static).update("")
+
+    def show(self, detail: Detail) -> None:
+        self.detail = detail
+        event = detail.event
+        title = Text.assemble((f"{event.method} ", "bold"))
+        title.append_text(inert(event.target, line=True, limit=200))
+        title.append(f"  {event.id}", style="dim")
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one("#replay", Button).disabled = False
+        self.query_one("#overview", Static).update(overview(detail))
+        table = self.query_one("#headers", DataTable)
+        table.clear()
+        table.add_rows(
+            (inert(k, "bold", line=True, limit=80),
+             inert(v, line=True, limit=HEADER_VALUE_LIMIT))
+            for k, v in event.headers
+        )
+        notes = [f"{detail.content_kind} body", *detail.body_notes]
+        self.query_one("#body-notes", Static).update(inert(" · ".join(notes), line=True))
+        self.query_one("#body", TextView).show(detail.body_lines, json=detail.body_json)
+        self.query_one("#raw", TextView).show(detail.raw_lines)
+        self.query_one("#signature", Static).update(signature(detail))
+        self.show_replays(detail)
+
+    def show_replays(self, detail: Detail) -> None:
+        self.query_one("#replays", Static).update(replays(detail))
+        self.query_one("#reply", TextView).show(detail.reply_lines)

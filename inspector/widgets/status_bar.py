@@ -1,0 +1,49 @@
+"""The top bar: where we listen, where replays go, how many events, follow mode."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from inspector.widgets.inert import inert
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    StatusBar.-error { background: $error 60%; }
+    """
+
+    def __init__(self, url: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.url = url
+        self.replay_to = ""
+        self.total = 0
+        self.rate = 0.0
+        self.follow = True
+        self.error = ""
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        text = Text.assemble(("webhook-inspector", "bold"), "  ")
+        if self.url:
+            text.append("● ", style="green")
+            text.append("listening ")
+            text.append(self.url, style="bold underline")
+        else:
+            text.append("○ not listening", style="dim")
+        if self.replay_to:
+            text.append("   replay → ", style="dim")
+            text.append_text(inert(self.replay_to, line=True, limit=60))
+        text.append(f"   {self.total:,} events", style="bold")
+        if self.rate >= 1:
+            text.append(f" · {self.rate:,.0f}/s")
+        text.append("   follow " + ("on" if self.follow else "off"),
+                    style="green" if self.follow else "dim")
+        if self.error:
+            text.append("   ⚠ ", style="bold")
+            text.append_text(inert(self.error, line=True, limit=120))
+        self.set_class(bool(self.error), "-error")
+        self.update(text)

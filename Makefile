@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(ARGS)
 
 screenshots: $(STAMP)
-	$(PY) -m bench.screenshots
+	$(PY) screenshots/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -6,6 +6,7 @@ arbitrary bytes and never raises.
 
 from __future__ import annotations
 
+import codecs
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -98,7 +99,8 @@ def _as_text(data: bytes, charset: str) -> tuple[str, bool]:
     """Decode; (text, clean). Invalid bytes become \\xNN so nothing is hidden."""
     codec = charset or "utf-8"
     try:
-        b"".decode(codec)
+        if not getattr(codecs.lookup(codec), "_is_text_encoding", True):
+            codec = "utf-8"  # base64, zlib ... are not charsets
     except LookupError:
         codec = "utf-8"
     try:

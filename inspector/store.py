@@ -110,7 +110,7 @@ def explain(exc: BaseException, path: str) -> StoreError:
             f"{path} is corrupt or not an inspector database: move it away, or use --db "
             "with another file"
         )
-    if "unable to open" in text:
+    if "unable to open" in text or "not a directory" in text or "no such file" in text:
         return StoreError(f"cannot open {path}: check that its folder exists and is writable")
     return StoreError(f"database error on {path}: {exc}")
 

@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from inspector import decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
-from inspector.sanitize import visible, visible_line
+from inspector.sanitize import visible_line
 from inspector.signatures import Check
 from inspector.widgets.event_list import human_size
 from inspector.widgets.inert import inert
@@ -48,6 +48,7 @@ class Detail:
     content_kind: str = ""
     raw_lines: list[str] = field(default_factory=list)
     reply_lines: list[str] = field(default_factory=list)
+    reply_json: bool = False
 
 
 def build(event: Event, check: Check, attempts: list[Attempt]) -> Detail:
@@ -75,7 +76,7 @@ def build(event: Event, check: Check, attempts: list[Attempt]) -> Detail:
         detail.body_lines = ["(empty body)"]
     detail.raw_lines = prepare_lines(_raw(event))
     if attempts:
-        detail.reply_lines = _reply_lines(attempts[-1])
+        detail.reply_lines, detail.reply_json = _reply_lines(attempts[-1])
     return detail
 
 
@@ -87,19 +88,21 @@ def _raw(event: Event) -> str:
     return "\n".join(head) + "\n\n" + body
 
 
-def _reply_lines(attempt: Attempt) -> list[str]:
-    lines = [f"{k}: {v}" for k, v in attempt.response_headers]
+def _reply_lines(attempt: Attempt) -> tuple[list[str], bool]:
+    """The latest response: headers, a blank line, the decoded body."""
+    if attempt.error:
+        return [], False
+    lines = [visible_line(f"{k}: {v}") for k, v in attempt.response_headers]
     body = attempt.response_body
-    if body:
-        lines.append("")
-        decoded = decoding.decode(body, attempt.response_headers)
-        if decoded.kind == "json":
-            lines += prepare_lines(decoding.pretty_json(decoded.value) or decoded.text)
-        elif decoded.kind == "binary":
-            lines += decoding.hexdump(decoded.data)
-        else:
-            lines += prepare_lines(decoded.text)
-    return [visible(line) for line in lines]
+    if not body:
+        return [*lines, "", "(empty body)"], False
+    decoded = decoding.decode(body, attempt.response_headers)
+    if decoded.kind == "json":
+        pretty = decoding.pretty_json(decoded.value)
+        return [*lines, "", *prepare_lines(pretty or decoded.text)], pretty is not None
+    if decoded.kind == "binary":
+        return [*lines, "", *decoding.hexdump(decoded.data)], False
+    return [*lines, "", *prepare_lines(decoded.text)], False
 
 
 def status_text(status: int | None) -> str:
@@ -200,6 +203,7 @@ class DetailPane(Vertical):
     DetailPane .notes { color: $warning; height: auto; }
     DetailPane DataTable { height: 1fr; }
     DetailPane TextView { height: 1fr; }
+    DetailPane #replays { height: auto; max-height: 8; margin-bottom: 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -266,4 +270,4 @@ class DetailPane(Vertical):
 
     def show_replays(self, detail: Detail) -> None:
         self.query_one("#replays", Static).update(replays(detail))
-        self.query_one("#reply", TextView).show(detail.reply_lines)
+        self.query_one("#reply", TextView).show(detail.reply_lines, json=detail.reply_json)

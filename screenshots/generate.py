@@ -1,0 +1,92 @@
+"""Regenerate screenshots/*.svg and *.png from the real app fed with the Connectly fixtures.
+
+Run with `make screenshots`. Events arrive over real HTTP on loopback; a local server stands
+in for "your app" so the replay screenshot shows a real round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TZ", "UTC")
+
+import httpx  # noqa: E402
+
+from inspector.app import InspectorApp  # noqa: E402
+from inspector.widgets.detail import DetailPane  # noqa: E402
+from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZE = (150, 42)
+MONO = "DejaVu Sans Mono"
+
+
+def to_png(svg_path: Path) -> Path:
+    """Render with a local monospace font: the SVG names Fira Code, which is not installed."""
+    import cairosvg
+
+    svg = svg_path.read_text()
+    svg = re.sub(r"font-family:\s*\"?Fira Code\"?(, monospace)?", f"font-family: {MONO}", svg)
+    svg = svg.replace('font-family: "Fira Code"', f"font-family: {MONO}")
+    png = svg_path.with_suffix(".png")
+    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(png), output_width=1800)
+    return png
+
+
+async def main() -> None:
+    recorder = Recorder(body=b'{"ok":true,"handled":"message"}').start()
+    tmp = Path(tempfile.mkdtemp())
+    settings = make_settings(tmp, port=8765, replay_to=recorder.url + "/")
+    try:
+        runtime = make_runtime(settings)
+    except Exception:
+        runtime = make_runtime(make_settings(tmp, port=0, replay_to=recorder.url + "/"))
+    app = InspectorApp(runtime)
+    shots: list[Path] = []
+
+    def save(name: str) -> None:
+        path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
+        shots.append(path)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: runtime._running and runtime._running.server.started)
+        async with httpx.AsyncClient() as client:
+            for case in CONNECTLY["events"]:
+                await client.post(runtime.url.rstrip("/") + case["path"],
+                                  content=case["body"].encode(), headers=case["headers"])
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail and pane.detail.event.path == "/webhook")
+        await pilot.press("k", "k", "k", "k")
+        await wait_for(lambda: pane.detail.event.kind == "delivery_status")
+        await pilot.pause(0.2)
+        save("overview")
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        save("body")
+        await pilot.press("k")
+        await wait_for(lambda: pane.detail.event.summary == "delivered")
+        await pilot.press("down", "down")
+        await wait_for(lambda: "TEST 12" in pane.detail.event.summary)
+        await pilot.press("5")
+        await pilot.pause(0.2)
+        save("signature")
+        await pilot.press("r")
+        await wait_for(lambda: pane.detail.attempts)
+        await pilot.pause(0.3)
+        save("replay")
+        await app.action_quit()
+    runtime.close()
+    recorder.stop()
+    for svg in shots:
+        print(to_png(svg))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,151 @@
+"""Shared test helpers: fixtures on disk, a real recording server, the real app on port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+from inspector.config import Settings  # noqa: E402
+from inspector.runtime import Runtime  # noqa: E402
+from inspector.server import EmbeddedServer, bind, make_server  # noqa: E402
+from inspector.signatures import Secrets  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONNECTLY = json.loads((SHARED / "fixtures/connectly/events.json").read_text())
+VECTORS = json.loads((SHARED / "fixtures/signatures/vectors.json").read_text())
+SECRET: str = CONNECTLY["secret"]
+
+
+def connectly_event(name: str) -> dict[str, Any]:
+    return next(e for e in CONNECTLY["events"] if e["name"] == name)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.decode("latin-1").lower() == name.lower():
+                return value.decode("latin-1")
+        return None
+
+
+@dataclass
+class Recorder:
+    """A real Starlette server on a loopback port, in its own thread, recording requests."""
+
+    status: int = 200
+    body: bytes = b'{"received": true}'
+    delay: float = 0.0
+    requests: list[Recorded] = field(default_factory=list)
+    url: str = ""
+    _server: EmbeddedServer | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Recorder:
+        async def record(request: Request) -> Response:
+            body = await request.body()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            scope = request.scope
+            self.requests.append(
+                Recorded(
+                    scope["method"],
+                    scope["raw_path"].decode("latin-1"),
+                    scope["query_string"].decode("latin-1"),
+                    list(scope["headers"]),
+                    body,
+                )
+            )
+            return Response(self.body, self.status, media_type="application/json")
+
+        app = Starlette(routes=[Route("/{p:path}", record, methods=["GET", "POST", "PUT",
+                                                                   "PATCH", "DELETE"])])
+        sock = bind("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = make_server(app, http="h11")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "recorder did not start"
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder().start()
+    yield rec
+    rec.stop()
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    settings = Settings(host="127.0.0.1", port=0, db=str(tmp_path / "events.db"),
+                        secrets=Secrets(default=SECRET))
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return settings
+
+
+def make_runtime(settings: Settings, *, listen: bool = True) -> Runtime:
+    sock = bind(settings.host, settings.port) if listen else None
+    return Runtime(settings, sock)
+
+
+@asynccontextmanager
+async def running_app(
+    tmp_path: Path, size: tuple[int, int] = (160, 45), **overrides: Any
+) -> AsyncIterator[Any]:
+    """The real app, on port 0, driven by Pilot. Yields (app, pilot, base_url)."""
+    from inspector.app import InspectorApp
+
+    runtime = make_runtime(make_settings(tmp_path, **overrides))
+    app = InspectorApp(runtime)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: runtime._running and runtime._running.server.started,
+                       what="receiver start")
+        yield app, pilot, runtime.url.rstrip("/")
+        await app.action_quit()
+    runtime.close()

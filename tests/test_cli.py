@@ -1,0 +1,69 @@
+"""The command line: clear one-line errors before any UI is drawn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inspector.__main__ import parse_size
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TERM": "dumb"}
+    return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=cwd)
+
+
+def test_taken_port_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--port", str(port), "--db", str(tmp_path / "e.db"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use (another inspector?): stop that "
+        "process, or pick another port with --port (0 picks a free one)"
+    ]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "\x1b[" not in result.stdout  # no half-drawn screen
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may bind privileged ports")
+def test_privileged_port_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("--port", "80", "--db", str(tmp_path / "e.db"))
+    assert result.returncode == 1
+    assert "needs administrator privileges" in result.stderr
+
+
+def test_corrupt_database_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"garbage" * 1000)
+    result = run("--port", "0", "--db", str(bad))
+    assert result.returncode == 1
+    assert "corrupt or not an inspector database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_replay_target_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("--replay-to", "ftp://x", "--db", str(tmp_path / "e.db"))
+    assert result.returncode == 2
+    assert "not an http(s) URL" in result.stderr
+
+
+def test_help_lists_the_options() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for option in ("--secret", "--replay-to", "--max-body", "--db", "--port"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(("text", "size"), [("1048576", 1048576), ("512k", 524288),
+                                            ("10MiB", 10485760), ("1g", 1073741824)])
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size

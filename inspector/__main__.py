@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 
 import click
 
+from inspector.commands.verify import load as load_routes
+from inspector.commands.verify import verify
 from inspector.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_db, secret_from_env
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.server import BindError, bind
@@ -45,6 +47,9 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      metavar="SIZE", help="Largest body accepted (bigger ones get 413)."),
         click.option("--public-url", default="", metavar="URL",
                      help="The URL senders call, when a tunnel sits in front (Twilio signs it)."),
+        click.option("--config", "config", default=None, metavar="PATH",
+                     help="Routes file pinning provider and secret per path "
+                          "[default: ./inspector.toml if present]."),
         click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
                      show_default=True, help="uvicorn's HTTP parser."),
     ]
@@ -55,7 +60,7 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def make_settings(
     host: str, port: int, db: str | None, secret: str | None, replay_to: str, max_body: str,
-    public_url: str, http: str, **extra: Any,
+    public_url: str, http: str, config: str | None, **extra: Any,
 ) -> Settings:
     settings = Settings(
         host=host,
@@ -66,6 +71,7 @@ def make_settings(
         max_body=parse_size(max_body),
         public_url=public_url,
         http=http,
+        routes=load_routes(config),
     )
     if replay_to:
         from inspector.replay import ReplayError, check_target
@@ -124,6 +130,9 @@ def run_tui(settings: Settings) -> None:
     finally:
         runtime.close()
     sys.exit(app.return_code or 0)
+
+
+cli.add_command(verify)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from inspector.receiver import DEFAULT_MAX_BODY
+from inspector.routes import Route
 from inspector.signatures import Secrets
 
 DEFAULT_HOST = "127.0.0.1"
@@ -39,3 +40,4 @@ class Settings:
     public_url: str = ""
     follow: bool = True
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
+    routes: list[Route] = field(default_factory=list)  # from inspector.toml / --config

@@ -20,7 +20,8 @@ class Runtime:
     def __init__(self, settings: Settings, sock: socket.socket | None) -> None:
         """`sock` is bound by the caller (before any UI starts); None runs without a receiver."""
         self.settings = settings
-        self.analyzer = Analyzer(secrets=settings.secrets, public_url=settings.public_url)
+        self.analyzer = Analyzer(secrets=settings.secrets, public_url=settings.public_url,
+                                 routes=settings.routes)
         self.store = Store(settings.db, prepare=self.analyzer.analyze)
         self.sock = sock
         self.errors: list[Callable[[str], None]] = []

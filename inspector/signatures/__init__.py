@@ -8,10 +8,23 @@ from dataclasses import dataclass, field
 from inspector.model import Verdict
 from inspector.signatures.base import Check, Provider, SignedRequest
 from inspector.signatures.connectly import Connectly
+from inspector.signatures.github import GitHub
+from inspector.signatures.shopify import Shopify
+from inspector.signatures.slack import Slack
+from inspector.signatures.standard import StandardWebhooks, Svix
+from inspector.signatures.stripe import Stripe
+from inspector.signatures.twilio import Twilio
 
 __all__ = ["PROVIDERS", "Check", "Provider", "Secrets", "SignedRequest", "check", "detect"]
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (Connectly(),)}
+# Detection order: each provider has its own header names, so order only matters for
+# requests that carry two schemes. Svix comes before Standard Webhooks: a sender that sets
+# both svix-* and webhook-* headers is Svix.
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (Connectly(), GitHub(), Stripe(), Shopify(), Slack(), Svix(), StandardWebhooks(),
+              Twilio())
+}
 
 
 @dataclass(slots=True)
@@ -36,11 +49,15 @@ def detect(req: SignedRequest) -> Provider | None:
 def check(
     req: SignedRequest,
     secrets: Secrets,
-    provider: str | None = None,
+    provider: str | Provider | None = None,
     now: float | None = None,
 ) -> Check:
-    """Verify a request; `provider` pins the scheme, otherwise it is detected."""
-    chosen = PROVIDERS.get(provider or "") or detect(req)
+    """Verify a request; `provider` (a name, or a configured scheme such as a route's generic
+    HMAC) pins the scheme, otherwise it is detected."""
+    if isinstance(provider, Provider):
+        chosen: Provider | None = provider
+    else:
+        chosen = PROVIDERS.get(provider or "") or detect(req)
     if chosen is None:
         known = ", ".join(p.title for p in PROVIDERS.values())
         return Check(Verdict.UNSIGNED, f"no signature header of a known provider ({known})", "")

@@ -1,0 +1,1 @@
+"""Subcommands of `inspector`, each a click command in its own module."""

@@ -1,0 +1,175 @@
+"""Routes from the config file: pin a provider and its secret per request path.
+
+`inspector.toml` in the working directory, or the file given with `--config PATH`:
+
+    [[route]]
+    path = "/webhooks/stripe/*"            # a glob on the request path; the first match wins
+    provider = "stripe"                    # a provider name, "generic", or "auto" (detect)
+    secret_env = "STRIPE_WEBHOOK_SECRET"   # or secret = "..." (discouraged: files get shared)
+
+    [[route]]
+    path = "/webhooks/linear"
+    provider = "generic"
+    header = "Linear-Signature"
+    prefix = ""                 # text before the signature, e.g. "sha256="
+    algorithm = "sha256"        # sha1, sha256 or sha512
+    encoding = "hex"            # hex or base64
+    template = "{body}"         # {body} {timestamp} {id} {url} {header:Name}
+    timestamp_header = ""       # with tolerance = 300 (seconds; 0 turns the check off)
+    id_header = ""
+
+Secrets are read from the environment when the file is loaded and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from inspector.signatures import PROVIDERS, Provider
+from inspector.signatures.generic import Generic, HmacSpec
+
+CONFIG_NAME = "inspector.toml"
+GENERIC = "generic"
+AUTO = "auto"
+_SPEC_KEYS = tuple(f.name for f in fields(HmacSpec))
+_KEYS = ("path", "provider", "secret", "secret_env", *_SPEC_KEYS)
+
+
+class ConfigError(Exception):
+    """A mistake in the config file, as one line naming the file, the place and the fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path matches `path` are checked with `provider` and `secret`."""
+
+    path: str
+    provider: Provider | None = None  # None: detected from the headers
+    secret: str | None = field(default=None, repr=False)  # None: the global secret
+    secret_env: str = ""  # where the secret comes from, to say what to set when it is missing
+    where: str = ""  # "inspector.toml:3", for messages
+
+    def matches(self, path: str) -> bool:
+        return fnmatchcase(path, self.path)
+
+
+def match(routes: Sequence[Route], path: str) -> Route | None:
+    """The first route whose glob matches the request path."""
+    return next((r for r in routes if r.matches(path)), None)
+
+
+def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
+    """The config file to read: `explicit` (which must exist), else ./inspector.toml if any."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        return path
+    default = (cwd or Path.cwd()) / CONFIG_NAME
+    return default if default.is_file() else None
+
+
+def load_routes(path: str | os.PathLike[str],
+                environ: Mapping[str, str] | None = None) -> list[Route]:
+    """Parse a config file into routes; every mistake raises ConfigError."""
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read it: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {exc}") from exc
+    where = _Where(name, text.splitlines())
+    for key in data:
+        if key != "route":
+            raise ConfigError(f"{where.key(None, key)}: unknown key {key!r} "
+                              "(the file holds [[route]] tables)")
+    tables = data.get("route", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
+    env = os.environ if environ is None else environ
+    return [_route(table, index, where, env) for index, table in enumerate(tables)]
+
+
+def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, str]) -> Route:
+    def fail(key: str, what: str) -> ConfigError:
+        return ConfigError(f"{where.key(index, key)}: route {index + 1}: {key} {what}")
+
+    for key in table:
+        if key not in _KEYS:
+            raise fail(key, f"is not a known key (known: {', '.join(_KEYS)})")
+    for key, value in table.items():
+        if key == "tolerance":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(key, "must be a whole number of seconds")
+        elif not isinstance(value, str):
+            raise fail(key, "must be a string")
+    path = table.get("path")
+    if path is None:
+        raise fail("path", "is missing (a glob such as \"/webhooks/stripe/*\")")
+    if not path.startswith(("/", "*")):
+        raise fail("path", "must start with / (it is matched against the request path)")
+    name = table.get("provider", AUTO)
+    known = [AUTO, *PROVIDERS, GENERIC]
+    if name not in known:
+        raise fail("provider", f"{name!r} is unknown (known: {', '.join(known)})")
+    if "secret" in table and "secret_env" in table:
+        raise fail("secret", "and secret_env are both set: keep one (secret_env is safer)")
+    spec_keys = [k for k in table if k in _SPEC_KEYS]
+    provider: Provider | None = PROVIDERS.get(name)
+    if name == GENERIC:
+        if "header" not in table:
+            raise fail("header", "is missing: a generic route names its signature header")
+        spec = HmacSpec(**{k: table[k] for k in spec_keys})
+        problems = spec.problems()
+        if problems:
+            raise fail(*problems[0])
+        provider = Generic(spec)
+    elif spec_keys:
+        raise fail(spec_keys[0], 'applies only to provider = "generic"')
+    secret_env = table.get("secret_env", "")
+    secret = env.get(secret_env) if secret_env else table.get("secret")
+    return Route(path, provider, secret or None, secret_env, where.key(index, "path"))
+
+
+class _Where:
+    """Line numbers for messages: tomllib gives none for values, so find them in the text."""
+
+    _TABLE = re.compile(r"\s*\[\[\s*route\s*\]\]")
+    _HEADER = re.compile(r"\s*\[")
+
+    def __init__(self, name: str, lines: list[str]) -> None:
+        self.name = name
+        self.lines = lines
+        self.starts = [n for n, line in enumerate(lines) if self._TABLE.match(line)]
+
+    def key(self, index: int | None, key: str) -> str:
+        """"file:line" of `key` in the index-th [[route]] (None: top level), or "file"."""
+        name = rf"[\"']?{re.escape(key)}[\"']?"
+        if index is None:  # a top-level key, or a [table] header of that name
+            pattern = re.compile(rf"\s*(\[+\s*{name}\s*\]|{name}\s*=)")
+            begin, line, stop = 0, None, False
+        elif index < len(self.starts):
+            pattern = re.compile(rf"\s*{name}\s*=")
+            begin = line = self.starts[index] + 1
+            stop = True  # the route's keys end at the next table header
+        else:
+            return self.name
+        for n in range(begin, len(self.lines)):
+            if stop and self._HEADER.match(self.lines[n]):
+                break
+            if pattern.match(self.lines[n]):
+                line = n + 1
+                break
+        return f"{self.name}:{line}" if line else self.name

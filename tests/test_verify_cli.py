@@ -1,0 +1,147 @@
+"""`inspector verify`: the vectors through the command, stored events, exit codes."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import CONNECTLY, VECTORS
+
+from inspector.commands.verify import verify
+from inspector.model import Event, new_id
+from inspector.store import Store, insert_events
+
+CLEAN_ENV = {"CONNECTLY_WEBHOOK_SECRET": "", "INSPECTOR_SECRET": ""}
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty directory: ./inspector.toml is read when present."""
+    monkeypatch.chdir(tmp_path)
+
+
+def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(verify, list(args), input=stdin, env={**CLEAN_ENV, **(env or {})})
+
+
+def vector_args(vector: dict[str, Any], body_file: Path) -> list[str]:
+    body_file.write_bytes(vector["body"].encode("utf-8"))
+    args = ["--provider", vector["provider"], "--secret", vector["secret"],
+            "--body-file", str(body_file)]
+    for name, value in vector["headers"].items():
+        args += ["--header", f"{name}: {value}"]
+    if vector["url"]:
+        args += ["--url", vector["url"]]
+    if vector["now"] is not None:
+        args += ["--now", str(vector["now"])]
+    return args
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+def test_vector_through_the_command(vector: dict[str, Any], tmp_path: Path) -> None:
+    result = run(*vector_args(vector, tmp_path / "body"))
+    assert result.exit_code == (0 if vector["expected_valid"] else 1), result.output
+    verdict = "✓ valid" if vector["expected_valid"] else "✗ invalid"
+    assert result.output.startswith(f"verdict:  {verdict}")
+    assert "reason:" in result.output and "expected:" in result.output
+    assert vector["secret"] not in result.output
+
+
+def test_as_a_real_process_with_the_body_on_stdin(tmp_path: Path) -> None:
+    vector = next(v for v in VECTORS if v["id"] == "stripe-expired")
+    args = ["--provider", "auto", "--body-file", "-", "--now", str(vector["now"]),
+            "--header", f"Stripe-Signature: {vector['headers']['Stripe-Signature']}"]
+    proc = subprocess.run(
+        [sys.executable, "-c", "from inspector.commands.verify import verify; verify()", *args],
+        input=vector["body"].encode(), capture_output=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, **CLEAN_ENV, "INSPECTOR_SECRET": vector["secret"]},
+    )
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert "✗ invalid (Stripe)" in out
+    assert "timestamp is 301 s old (tolerance 300 s): a replay or a clock skew" in out
+
+
+def test_secret_from_the_environment(tmp_path: Path) -> None:
+    case = CONNECTLY["events"][0]
+    body = tmp_path / "body"
+    body.write_bytes(case["body"].encode())
+    args = ["--body-file", str(body)] + [f"--header={k}: {v}" for k, v in case["headers"].items()]
+    assert run(*args, env={"CONNECTLY_WEBHOOK_SECRET": CONNECTLY["secret"]}).exit_code == 0
+    missing = run(*args)
+    assert missing.exit_code == 1 and "? no secret" in missing.output
+
+
+def test_unsigned_exits_1() -> None:
+    result = run("--body-file", "-", "--header", "Content-Type: application/json", stdin=b"{}")
+    assert result.exit_code == 1 and "unsigned" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    [],  # no body and no event
+    ["--body-file", "-", "--header", "no colon here"],
+    ["--body-file", "-", "--provider", "paypal"],
+    ["--event", "X", "--header", "A: b"],
+    ["--event", "X", "--db", "/nonexistent/events.db"],
+    ["--body-file", "-", "--config", "/nonexistent/inspector.toml"],
+    ["--body-file", "-", "--url", "http://[::1/x"],
+])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = run(*args, stdin=b"")
+    assert result.exit_code == 2, result.output
+
+
+def test_hostile_header_is_printed_inert(tmp_path: Path) -> None:
+    result = run("--secret", "s", "--body-file", "-",
+                 "--header", "X-Hub-Signature-256: sha256=\x1b[31mred" + "a" * 100_000, stdin=b"")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\\x1b" in result.output
+    assert len(result.output) < 2000
+
+
+def test_stored_event_is_rechecked(tmp_path: Path) -> None:
+    vector = next(v for v in VECTORS if v["id"] == "slack-docs-example")
+    db = tmp_path / "events.db"
+    stored = Event(new_id(), vector["now"] + 10, "POST", "/slack/commands", "",
+                   list(vector["headers"].items()), vector["body"].encode())
+    store = Store(db)
+    store.write_sync(insert_events, [stored])
+    store.close()
+    ok = run("--event", stored.id, "--db", str(db), "--secret", vector["secret"])
+    assert ok.exit_code == 0, ok.output
+    assert "✓ valid (Slack)" in ok.output
+    # --now judges the timestamp at another time.
+    late = run("--event", stored.id, "--db", str(db), "--secret", vector["secret"],
+               "--now", str(vector["now"] + 412))
+    assert late.exit_code == 1 and "412 s old" in late.output
+    wrong = run("--event", stored.id, "--db", str(db), "--secret", "nope")
+    assert wrong.exit_code == 1
+    unknown = run("--event", "01NOPE", "--db", str(db))
+    assert unknown.exit_code == 2 and "no event" in unknown.output
+
+
+def test_config_route_gives_the_secret_and_a_generic_scheme(tmp_path: Path) -> None:
+    config = tmp_path / "routes.toml"
+    config.write_text('[[route]]\npath = "/hooks/linear"\nprovider = "generic"\n'
+                      'header = "Linear-Signature"\nsecret_env = "TEST_LINEAR_SECRET"\n')
+    body = b'{"type":"Issue"}'
+    sig = hmac.new(b"lin", body, "sha256").hexdigest()
+    args = ["--config", str(config), "--url", "https://example.com/hooks/linear",
+            "--header", f"Linear-Signature: {sig}", "--body-file", "-"]
+    result = run(*args, stdin=body, env={"TEST_LINEAR_SECRET": "lin"})
+    assert result.exit_code == 0 and "valid (generic)" in result.output, result.output
+    assert run(*args, "--secret", "other", stdin=body, env={"TEST_LINEAR_SECRET": "lin"}
+               ).exit_code == 1
+    # ./inspector.toml is read without --config.
+    (tmp_path / "inspector.toml").write_text(config.read_text())
+    assert run(*args[2:], stdin=body, env={"TEST_LINEAR_SECRET": "lin"}).exit_code == 0
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[route]]\npath = "/a"\nprovidr = "x"\n')
+    bad = run("--config", str(broken), "--body-file", "-", stdin=b"")
+    assert bad.exit_code == 2 and "broken.toml:3: route 1: providr" in bad.output

@@ -1,0 +1,1 @@
+"""`make bench`: the performance benchmark of issue 3 (see bench/run.py)."""

@@ -132,6 +132,22 @@ def run_tui(settings: Settings) -> None:
     sys.exit(app.return_code or 0)
 
 
+@cli.command()
+@receiver_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+def serve(as_json: bool, **options: Any) -> None:
+    """Run the receiver without the TUI: one line per event on stdout."""
+    import asyncio
+
+    from inspector.headless import serve as run_headless
+
+    runtime = open_runtime(make_settings(**options))
+    try:
+        asyncio.run(run_headless(runtime, as_json=as_json))
+    finally:
+        runtime.close()
+
+
 cli.add_command(verify)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from dataclasses import dataclass, field
@@ -11,18 +12,19 @@ from enum import StrEnum
 # order received, duplicates included.
 HeaderList = list[tuple[str, str]]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Standard base32 letters mapped onto Crockford's alphabet (no I, L, O, U).
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+                             b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
 def new_id(now: float | None = None) -> str:
-    """A ULID: 26 characters, sortable by time, unique across databases (for import/export)."""
+    """26 Crockford base32 characters: 48 bits of milliseconds, then 80 random bits.
+
+    Sortable by time and unique across databases (so imports never collide).
+    """
     millis = int((time.time() if now is None else now) * 1000)
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    raw = millis.to_bytes(6, "big") + os.urandom(10)
+    return base64.b32encode(raw)[:26].translate(_CROCKFORD).decode("ascii")
 
 
 class Verdict(StrEnum):

@@ -238,7 +238,7 @@ class Store:
 
     def add(self, event: Event) -> asyncio.Future[Event]:
         """Queue an event; the future resolves once it is committed (call on the loop)."""
-        return self.write(_insert_event, event, self.prepare)
+        return self.write(_add_event, event)
 
     def write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Run `fn(conn, *args)` in the writer's next transaction (call on the loop)."""
@@ -291,7 +291,7 @@ class Store:
     def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [op.fn(conn, *op.args) for op in batch]
+            results = self._apply(conn, batch)
             conn.execute("COMMIT")
         except Exception:
             _rollback(conn)
@@ -300,10 +300,26 @@ class Store:
             return
         self._settle([(op, result, None) for op, result in zip(batch, results, strict=True)])
 
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Op]) -> list[Any]:
+        """Run a batch in order; runs of new events go in with one executemany."""
+        results: list[Any] = []
+        run: list[Event] = []
+        for op in batch:
+            if op.fn is _add_event:
+                run.append(op.args[0])
+                continue
+            if run:
+                results += _insert_many(conn, run, self.prepare)
+                run = []
+            results.append(op.fn(conn, *op.args))
+        if run:
+            results += _insert_many(conn, run, self.prepare)
+        return results
+
     def _one(self, conn: sqlite3.Connection, op: _Op) -> tuple[_Op, Any, BaseException | None]:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            result = op.fn(conn, *op.args)
+            (result,) = self._apply(conn, [op])
             conn.execute("COMMIT")
             return op, result, None
         except sqlite3.Error as exc:
@@ -405,40 +421,69 @@ class Store:
 # -- operations run by the writer thread (each gets the connection first) ------------------
 
 
-def _insert_event(
-    conn: sqlite3.Connection, event: Event, prepare: Callable[[Event], Any] | None
-) -> Event:
-    if prepare is not None:
-        try:
-            prepare(event)
-        except Exception as exc:  # analysis must never cost us the event
-            event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
-    cur = conn.execute(
-        "INSERT INTO events (id, received_at, method, path, query, http_version, client, scheme, "
-        "headers, body_size, status, refused, notes, provider, kind, summary, verdict, reason) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            event.id, event.received_at, event.method, event.path, event.query,
+def _add_event(conn: sqlite3.Connection, event: Event) -> Event:
+    """Marks a new event in the queue; the writer inserts runs of them together."""
+    raise AssertionError("handled by Store._apply")
+
+
+def _insert_many(
+    conn: sqlite3.Connection, events: list[Event], prepare: Callable[[Event], Any] | None
+) -> list[Event]:
+    """Analyse and insert events, assigning seqs in order (one executemany per table)."""
+    top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    rows = []
+    bodies = []
+    for seq, event in enumerate(events, top + 1):
+        if prepare is not None:
+            try:
+                prepare(event)
+            except Exception as exc:  # analysis must never cost us the event
+                event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
+        event.seq = seq
+        rows.append((
+            seq, event.id, event.received_at, event.method, event.path, event.query,
             event.http_version, event.client, event.scheme, json.dumps(event.headers),
-            event.body_size, event.status, event.refused, json.dumps(event.notes),
+            event.body_size, event.status, event.refused,
+            json.dumps(event.notes) if event.notes else "[]",
             event.provider, event.kind, event.summary, event.verdict, event.reason,
-        ),
-    )
-    seq = cur.lastrowid
-    assert seq is not None
-    conn.execute("INSERT INTO bodies (seq, body) VALUES (?, ?)", (seq, event.body))
-    event.seq = seq
-    return event
+        ))
+        bodies.append((seq, event.body))
+    _insert_rows(conn, "events", _EVENT_INSERT_COLUMNS, rows)
+    _insert_rows(conn, "bodies", "seq, body", bodies)
+    return events
+
+
+_EVENT_INSERT_COLUMNS = (
+    "seq, id, received_at, method, path, query, http_version, client, scheme, headers, "
+    "body_size, status, refused, notes, provider, kind, summary, verdict, reason"
+)
+_CHUNKS = (64, 16, 4, 1)  # statement sizes: a few SQL strings, all kept prepared
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Multi-row INSERTs: one sqlite3 call per chunk rather than per row.
+
+    Each call releases and retakes the GIL; per-row calls made the writer thread fight the
+    event loop for it thousands of times a second.
+    """
+    width = columns.count(",") + 1
+    one = "(" + ",".join("?" * width) + ")"
+    start = 0
+    while start < len(rows):
+        size = next(c for c in _CHUNKS if c <= len(rows) - start)
+        chunk = rows[start : start + size]
+        params = [value for row in chunk for value in row]
+        conn.execute(f"INSERT INTO {table} ({columns}) VALUES {','.join([one] * size)}", params)
+        start += size
 
 
 def insert_events(conn: sqlite3.Connection, events: list[Event]) -> list[Event]:
     """Insert already-analysed events (imports), keeping their ids; duplicates are skipped."""
-    out = []
-    for event in events:
-        if conn.execute("SELECT 1 FROM events WHERE id = ?", (event.id,)).fetchone():
-            continue
-        out.append(_insert_event(conn, event, None))
-    return out
+    fresh = [e for e in events
+             if not conn.execute("SELECT 1 FROM events WHERE id = ?", (e.id,)).fetchone()]
+    return _insert_many(conn, fresh, None)
 
 
 def insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:

@@ -6,10 +6,10 @@ import base64
 import binascii
 import hmac
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from inspector.model import HeaderList, Verdict, header_value
+from inspector.model import HeaderList, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +20,16 @@ class SignedRequest:
     url: str  # the public URL the sender called (Twilio signs it); "" when unknown
     headers: HeaderList
     body: bytes
+    _index: dict[str, str] = field(default_factory=dict, init=False, repr=False,
+                                   compare=False)
 
     def header(self, name: str) -> str | None:
-        return header_value(self.headers, name)
+        """The first value of a header, by case-insensitive name (indexed on first use)."""
+        index = self._index
+        if not index and self.headers:
+            for key, value in reversed(self.headers):
+                index[key.lower()] = value
+        return index.get(name.lower())
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from inspector.model import VERDICT_LABELS, Row
+from inspector.model import VERDICT_LABELS, Event, Row
 from inspector.sanitize import visible_line
 
 ROW_CACHE = 4096
@@ -40,6 +40,11 @@ COLUMNS: list[tuple[str, int | None]] = [
     ("signature", 11),
     ("result", 11),
 ]
+
+
+_BOLD = Style(bold=True)
+_VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned",
+                  "no_secret": "no-secret"}
 
 
 def human_size(size: int) -> str:
@@ -139,6 +144,7 @@ class EventList(ScrollView, can_focus=True):
         self._width_for = -1
         self.follow = follow
         self._by_user = False
+        self._styles: dict[str, Style] | None = None
 
     # -- data -------------------------------------------------------------------------------
 
@@ -156,13 +162,17 @@ class EventList(ScrollView, can_focus=True):
             self._set_cursor(min(self.cursor, len(self.seqs) - 1), by_user=False)
         self.refresh()
 
-    def append(self, rows: list[Row]) -> None:
-        """New events: O(len(rows)), whatever the list size."""
-        if not rows:
+    def append(self, events: list[Event]) -> None:
+        """New events: O(len(events)), whatever the list size.
+
+        Only the newest screenful become Rows now; older ones are read back from the store
+        if the user ever scrolls to them.
+        """
+        if not events:
             return
-        for row in rows:
-            self.seqs.append(row.seq)
-            self._remember(row)
+        self.seqs.extend([e.seq for e in events])
+        for event in events[-(self.page + 8) :]:
+            self._remember(Row.of(event))
         self._resize_virtual()
         if self.follow or self.cursor < 0:
             self._set_cursor(len(self.seqs) - 1, by_user=False)
@@ -221,7 +231,18 @@ class EventList(ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.seqs) + 1)
+        size = Size(self.size.width, len(self.seqs) + 1)
+        if size == self.virtual_size:
+            return
+        overflow = size.height > self.size.height
+        if overflow != (self.virtual_size.height > self.size.height) or not self.is_mounted:
+            self.virtual_size = size  # the scrollbar appears or goes: a layout pass is due
+            return
+        # Growing list, same scrollbar: skip the screen-wide layout pass that setting
+        # virtual_size normally triggers, and only move the scrollbar thumb.
+        self.set_reactive(EventList.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def _set_cursor(self, index: int, *, by_user: bool) -> None:
         self._by_user = by_user
@@ -288,6 +309,17 @@ class EventList(ScrollView, can_focus=True):
             if event.chain == 2:
                 self.action_open()
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Runs during layout, before the first paint: place the cursor now, so a large
+        # database never flashes its oldest rows before jumping to the newest.
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.cursor >= 0:
+            self._resize_virtual()
+            self._scroll_to_cursor()
+        return changed
+
     def on_resize(self) -> None:
         self._resize_virtual()
         self._strips.clear()
@@ -297,6 +329,22 @@ class EventList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles = None
+
+    def _style_table(self) -> dict[str, Style]:
+        """Component styles, looked up once per theme change rather than once per row."""
+        if self._styles is None:
+            partial = {
+                name: self.get_component_rich_style(f"event-list--{name}", partial=True)
+                for name in ("valid", "invalid", "unsigned", "no-secret", "refused", "muted",
+                             "ok", "fail")
+            }
+            base = self.rich_style
+            cursor = base + self.get_component_rich_style("event-list--cursor")
+            self._styles = {"base": base, "cursor": cursor,
+                            "header": self.get_component_rich_style("event-list--header"),
+                            **partial}
+        return self._styles
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -315,7 +363,7 @@ class EventList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         widths = self._column_widths(width)
         if y == 0:
-            style = self.get_component_rich_style("event-list--header")
+            style = self._style_table()["header"]
             cells = [title.upper() for title, _ in COLUMNS]
             return self._strip(cells, [style] * len(cells), widths, style, width)
         index = int(self.scroll_y) + y - 1
@@ -341,29 +389,13 @@ class EventList(ScrollView, can_focus=True):
         return strip
 
     def _render_row(self, row: Row, is_cursor: bool, widths: list[int], width: int) -> Strip:
-        base = self.rich_style
-        if is_cursor:
-            base = base + self.get_component_rich_style("event-list--cursor")
-        muted = self.get_component_rich_style("event-list--muted", partial=True)
-        verdict_style = self.get_component_rich_style(
-            {
-                "valid": "event-list--valid",
-                "invalid": "event-list--invalid",
-                "unsigned": "event-list--unsigned",
-                "no_secret": "event-list--no-secret",
-            }.get(row.verdict, "event-list--muted"),
-            partial=True,
-        )
+        st = self._style_table()
+        base = st["cursor" if is_cursor else "base"]
+        verdict = _VERDICT_STYLE.get(row.verdict, "muted")
         path = row.path + ("?" + row.query if row.query else "")
-        kind = row.kind or "—"
         refused = bool(row.refused)
-        if refused:
-            kind = f"refused {row.status}"
-        result = result_label(row)
-        result_style = self.get_component_rich_style(
-            "event-list--ok" if row.result and row.result < 400 else "event-list--fail",
-            partial=True,
-        )
+        kind = f"refused {row.status}" if refused else (row.kind or "—")
+        result = "ok" if row.result and row.result < 400 else "fail"
         cells = [
             time.strftime("%H:%M:%S", time.localtime(row.received_at)),
             row.method,
@@ -372,29 +404,41 @@ class EventList(ScrollView, can_focus=True):
             visible_line(row.summary),
             human_size(row.size),
             VERDICT_LABELS.get(row.verdict, row.verdict),
-            result,
+            result_label(row),
         ]
-        refused_style = self.get_component_rich_style("event-list--refused", partial=True)
+        plain = st["refused"] if refused else None
         styles = [
-            muted,
-            Style(bold=True),
-            Style(),
-            refused_style if refused else Style(),
-            refused_style if refused else Style(),
-            muted,
-            verdict_style,
-            result_style,
+            base + st["muted"],
+            base + _BOLD,
+            base,
+            base + plain if plain else base,
+            base + plain if plain else base,
+            base + st["muted"],
+            base + st[verdict],
+            base + st[result],
         ]
-        return self._strip(cells, [base + s for s in styles], widths, base, width)
+        return self._strip(cells, styles, widths, base, width)
 
     @staticmethod
     def _strip(
         cells: list[str], styles: list[Style], widths: list[int], base: Style, width: int
     ) -> Strip:
         segments = [Segment(" ", base)]
+        used = 1
         for text, style, cell_width in zip(cells, styles, widths, strict=True):
-            if len(text) > cell_width:
-                text = text[: cell_width - 1] + "…"
-            segments.append(Segment(set_cell_size(text, cell_width), style))
+            segments.append(Segment(_fit(text, cell_width), style))
             segments.append(Segment(" ", base))
-        return Strip(segments).adjust_cell_length(width, base)
+            used += cell_width + 1
+        if used < width:
+            segments.append(Segment(" " * (width - used), base))
+        strip = Strip(segments, max(used, width))
+        return strip if used <= width else strip.crop(0, width)
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or cut to exactly `width` cells, with an ellipsis when cut."""
+    if text.isascii():  # one cell per character: plain string operations
+        return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(set_cell_size(text, width - 1) + "…", width)

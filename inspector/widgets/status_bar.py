@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from inspector.widgets.inert import inert
 
 
-class StatusBar(Static):
+class StatusBar(Widget):
+    """One line, redrawn without a layout pass (it is updated a few times a second)."""
+
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     StatusBar.-error { background: $error 60%; }
@@ -23,10 +25,11 @@ class StatusBar(Static):
         self.follow = True
         self.error = ""
 
-    def on_mount(self) -> None:
-        self.redraw()
-
     def redraw(self) -> None:
+        self.set_class(bool(self.error), "-error")
+        self.refresh()
+
+    def render(self) -> Text:
         text = Text.assemble(("webhook-inspector", "bold"), "  ")
         if self.url:
             text.append("● ", style="green")
@@ -45,5 +48,4 @@ class StatusBar(Static):
         if self.error:
             text.append("   ⚠ ", style="bold")
             text.append_text(inert(self.error, line=True, limit=120))
-        self.set_class(bool(self.error), "-error")
-        self.update(text)
+        return text

@@ -1,0 +1,62 @@
+"""`inspector serve`: the headless receiver, as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import CONNECTLY, SECRET
+
+
+def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspector", "serve", "--port", "0", "--db",
+         str(tmp_path / "e.db"), "--secret", SECRET, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    match = re.search(r"listening on (http://\S+)", first)
+    assert match, first
+    return proc, match.group(1).rstrip("/")
+
+
+def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc, base = start(tmp_path)
+    try:
+        for case in CONNECTLY["events"][:3]:
+            r = httpx.post(base + case["path"], content=case["body"].encode(),
+                           headers=case["headers"])
+            assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert '+16315555500 → "TEST 11"' in lines[0] and "✓ valid" in lines[0]
+    assert "Traceback" not in err
+
+
+def test_serve_json_lines(tmp_path: Path) -> None:
+    proc, base = start(tmp_path, "--json")
+    case = next(c for c in CONNECTLY["events"] if c["name"] == "text-tampered")
+    try:
+        r = httpx.post(base + case["path"] + "?x=1", content=case["body"].encode(),
+                       headers=case["headers"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    record = json.loads(out.splitlines()[0])
+    assert record["id"] == r.json()["id"]
+    assert record["verdict"] == "invalid" and "does not match" in record["reason"]
+    assert record["method"] == "POST" and record["path"] == case["path"]
+    assert record["query"] == "x=1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from inspector.commands.verify import verify
 from inspector.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_db, secret_from_env
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.server import BindError, bind
-from inspector.signatures import Secrets
+from inspector.signatures import PROVIDERS, Secrets
 from inspector.store import StoreError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
@@ -29,6 +30,19 @@ def parse_size(value: str) -> int:
     return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
 
 
+def parse_secrets(secret: str | None, provider_secrets: tuple[str, ...]) -> Secrets:
+    """--secret (any provider), then NAME=SECRET pairs, then the providers' env vars."""
+    secrets = Secrets.from_env(os.environ, default=secret or secret_from_env())
+    for pair in provider_secrets:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in PROVIDERS or not value:
+            known = ", ".join(PROVIDERS)
+            raise click.BadParameter(f"{pair.split('=')[0]!r}=… is not NAME=SECRET with NAME "
+                                     f"one of {known}", param_hint="--provider-secret")
+        secrets.by_provider[name] = value
+    return secrets
+
+
 def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by the TUI and `serve`."""
     options = [
@@ -41,6 +55,10 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--secret", "-s", default=None, envvar=None, metavar="SECRET",
                      help="Webhook signing secret [env: CONNECTLY_WEBHOOK_SECRET, "
                           "INSPECTOR_SECRET]."),
+        click.option("--provider-secret", "provider_secrets", multiple=True,
+                     metavar="NAME=SECRET",
+                     help="A secret for one provider (repeat); also read from STRIPE_WEBHOOK_"
+                          "SECRET, GITHUB_WEBHOOK_SECRET, SLACK_SIGNING_SECRET, … by default."),
         click.option("--replay-to", default="", metavar="URL",
                      help="Where `r` sends events (a URL ending in / gets the event's path)."),
         click.option("--max-body", default=str(DEFAULT_MAX_BODY), show_default=True,
@@ -60,13 +78,14 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def make_settings(
     host: str, port: int, db: str | None, secret: str | None, replay_to: str, max_body: str,
-    public_url: str, http: str, config: str | None, **extra: Any,
+    public_url: str, http: str, config: str | None, provider_secrets: tuple[str, ...] = (),
+    **extra: Any,
 ) -> Settings:
     settings = Settings(
         host=host,
         port=port,
         db=db or str(default_db()),
-        secrets=Secrets(default=secret or secret_from_env()),
+        secrets=parse_secrets(secret, provider_secrets),
         replay_to=replay_to,
         max_body=parse_size(max_body),
         public_url=public_url,

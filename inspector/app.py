@@ -18,10 +18,12 @@ from textual.widgets import Button, Footer, TabbedContent
 from textual.worker import get_current_worker
 
 from inspector import replay, store
-from inspector.model import Event
+from inspector.model import Event, Row
 from inspector.runtime import Runtime
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, URLPrompt
+from inspector.screens.secret import SecretPrompt
+from inspector.signatures import PROVIDERS, mask
 from inspector.widgets.detail import Detail, DetailPane, build, status_text
 from inspector.widgets.event_list import EventList
 from inspector.widgets.status_bar import StatusBar
@@ -158,11 +160,11 @@ class InspectorApp(App[int]):
         interval = FLOOD_INTERVAL if self._rate.per_second(now) > FLOOD_RATE else CALM_INTERVAL
         delay = self._last_flush + interval - now
         if delay <= 0:
-            self._flush()
+            self._flush_inbox()
         else:
-            self._flush_timer = self.set_timer(delay, self._flush)
+            self._flush_timer = self.set_timer(delay, self._flush_inbox)
 
-    def _flush(self) -> None:
+    def _flush_inbox(self) -> None:
         self._flush_timer = None
         self._last_flush = time.monotonic()
         events, self._inbox = self._inbox, []
@@ -228,7 +230,8 @@ class InspectorApp(App[int]):
         if event is None:
             return
         check = self.runtime.analyzer.verify(event)
-        detail = build(event, check, self.store.attempts(seq))
+        secret = self.runtime.analyzer.secrets.for_provider(check.provider or "connectly")
+        detail = build(event, check, self.store.attempts(seq), mask(secret))
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, detail, tab)
 
@@ -268,6 +271,59 @@ class InspectorApp(App[int]):
                       self.replay_target or "http://localhost:3000/", check=_target_problem),
             chosen,
         )
+
+    def action_set_secret(self) -> None:
+        row = self.event_list.row(self.event_list.selected) if self.event_list.selected else None
+        provider = (row.provider if row else "") or "connectly"
+        secrets = self.runtime.analyzer.secrets
+        choices = [(p.title, p.name) for p in PROVIDERS.values()]
+
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result:
+                name, secret = result
+                secrets.by_provider[name] = secret
+                self.notify(f"{PROVIDERS[name].title} secret set ({mask(secret)}); "
+                            "re-verifying…", markup=False)
+                self.reverify()
+
+        self.push_screen(SecretPrompt(choices, provider, mask(secrets.for_provider(provider))),
+                         chosen)
+
+    @work(thread=True, exclusive=True, group="reverify")
+    def reverify(self) -> None:
+        """Re-check stored events with the current secrets: the visible ones first."""
+        worker = get_current_worker()
+        events = self.event_list
+        top = max(int(events.scroll_y), 0)
+        seqs = list(events.seqs)
+        visible = seqs[top : top + events.page + 1]
+        order = visible + seqs[:top][::-1] + seqs[top + events.page + 1 :]
+        changed_total = 0
+        for start in range(0, len(order), 500):
+            if worker.is_cancelled:
+                return
+            chunk = order[start : start + 500]
+            changes = []
+            for seq in chunk:
+                event = self.store.event(seq)
+                if event is None:
+                    continue
+                result = self.runtime.analyzer.verify(event)
+                if (result.provider, result.verdict.value, result.reason) != (
+                        event.provider, event.verdict, event.reason):
+                    changes.append((seq, result.provider, result.verdict.value, result.reason))
+            if changes:
+                self.store.write_sync(store.update_verdicts, changes)
+                changed_total += len(changes)
+                rows = self.store.rows([c[0] for c in changes])
+                self.call_from_thread(self._rows_changed, list(rows.values()))
+        self.call_from_thread(self.notify, f"Re-verified: {changed_total:,} verdicts changed.")
+
+    def _rows_changed(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.event_list.update_row(row)
+        if self._detail_seq is not None and any(r.seq == self._detail_seq for r in rows):
+            self.load_detail(self._detail_seq)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "replay":
@@ -352,6 +408,8 @@ class InspectorApp(App[int]):
                             self.action_delete)
         yield SystemCommand("Clear all events", "Delete every event, after asking (D)",
                             self.action_clear)
+        yield SystemCommand("Set secret…", "Set a provider's signing secret and re-verify "
+                            "every event", self.action_set_secret)
         yield SystemCommand("Show keys", "The help screen (?)", self.action_help)
         for name in TABS:
             yield SystemCommand(f"Show {name} tab", f"Detail pane: {name}",

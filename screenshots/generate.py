@@ -35,6 +35,9 @@ def to_png(svg_path: Path) -> Path:
     svg = svg_path.read_text()
     svg = re.sub(r"font-family:\s*\"?Fira Code\"?(, monospace)?", f"font-family: {MONO}", svg)
     svg = svg.replace('font-family: "Fira Code"', f"font-family: {MONO}")
+    # cairosvg ignores textLength, so size the font to the SVG's 12.2 px cell grid:
+    # DejaVu Sans Mono advances 0.602 em per character.
+    svg = svg.replace("font-size: 20px", "font-size: 20.26px")
     png = svg_path.with_suffix(".png")
     cairosvg.svg2png(bytestring=svg.encode(), write_to=str(png), output_width=1800)
     return png

@@ -102,7 +102,7 @@ async def test_replay_without_target_asks_and_remembers(tmp_path: Path, recorder
         await post(base, connectly_event("text"), client)
         await wait_for(lambda: app.query_one(DetailPane).detail, what="detail")
         await pilot.click("#replay")
-        await wait_for(lambda: app.screen.__class__.__name__ == "URLPrompt", what="prompt")
+        await wait_for(lambda: app.screen.query("URLPrompt #url"), what="prompt")
         field = app.screen.query_one("#url")
         field.value = "ftp://nope"
         await pilot.press("enter")
@@ -170,11 +170,11 @@ async def test_delete_and_clear_with_confirmation(tmp_path: Path) -> None:
         await wait_for(lambda: len(events.seqs) == 2, what="deleted")
         assert app.store.count() == 2
         await pilot.press("D")
-        await wait_for(lambda: app.screen.__class__.__name__ == "Confirm", what="confirm")
+        await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         await pilot.press("escape")
         assert app.store.count() == 2
         await pilot.press("D")
-        await wait_for(lambda: app.screen.__class__.__name__ == "Confirm", what="confirm")
+        await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         await pilot.click("#ok")
         await wait_for(lambda: not events.seqs, what="cleared")
         assert app.store.count() == 0
@@ -212,3 +212,25 @@ async def test_2000_concurrent_posts_all_stored_and_listed(tmp_path: Path) -> No
         events = app.query_one(EventList)
         await wait_for(lambda: len(events.seqs) == 2000, what="2000 rows")
         assert events.selected == events.seqs[-1]
+
+
+async def test_set_secret_reverifies_events(tmp_path: Path) -> None:
+    from inspector.signatures import Secrets
+
+    async with running_app(tmp_path, secrets=Secrets()) as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"][:3]:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 3, what="rows")
+        assert {events.row(s).verdict for s in events.seqs} == {"no_secret"}
+        app.action_set_secret()
+        await wait_for(lambda: app.screen.query("#secret"), what="secret prompt")
+        app.screen.query_one("#secret").value = CONNECTLY["secret"]
+        await pilot.press("enter")
+        await wait_for(lambda: {events.row(s).verdict for s in events.seqs} == {"valid"},
+                       what="re-verified rows")
+        assert {r.verdict for r in app.store.rows(events.seqs).values()} == {"valid"}
+        # The secret itself is never stored.
+        raw = Path(app.store.path).read_bytes() + Path(app.store.path + "-wal").read_bytes()
+        assert CONNECTLY["secret"].encode() not in raw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from inspector.model import Verdict
@@ -15,7 +16,8 @@ from inspector.signatures.standard import StandardWebhooks, Svix
 from inspector.signatures.stripe import Stripe
 from inspector.signatures.twilio import Twilio
 
-__all__ = ["PROVIDERS", "Check", "Provider", "Secrets", "SignedRequest", "check", "detect"]
+__all__ = ["PROVIDERS", "SECRET_ENVS", "Check", "Provider", "Secrets", "SignedRequest", "check",
+           "detect", "mask"]
 
 # Detection order: each provider has its own header names, so order only matters for
 # requests that carry two schemes. Svix comes before Standard Webhooks: a sender that sets
@@ -24,6 +26,19 @@ PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (Connectly(), GitHub(), Stripe(), Shopify(), Slack(), Svix(), StandardWebhooks(),
               Twilio())
+}
+
+
+# The environment variables each provider's secret is read from, by convention.
+SECRET_ENVS: dict[str, tuple[str, ...]] = {
+    "connectly": ("CONNECTLY_WEBHOOK_SECRET",),
+    "github": ("GITHUB_WEBHOOK_SECRET",),
+    "stripe": ("STRIPE_WEBHOOK_SECRET",),
+    "shopify": ("SHOPIFY_WEBHOOK_SECRET", "SHOPIFY_API_SECRET"),
+    "slack": ("SLACK_SIGNING_SECRET",),
+    "svix": ("SVIX_WEBHOOK_SECRET",),
+    "standard-webhooks": ("WEBHOOK_SECRET",),
+    "twilio": ("TWILIO_AUTH_TOKEN",),
 }
 
 
@@ -36,6 +51,24 @@ class Secrets:
 
     def for_provider(self, name: str) -> str | None:
         return self.by_provider.get(name) or self.default
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], default: str | None = None) -> Secrets:
+        """Provider secrets from their conventional environment variables."""
+        found = {}
+        for name, keys in SECRET_ENVS.items():
+            value = next((environ[k] for k in keys if environ.get(k)), None)
+            if value:
+                found[name] = value
+        return cls(default=default, by_provider=found)
+
+
+def mask(secret: str | None) -> str:
+    """How the UI shows a secret: never the value, enough to tell two apart."""
+    if not secret:
+        return "not set"
+    tail = secret[-2:] if len(secret) >= 12 else ""
+    return f"set, {len(secret)} characters" + (f", ends …{tail}" if tail else "")
 
 
 def detect(req: SignedRequest) -> Provider | None:

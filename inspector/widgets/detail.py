@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -49,10 +50,11 @@ class Detail:
     raw_lines: list[str] = field(default_factory=list)
     reply_lines: list[str] = field(default_factory=list)
     reply_json: bool = False
+    secret_note: str = ""  # masked: "set, 21 characters, ends …et"
 
 
-def build(event: Event, check: Check, attempts: list[Attempt]) -> Detail:
-    detail = Detail(event, check, attempts)
+def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "") -> Detail:
+    detail = Detail(event, check, attempts, secret_note=secret_note)
     decoded = decoding.decode(event.body, event.headers)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
@@ -165,9 +167,14 @@ def signature(detail: Detail) -> RenderableType:
     table.add_row("Provider", Text(check.provider or "not detected"))
     if check.header:
         table.add_row("Header", inert(check.header))
-    table.add_row("Received", inert(check.received or "—", "cyan"))
-    table.add_row("Expected", inert(check.expected or "—", "green" if check.ok else "magenta"))
-    return table
+    table.add_row("Secret", Text(detail.secret_note, style="dim"))
+    # Received and expected side by side: the difference is what the user came for.
+    values = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    values.add_column("Received", style="cyan", overflow="fold", ratio=1)
+    values.add_column("Expected (with your secret)", overflow="fold", ratio=1,
+                      style="green" if check.ok else "magenta")
+    values.add_row(inert(check.received or "—"), inert(check.expected or "—"))
+    return Group(table, values)
 
 
 def replays(detail: Detail) -> RenderableType:

@@ -210,6 +210,10 @@ class InspectorApp(App[int]):
             self._detail_stale = False
             self._load_selected()
 
+    def on_event_list_marks_changed(self, message: EventList.MarksChanged) -> None:
+        self.status_bar.marked = message.count
+        self.status_bar.redraw()
+
     def on_event_list_follow_changed(self, message: EventList.FollowChanged) -> None:
         self.status_bar.follow = message.follow
         self.status_bar.redraw()
@@ -374,6 +378,7 @@ class InspectorApp(App[int]):
         async def confirmed(answer: str | None) -> None:
             if answer:
                 await self.store.write(store.clear_events)
+                self.event_list.clear_marks()
                 self.event_list.load(self.store.seqs())
                 self._after_bulk_change()
                 self.notify(f"Deleted {total:,} events.")

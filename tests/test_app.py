@@ -234,3 +234,18 @@ async def test_set_secret_reverifies_events(tmp_path: Path) -> None:
         # The secret itself is never stored.
         raw = Path(app.store.path).read_bytes() + Path(app.store.path + "-wal").read_bytes()
         assert CONNECTLY["secret"].encode() not in raw
+
+
+async def test_marks_with_space(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"][:4]:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 4, what="rows")
+        await pilot.press("g", "space", "space")
+        assert events.marked_in_order() == list(events.seqs[:2])
+        assert events.cursor == 2
+        assert list_text(app)[1].startswith("●") and list_text(app)[3].startswith(" ")
+        assert "2 marked" in str(app.query_one(StatusBar).render())
+        await pilot.press("k", "space")  # unmark the second
+        assert events.marked_in_order() == [events.seqs[0]]

@@ -16,6 +16,7 @@ KEYS = [
     ("Home End  g G", "first / newest event (End turns follow on)"),
     ("enter", "open the selected event in the detail pane"),
     ("tab / shift+tab", "move focus between the list, tabs and views"),
+    ("space", "mark / unmark the selected event (for replay, export, compare)"),
     ("r", "replay the selected event to your app"),
     ("f", "toggle follow mode (select the newest event as it arrives)"),
     ("d", "delete the selected event"),

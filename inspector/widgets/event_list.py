@@ -78,6 +78,7 @@ class EventList(ScrollView, can_focus=True):
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
         Binding("enter", "open", "Open", id="open"),
+        Binding("space", "toggle_mark", "Mark", id="mark"),
     ]
 
     COMPONENT_CLASSES = {
@@ -91,6 +92,7 @@ class EventList(ScrollView, can_focus=True):
         "event-list--muted",
         "event-list--ok",
         "event-list--fail",
+        "event-list--mark",
     }
 
     DEFAULT_CSS = """
@@ -106,6 +108,7 @@ class EventList(ScrollView, can_focus=True):
     EventList > .event-list--muted { color: $text-muted; }
     EventList > .event-list--ok { color: $success; }
     EventList > .event-list--fail { color: $error; }
+    EventList > .event-list--mark { color: $accent; text-style: bold; }
     """
 
     cursor: reactive[int] = reactive(-1, always_update=True, repaint=False)
@@ -122,6 +125,11 @@ class EventList(ScrollView, can_focus=True):
         def __init__(self, seq: int) -> None:
             super().__init__()
             self.seq = seq
+
+    class MarksChanged(Message):
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
 
     class FollowChanged(Message):
         def __init__(self, follow: bool) -> None:
@@ -145,6 +153,7 @@ class EventList(ScrollView, can_focus=True):
         self.follow = follow
         self._by_user = False
         self._styles: dict[str, Style] | None = None
+        self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
 
     # -- data -------------------------------------------------------------------------------
 
@@ -192,6 +201,7 @@ class EventList(ScrollView, can_focus=True):
         self.seqs = array("q", (s for s in self.seqs if s not in seqs))
         for seq in seqs:
             self._rows.pop(seq, None)
+        self.marked -= seqs
         self._strips.clear()
         self._resize_virtual()
         self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)
@@ -298,6 +308,30 @@ class EventList(ScrollView, can_focus=True):
         if self.seqs:
             self.set_follow(True)
 
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the selected event, then move down (like a mail reader)."""
+        seq = self.selected
+        if seq is None:
+            return
+        self.marked.symmetric_difference_update({seq})
+        self._strips.pop((seq, True), None)
+        self._strips.pop((seq, False), None)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        if self.cursor < len(self.seqs) - 1:
+            self._move(self.cursor + 1)
+        else:
+            self.refresh()
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self._strips.clear()
+        self.post_message(self.MarksChanged(0))
+        self.refresh()
+
+    def marked_in_order(self) -> list[int]:
+        """Marked seqs, oldest first (the order they arrived in)."""
+        return sorted(self.marked)
+
     def action_open(self) -> None:
         if self.selected is not None:
             self.post_message(self.Opened(self.selected))
@@ -337,7 +371,7 @@ class EventList(ScrollView, can_focus=True):
             partial = {
                 name: self.get_component_rich_style(f"event-list--{name}", partial=True)
                 for name in ("valid", "invalid", "unsigned", "no-secret", "refused", "muted",
-                             "ok", "fail")
+                             "ok", "fail", "mark")
             }
             base = self.rich_style
             cursor = base + self.get_component_rich_style("event-list--cursor")
@@ -417,13 +451,16 @@ class EventList(ScrollView, can_focus=True):
             base + st[verdict],
             base + st[result],
         ]
+        if row.seq in self.marked:
+            return self._strip(cells, styles, widths, base, width, "●", base + st["mark"])
         return self._strip(cells, styles, widths, base, width)
 
     @staticmethod
     def _strip(
-        cells: list[str], styles: list[Style], widths: list[int], base: Style, width: int
+        cells: list[str], styles: list[Style], widths: list[int], base: Style, width: int,
+        lead: str = " ", lead_style: Style | None = None,
     ) -> Strip:
-        segments = [Segment(" ", base)]
+        segments = [Segment(lead, lead_style or base)]
         used = 1
         for text, style, cell_width in zip(cells, styles, widths, strict=True):
             segments.append(Segment(_fit(text, cell_width), style))

@@ -24,6 +24,8 @@ class StatusBar(Widget):
         self.rate = 0.0
         self.follow = True
         self.error = ""
+        self.marked = 0
+        self.shown: int | None = None  # events matching the filter, when one is active
 
     def redraw(self) -> None:
         self.set_class(bool(self.error), "-error")
@@ -40,7 +42,12 @@ class StatusBar(Widget):
         if self.replay_to:
             text.append("   replay → ", style="dim")
             text.append_text(inert(self.replay_to, line=True, limit=60))
-        text.append(f"   {self.total:,} events", style="bold")
+        if self.shown is not None:
+            text.append(f"   {self.shown:,} of {self.total:,} events", style="bold")
+        else:
+            text.append(f"   {self.total:,} events", style="bold")
+        if self.marked:
+            text.append(f" · {self.marked:,} marked", style="bold magenta")
         if self.rate >= 1:
             text.append(f" · {self.rate:,.0f}/s")
         text.append("   follow " + ("on" if self.follow else "off"),

@@ -206,6 +206,11 @@ class InspectorApp(App[int]):
         return self._rate.per_second(time.monotonic()) > BUSY_RATE
 
     def _catch_up(self) -> None:
+        """Twice a second: let the rate fall back to zero, and catch the detail pane up."""
+        rate = self._rate.per_second(time.monotonic())
+        if rate != self.status_bar.rate:
+            self.status_bar.rate = rate
+            self.status_bar.redraw()
         if self._detail_stale and not self._busy():
             self._detail_stale = False
             self._load_selected()

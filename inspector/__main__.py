@@ -11,8 +11,17 @@ from typing import Any, NoReturn
 import click
 
 from inspector.commands.verify import load as load_routes
+from inspector.commands.trigger import trigger
 from inspector.commands.verify import verify
-from inspector.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_db, secret_from_env
+from inspector.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    OptionError,
+    Settings,
+    apply_options,
+    default_db,
+    secret_from_env,
+)
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.server import BindError, bind
 from inspector.signatures import PROVIDERS, Secrets
@@ -70,6 +79,27 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "[default: ./inspector.toml if present]."),
         click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
                      show_default=True, help="uvicorn's HTTP parser."),
+        click.option("--forward-to", default="", metavar="URL",
+                     help="Forward every incoming event to your app as it arrives, byte-exact "
+                          "and in order (a URL ending in / gets the event's path)."),
+        click.option("--resign", is_flag=True,
+                     help="Re-sign forwarded and replayed events with the configured secret "
+                          "(fresh timestamp)."),
+        click.option("--respond-with-downstream", is_flag=True,
+                     help="Answer each sender with what the --forward-to app answered (502 "
+                          "when it fails), as a proxy would."),
+        click.option("--status", type=int, default=None, metavar="CODE",
+                     help="Answer deliveries with this status [default: 200]."),
+        click.option("--response-body", default=None, metavar="TEXT|@FILE",
+                     help="Answer with this body instead of our JSON (the event id is then "
+                          "only in the X-Inspector-Event-Id header)."),
+        click.option("--response-header", "response_headers", multiple=True,
+                     metavar="'NAME: VALUE'", help="Add a header to the answer (repeat)."),
+        click.option("--delay", type=float, default=None, metavar="SECONDS",
+                     help="Answer this long after the event is stored."),
+        click.option("--reject-invalid", is_flag=True,
+                     help="Answer 401 to events whose signature is invalid, as a production "
+                          "endpoint would, to watch the provider retry."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -79,7 +109,10 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def make_settings(
     host: str, port: int, db: str | None, secret: str | None, replay_to: str, max_body: str,
     public_url: str, http: str, config: str | None, provider_secrets: tuple[str, ...] = (),
-    **extra: Any,
+    forward_to: str = "", resign: bool = False, respond_with_downstream: bool = False,
+    status: int | None = None, response_body: str | None = None,
+    response_headers: tuple[str, ...] = (), delay: float | None = None,
+    reject_invalid: bool = False, **extra: Any,
 ) -> Settings:
     settings = Settings(
         host=host,
@@ -99,6 +132,13 @@ def make_settings(
             check_target(replay_to)
         except ReplayError as exc:
             raise click.BadParameter(str(exc), param_hint="--replay-to") from exc
+    try:
+        apply_options(settings, forward_to=forward_to, resign=resign, status=status,
+                      response_body=response_body, response_headers=response_headers,
+                      delay=delay, reject_invalid=reject_invalid,
+                      respond_with_downstream=respond_with_downstream)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
     return settings
 
 
@@ -168,6 +208,7 @@ def serve(as_json: bool, **options: Any) -> None:
 
 
 cli.add_command(verify)
+cli.add_command(trigger)
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ import asyncio
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
+import httpx
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -17,11 +19,22 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
 from textual.worker import get_current_worker
 
-from inspector import replay, store
-from inspector.model import Event, Row
+from inspector import replay, samples, store
+from inspector.model import Attempt, Event, Row
+from inspector.resign import Signer, signer_for
+from inspector.responses import (
+    DEFAULT_POLICY,
+    PolicyError,
+    ResponsePolicy,
+    check_delay,
+    check_status,
+    parse_header_line,
+    read_body,
+)
 from inspector.runtime import Runtime
 from inspector.screens.help import HelpScreen
-from inspector.screens.prompt import Confirm, URLPrompt
+from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
+from inspector.screens.replay_editor import ReplayEditor
 from inspector.screens.secret import SecretPrompt
 from inspector.signatures import PROVIDERS, mask
 from inspector.widgets.detail import Detail, DetailPane, build, status_text
@@ -73,6 +86,7 @@ class InspectorApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit-ctrl"),
         Binding("r", "replay", "Replay", id="replay"),
+        Binding("R", "edit_replay", "Edit & replay", id="edit-replay"),
         Binding("f", "toggle_follow", "Follow", id="follow"),
         Binding("d", "delete", "Delete", id="delete"),
         Binding("D", "clear", "Clear all", id="clear"),
@@ -88,6 +102,7 @@ class InspectorApp(App[int]):
         self.runtime = runtime
         self.store = runtime.store
         self._inbox: list[Event] = []
+        self._attempted: set[int] = set()  # seqs whose replay/forward result just landed
         self._posted = False
         self._rate = Rate()
         self._last_flush = 0.0
@@ -124,6 +139,9 @@ class InspectorApp(App[int]):
         status = self.status_bar
         status.replay_to = self.replay_target
         status.follow = self.event_list.follow
+        settings = self.runtime.settings
+        status.forward_to = settings.forward_to
+        status.policy = "" if settings.policy.is_default else settings.policy.describe()
         if not self.replay_target:
             self.replay_target = self.store.meta("replay_target")
         self.event_list.load(self.store.seqs())
@@ -131,6 +149,7 @@ class InspectorApp(App[int]):
         status.redraw()
         self.event_list.focus()
         self.runtime.on_commit(self._on_commit)
+        self.runtime.on_attempt(self._on_attempt)
         self.set_interval(0.5, self._catch_up)
         self.runtime.errors.append(self._on_store_error)
         await self.runtime.start()
@@ -169,6 +188,15 @@ class InspectorApp(App[int]):
         self._last_flush = time.monotonic()
         events, self._inbox = self._inbox, []
         self.event_list.append(events)
+        if self._attempted:
+            # Only rows the list holds need a re-read; the rest are read when scrolled to.
+            seqs = [s for s in self._attempted if self.event_list.has_row(s)]
+            self._attempted.clear()
+            for row in self.store.rows(seqs).values():
+                self.event_list.update_row(row)
+            if self._detail_seq in seqs and not self._busy():
+                self._detail_timer = self._detail_timer or self.set_timer(
+                    0.05, self._load_selected)
         status = self.status_bar
         status.total = len(self.event_list.seqs)
         status.rate = self._rate.per_second(self._last_flush)
@@ -208,8 +236,11 @@ class InspectorApp(App[int]):
     def _catch_up(self) -> None:
         """Twice a second: let the rate fall back to zero, and catch the detail pane up."""
         rate = self._rate.per_second(time.monotonic())
-        if rate != self.status_bar.rate:
+        forwarder = self.runtime.forwarder
+        waiting = forwarder.waiting if forwarder is not None else 0
+        if (rate, waiting) != (self.status_bar.rate, self.status_bar.forward_waiting):
             self.status_bar.rate = rate
+            self.status_bar.forward_waiting = waiting
             self.status_bar.redraw()
         if self._detail_stale and not self._busy():
             self._detail_stale = False
@@ -263,17 +294,57 @@ class InspectorApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_replay(self) -> None:
-        seq = self.event_list.selected
-        if seq is None:
+        """Replay the marked events when there are any, else the selected one."""
+        events = self.event_list
+        seqs = events.marked_in_order() or ([events.selected] if events.selected else [])
+        if not seqs:
             self.notify("No event selected: nothing to replay.", severity="warning")
             return
+        self._with_target(lambda base: self.replay(seqs, base))
+
+    def action_replay_view(self) -> None:
+        """Replay every event the list shows (the filtered view), oldest first."""
+        seqs = list(self.event_list.seqs)
+        if not seqs:
+            self.notify("The list is empty: nothing to replay.", severity="warning")
+            return
+
+        def confirmed(answer: str | None) -> None:
+            if answer:
+                self._with_target(lambda base: self.replay(seqs, base))
+
+        self.push_screen(Confirm(f"Replay all {len(seqs):,} events in view, in the order "
+                                 "they arrived?", "Replay"), confirmed)
+
+    def action_edit_replay(self) -> None:
+        """R: edit method, URL, headers and body, optionally re-sign, then send."""
+        seq = self.event_list.selected
+        event = self.store.event(seq) if seq is not None else None
+        if event is None:
+            self.notify("No event selected: nothing to edit.", severity="warning")
+            return
+        base = self.runtime.settings.replay_to or self.replay_target or "http://localhost:3000/"
+        try:
+            target = replay.target_url(base, event)
+        except replay.ReplayError:
+            target = base
+        signer = signer_for(self.runtime.analyzer, event)
+
+        def chosen(edit: replay.Edit | None) -> None:
+            if edit is not None:
+                self.replay_edited(event, edit, signer)
+
+        self.push_screen(ReplayEditor(event, target, signer), chosen)
+
+    def _with_target(self, then: Callable[[str], object]) -> None:
+        """Run `then(base_url)` with --replay-to, or with the URL the user types."""
         if self.runtime.settings.replay_to:
-            self.replay(seq, self.runtime.settings.replay_to)
+            then(self.runtime.settings.replay_to)
             return
 
         def chosen(url: str | None) -> None:
             if url:
-                self.replay(seq, url)
+                then(url)
 
         self.push_screen(
             URLPrompt("Replay to which URL? (a URL ending in / gets the event's path)",
@@ -338,34 +409,150 @@ class InspectorApp(App[int]):
         if event.button.id == "replay":
             self.action_replay()
 
-    @work(group="replay")
-    async def replay(self, seq: int, base: str) -> None:
-        event = self.store.event(seq)
-        if event is None:
-            self.notify("That event was deleted.", severity="warning")
-            return
+    @work(group="replay", exclusive=True)
+    async def replay(self, seqs: list[int], base: str) -> None:
+        """Send events again, one at a time in arrival order, and store each attempt."""
         try:
-            url = replay.target_url(base, event)
+            replay.check_target(base)
         except replay.ReplayError as exc:
             self.notify(str(exc), title="Cannot replay", severity="error", markup=False)
             return
+        await self._remember_target(base)
+        events = [e for e in map(self.store.event, seqs) if e is not None]
+        if not events:
+            self.notify("Those events were deleted.", severity="warning")
+            return
+        resign = self.runtime.analyzer if self.runtime.settings.resign else None
+        status = self.status_bar
+
+        async def progress(done: int, total: int, attempt: Attempt) -> None:
+            await self.runtime.record(attempt)
+            if total > 1:
+                status.progress = f"replaying {done:,}/{total:,}"
+                status.redraw()
+
+        try:
+            attempts, summary = await replay.replay_many(self.http, events, base, resign=resign,
+                                                         on_attempt=progress)
+        finally:
+            status.progress = ""
+            status.redraw()
+        if len(attempts) == 1:
+            self._tell(attempts[0])
+        else:
+            failed = bool(summary.failures)
+            self.notify(summary.text(), title=f"Replayed to {base}", markup=False,
+                        severity="warning" if failed else "information", timeout=8)
+        if self._detail_seq in seqs:
+            self.load_detail(self._detail_seq, "replay")
+
+    @work(group="replay")
+    async def replay_edited(self, event: Event, edit: replay.Edit, signer: Signer) -> None:
+        attempt = await replay.send_edit(self.http, event, edit, signer)
+        await self.runtime.record(attempt)
+        self._tell(attempt)
+        if self._detail_seq == event.seq:
+            self.load_detail(event.seq, "replay")
+
+    def _tell(self, attempt: Attempt) -> None:
+        if attempt.error:
+            self.notify(attempt.error, title="Replay failed", severity="error", markup=False)
+            return
+        how = "re-signed" if attempt.resigned else "original signature"
+        self.notify(f"{status_text(attempt.status)} in {attempt.elapsed_ms:.0f} ms ({how})",
+                    title=f"Replayed to {attempt.url}", markup=False)
+
+    async def _remember_target(self, base: str) -> None:
         if base != self.replay_target:
             self.replay_target = base
             self.status_bar.replay_to = base
             self.status_bar.redraw()
             await self.store.write(store.set_meta, "replay_target", base)
-        attempt = await replay.send(self.http, event, url)
-        await self.store.write(store.insert_attempt, attempt)
-        row = self.store.rows([seq]).get(seq)
-        if row is not None:
-            self.event_list.update_row(row)
-        if self._detail_seq == seq:
-            self.load_detail(seq, "replay")
-        if attempt.error:
-            self.notify(attempt.error, title="Replay failed", severity="error", markup=False)
-        else:
-            self.notify(f"{status_text(attempt.status)} in {attempt.elapsed_ms:.0f} ms",
-                        title=f"Replayed to {url}", markup=False)
+
+    def _on_attempt(self, attempt: Attempt) -> None:
+        """A replay or forward was stored: refresh its row at the next frame (coalesced)."""
+        self._attempted.add(attempt.event_seq)
+        if not self._posted:
+            self._posted = True
+            self.post_message(EventsArrived())
+
+    # -- custom responses and samples (command palette) -----------------------------------------
+
+    def _set_policy(self, policy: ResponsePolicy) -> None:
+        try:
+            self.runtime.set_policy(policy)
+        except PolicyError as exc:
+            self.notify(str(exc), title="Cannot change the answer", severity="error",
+                        markup=False)
+            return
+        self.status_bar.policy = "" if policy.is_default else policy.describe()
+        self.status_bar.redraw()
+        self.notify(f"Deliveries are now answered: {policy.describe()}", markup=False)
+
+    def _ask_policy(self, title: str, value: str, parse: Callable[[str], ResponsePolicy]) -> None:
+        def check(text: str) -> str | None:
+            try:
+                parse(text)
+            except (PolicyError, ValueError) as exc:
+                return str(exc)
+            return None
+
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self._set_policy(parse(text))
+
+        self.push_screen(TextPrompt(title, value, check, ok="Apply"), chosen)
+
+    def action_response_status(self) -> None:
+        policy = self.runtime.settings.policy
+        self._ask_policy("Answer deliveries with which status? (200-599)", str(policy.status),
+                         lambda t: replace(policy, status=check_status(int(t))))
+
+    def action_response_body(self) -> None:
+        policy = self.runtime.settings.policy
+        self._ask_policy("Answer with which body? (text, or @file; empty for our JSON)", "",
+                         lambda t: replace(policy, body=read_body(t) if t else None))
+
+    def action_response_header(self) -> None:
+        policy = self.runtime.settings.policy
+        self._ask_policy("Add which header to the answer? ('Name: value')", "",
+                         lambda t: replace(policy,
+                                           headers=(*policy.headers, parse_header_line(t))))
+
+    def action_response_delay(self) -> None:
+        policy = self.runtime.settings.policy
+        self._ask_policy("Answer after how many seconds?", f"{policy.delay:g}",
+                         lambda t: replace(policy, delay=check_delay(float(t))))
+
+    def action_toggle_reject_invalid(self) -> None:
+        policy = self.runtime.settings.policy
+        self._set_policy(replace(policy, reject_invalid=not policy.reject_invalid))
+
+    def action_toggle_mirror(self) -> None:
+        policy = self.runtime.settings.policy
+        self._set_policy(replace(policy,
+                                 respond_with_downstream=not policy.respond_with_downstream))
+
+    def action_response_default(self) -> None:
+        self._set_policy(DEFAULT_POLICY)
+
+    @work(group="sample")
+    async def send_sample(self, kind: str) -> None:
+        """Post a signed sample Connectly event to ourselves: a first-run demo."""
+        if not self.runtime.url:
+            self.notify("The receiver is not running.", severity="error")
+            return
+        secret = self.runtime.analyzer.secrets.for_provider("connectly")
+        sample = samples.build(kind, secret=secret)
+        try:
+            await self.http.post(self.runtime.url.rstrip("/") + sample.path,
+                                 content=sample.body, headers=sample.headers)
+        except httpx.HTTPError as exc:
+            self.notify(f"could not send the sample: {exc}", severity="error", markup=False)
+            return
+        if not sample.signed:
+            self.notify("Sent unsigned: set a secret (--secret or Set secret…) to sign samples.",
+                        severity="warning")
 
     async def action_delete(self) -> None:
         seq = self.event_list.selected
@@ -418,6 +605,31 @@ class InspectorApp(App[int]):
                             self.action_delete)
         yield SystemCommand("Clear all events", "Delete every event, after asking (D)",
                             self.action_clear)
+        yield SystemCommand("Edit and replay selected event", "Change method, URL, headers or "
+                            "body, re-sign, then send (R)", self.action_edit_replay)
+        yield SystemCommand("Replay marked events", "In the order they arrived (r with marks)",
+                            self.action_replay)
+        yield SystemCommand("Replay all events in view", "Every event the list shows, oldest "
+                            "first", self.action_replay_view)
+        yield SystemCommand("Clear marks", "Unmark every event", self.event_list.clear_marks)
+        yield SystemCommand("Respond with status…", "The status code deliveries get",
+                            self.action_response_status)
+        yield SystemCommand("Respond with body…", "Text or @file instead of our JSON",
+                            self.action_response_body)
+        yield SystemCommand("Add response header…", "A header added to every answer",
+                            self.action_response_header)
+        yield SystemCommand("Set response delay…", "Answer after N seconds",
+                            self.action_response_delay)
+        yield SystemCommand("Toggle reject invalid signatures", "Answer 401 to invalid "
+                            "signatures, to watch the provider retry",
+                            self.action_toggle_reject_invalid)
+        yield SystemCommand("Toggle answer with your app's response", "Mirror what the "
+                            "--forward-to app answered", self.action_toggle_mirror)
+        yield SystemCommand("Reset the answer", 'Back to 200 {"ok": true, "id": …}',
+                            self.action_response_default)
+        for kind in samples.KINDS:
+            yield SystemCommand(f"Send sample event: {kind}", "Post a signed sample Connectly "
+                                "event to this inspector", lambda k=kind: self.send_sample(k))
         yield SystemCommand("Set secret…", "Set a provider's signing secret and re-verify "
                             "every event", self.action_set_secret)
         yield SystemCommand("Show keys", "The help screen (?)", self.action_help)

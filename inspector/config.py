@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
 from inspector.receiver import DEFAULT_MAX_BODY
+from inspector.responses import (
+    DEFAULT_POLICY,
+    PolicyError,
+    ResponsePolicy,
+    check_delay,
+    check_status,
+    parse_header_line,
+    read_body,
+)
 from inspector.routes import Route
 from inspector.signatures import Secrets
 
@@ -41,3 +51,57 @@ class Settings:
     follow: bool = True
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
     routes: list[Route] = field(default_factory=list)  # from inspector.toml / --config
+    forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
+    resign: bool = False  # --resign: forwards and replays carry a fresh signature
+    forward_timeout: float = 10.0  # seconds a forward may take
+    policy: ResponsePolicy = DEFAULT_POLICY  # what the receiver answers (--status, ...)
+
+
+class OptionError(ValueError):
+    """A bad option value; `option` names the flag, for the usage error."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def apply_options(
+    settings: Settings,
+    *,
+    forward_to: str = "",
+    resign: bool = False,
+    status: int | None = None,
+    response_body: str | None = None,
+    response_headers: Sequence[str] = (),
+    delay: float | None = None,
+    reject_invalid: bool = False,
+    respond_with_downstream: bool = False,
+) -> Settings:
+    """Fill the forwarding and response settings from raw option values (the click layer
+    stays thin). Raises OptionError naming the flag at fault."""
+    if forward_to:
+        from inspector.replay import ReplayError, check_target
+
+        try:
+            settings.forward_to = check_target(forward_to)
+        except ReplayError as exc:
+            raise OptionError(str(exc), "--forward-to") from exc
+    if respond_with_downstream and not settings.forward_to:
+        raise OptionError("needs --forward-to URL (it answers with what that app answered)",
+                          "--respond-with-downstream")
+    settings.resign = resign
+    option = ""
+    try:
+        option = "--status"
+        code = DEFAULT_POLICY.status if status is None else check_status(status)
+        option = "--response-body"
+        body = None if response_body is None else read_body(response_body)
+        option = "--response-header"
+        headers = tuple(parse_header_line(h) for h in response_headers)
+        option = "--delay"
+        seconds = 0.0 if delay is None else check_delay(delay)
+    except PolicyError as exc:
+        raise OptionError(str(exc), option) from exc
+    settings.policy = ResponsePolicy(code, body, headers, seconds, reject_invalid,
+                                     respond_with_downstream)
+    return settings

@@ -1,6 +1,20 @@
-"""`inspector serve`: the same receiver, store and verification, without the TUI.
+"""`inspector serve`: the same receiver, store, verification and forwarding, without the TUI.
 
 One line per event on stdout (or JSON lines), written once per committed batch.
+
+With `--forward-to`, each forward's outcome is a second line, printed when the forward
+completes (forwards run after the acknowledgement, so the event's line comes first):
+
+    12:00:01 forward → 200 in 3 ms  http://localhost:3000/webhooks/connectly  01HV…
+    12:00:02 forward ✗ connection refused: nothing answers at http://…  01HV…
+
+and with `--json`, a record of its own, joined to the event by `id`:
+
+    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …}
+    {"type": "forward", "id": "01HV…", "url": …, "status": 200, "ms": 3.1, "error": "",
+     "resigned": false}
+
+(`status` is null and `error` says why when the forward failed.)
 """
 
 from __future__ import annotations
@@ -12,7 +26,7 @@ import sys
 import time
 from typing import TextIO
 
-from inspector.model import VERDICT_LABELS, Event
+from inspector.model import VERDICT_LABELS, Attempt, Event
 from inspector.runtime import Runtime
 from inspector.sanitize import clip, visible_line
 
@@ -27,9 +41,35 @@ def line(event: Event) -> str:
     return f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  {event.id}"
 
 
+def forward_line(attempt: Attempt, event_id: str) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
+    if attempt.status is None:
+        outcome = "✗ " + visible_line(clip(attempt.error, 200))
+    else:
+        outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
+    resigned = " (re-signed)" if attempt.resigned else ""
+    return f"{when} forward {outcome}{resigned}  {visible_line(clip(attempt.url, 200))}  {event_id}"
+
+
+def forward_json(attempt: Attempt, event_id: str) -> str:
+    return json.dumps(
+        {
+            "type": "forward",
+            "id": event_id,
+            "url": attempt.url,
+            "status": attempt.status,
+            "ms": round(attempt.elapsed_ms, 1),
+            "error": attempt.error,
+            "resigned": attempt.resigned,
+        },
+        ensure_ascii=True,
+    )
+
+
 def json_line(event: Event) -> str:
     return json.dumps(
         {
+            "type": "event",
             "id": event.id,
             "time": event.received_at,
             "method": event.method,
@@ -54,23 +94,35 @@ async def serve(runtime: Runtime, *, as_json: bool = False, out: TextIO | None =
     out = out or sys.stdout
     err = err or sys.stderr
     render = json_line if as_json else line
+    render_forward = forward_json if as_json else forward_line
+    forwarding = runtime.forwarder is not None
+    ids: dict[int, str] = {}  # seq -> id of events whose forward line is still to come
 
     def on_commit(events: list[Event]) -> None:
         out.write("".join(render(e) + "\n" for e in events))
         out.flush()
+        if forwarding:
+            ids.update((e.seq, e.id) for e in events if not e.refused)
+
+    def on_attempt(attempt: Attempt) -> None:
+        if attempt.kind == "forward":
+            out.write(render_forward(attempt, ids.pop(attempt.event_seq, "")) + "\n")
+            out.flush()
 
     def on_error(message: str) -> None:
         err.write(f"error: {message}\n")
         err.flush()
 
     runtime.on_commit(on_commit)
+    runtime.on_attempt(on_attempt)
     runtime.errors.append(on_error)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await runtime.start()
-    err.write(f"listening on {runtime.url} (database {runtime.store.path}); "
+    forward = f"; forwarding to {runtime.forwarder.target}" if runtime.forwarder else ""
+    err.write(f"listening on {runtime.url} (database {runtime.store.path}){forward}; "
               "Ctrl+C stops\n")
     err.flush()
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -22,6 +22,10 @@ from inspector.store import Store, StoreError
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 _JSON = [(b"content-type", b"application/json")]
+EVENT_ID_HEADER = b"x-inspector-event-id"  # on every answer to a stored event
+
+# Answers an accepted, committed event when the response is not the default one.
+Respond = Callable[[Event, Send], Awaitable[None]]
 
 
 class Receiver:
@@ -33,6 +37,9 @@ class Receiver:
         self.store = store
         self.max_body = max_body
         self.on_error = on_error
+        # None: the default answer, inline (the hot path). The runtime sets it when a
+        # custom response, --reject-invalid or --respond-with-downstream is on.
+        self.respond: Respond | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = time.time()
@@ -59,11 +66,16 @@ class Receiver:
             # Not stored, so not acknowledged: the sender will retry.
             await _reply(send, 503, {"ok": False, "error": f"not stored: {exc}"})
             return
+        ident = event.id.encode("ascii")
         if event.refused:
-            await _reply(send, event.status, {"ok": False, "id": event.id, "error": event.refused})
+            await _reply(send, event.status, {"ok": False, "id": event.id, "error": event.refused},
+                         ident)
             return
-        body = b'{"ok":true,"id":"' + event.id.encode("ascii") + b'"}'
-        await _send(send, event.status, body)
+        respond = self.respond
+        if respond is not None:
+            await respond(event, send)
+            return
+        await _send(send, event.status, b'{"ok":true,"id":"' + ident + b'"}', ident)
 
     async def _read_body(self, event: Event, scope: Scope, receive: Receive) -> None:
         """Read the body up to `max_body`; past it, mark the event refused (413)."""
@@ -100,18 +112,23 @@ def create_receiver(
     on_error: Callable[[str], None] | None = None,
 ) -> Starlette:
     """Build the receiver app. `on_error` hears storage failures (the UI shows them)."""
-    endpoint = Receiver(store, max_body, on_error)
+    return receiver_app(Receiver(store, max_body, on_error))
+
+
+def receiver_app(endpoint: Receiver) -> Starlette:
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
 
 
-async def _send(send: Send, status: int, body: bytes) -> None:
+async def _send(send: Send, status: int, body: bytes, ident: bytes = b"") -> None:
     headers = [*_JSON, (b"content-length", str(len(body)).encode("ascii"))]
+    if ident:
+        headers.append((EVENT_ID_HEADER, ident))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _reply(send: Send, status: int, payload: dict[str, object]) -> None:
-    await _send(send, status, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+async def _reply(send: Send, status: int, payload: dict[str, object], ident: bytes = b"") -> None:
+    await _send(send, status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), ident)
 
 
 def _refuse_size(event: Event, size: int, limit: int, at_least: bool = False) -> None:

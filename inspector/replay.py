@@ -1,13 +1,23 @@
-"""Send a captured event again: same method, same bytes, same headers (minus hop-by-hop)."""
+"""Send a captured event again: same method, same bytes, same headers (minus hop-by-hop).
+
+Also: a replay with edits (`Edit`, from the replay editor), re-signed on request, and
+`replay_many`, which replays a set of events one by one in their original order.
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
+from inspector.analysis import Analyzer
 from inspector.model import Attempt, Event, HeaderList
+from inspector.resign import ResignError, Signer, signer_for
 
 RESPONSE_BODY_LIMIT = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -118,3 +128,119 @@ async def send(
 def new_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     # No proxies from the environment: replay goes where the user says, byte-exact.
     return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """What the replay editor sends: the exact URL, and the request as the user left it."""
+
+    method: str
+    url: str  # used as it is (the path rule was applied when the editor was filled)
+    headers: HeaderList
+    body: bytes
+    resign: bool = False
+    edited: bool = False  # method, headers or body differ from the event's
+
+
+async def send_edit(client: httpx.AsyncClient, event: Event, edit: Edit,
+                    signer: Signer | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Attempt:
+    """Send an edited request, re-signed when `edit.resign`; never raises.
+
+    A re-sign that cannot be done is a failed attempt (nothing sent), with the reason.
+    """
+    headers = edit.headers
+    if edit.resign:
+        try:
+            if signer is None:
+                raise ResignError("cannot re-sign: no provider or secret known")
+            headers = signer.sign(edit.method, edit.url, headers, edit.body)
+        except ResignError as exc:
+            return Attempt(event_seq=event.seq, kind="replay", at=time.time(),
+                           method=edit.method, url=edit.url, error=str(exc), edited=edit.edited)
+    return await send(client, event, edit.url, method=edit.method, headers=headers,
+                      body=edit.body, timeout=timeout, resigned=edit.resign, edited=edit.edited)
+
+
+async def send_resigned(client: httpx.AsyncClient, event: Event, url: str, signer: Signer,
+                        *, kind: str = "replay", timeout: float = DEFAULT_TIMEOUT) -> Attempt:
+    """Send the event's bytes with a fresh signature when `signer` can make one, else as
+    received (the attempt's `resigned` says which went)."""
+    headers = replay_headers(event.headers)
+    resigned = False
+    if signer.ok:
+        try:
+            headers = signer.sign(event.method, url, headers, event.body)
+            resigned = True
+        except ResignError:
+            pass  # a key the scheme cannot use: send the original signature
+    return await send(client, event, url, kind=kind, headers=headers, timeout=timeout,
+                      resigned=resigned)
+
+
+@dataclass(slots=True)
+class Summary:
+    """The outcome of `replay_many`."""
+
+    total: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)  # status code -> attempts
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (event seq, error)
+    resigned: int = 0
+
+    def add(self, attempt: Attempt) -> None:
+        self.total += 1
+        self.resigned += attempt.resigned
+        if attempt.status is None:
+            self.failures.append((attempt.event_seq, attempt.error))
+        else:
+            self.by_status[attempt.status] += 1
+
+    def text(self) -> str:
+        """"3 replayed: 200 ×2, 500 ×1; 1 failed" (status codes in numeric order)."""
+        parts = [f"{code} ×{n}" for code, n in sorted(self.by_status.items())]
+        out = f"{self.total} replayed"
+        if parts:
+            out += ": " + ", ".join(parts)
+        if self.failures:
+            out += f"; {len(self.failures)} failed"
+        return out
+
+
+OnAttempt = Callable[[int, int, Attempt], Awaitable[object] | object]
+
+
+async def replay_many(
+    client: httpx.AsyncClient,
+    events: Iterable[Event],
+    base_url: str,
+    *,
+    resign: Analyzer | None = None,
+    on_attempt: OnAttempt | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[list[Attempt], Summary]:
+    """Replay events one at a time, in the order they arrived (`received_at`, then `seq`),
+    each to `target_url(base_url, event)`. A failure does not stop the run.
+
+    `resign`: re-sign each event with this analyzer's routes and secrets where it knows the
+    provider and the secret; the others go as received. `on_attempt(done, total, attempt)`
+    hears each attempt as it completes (it may be async; it is awaited before the next
+    send, so a caller can store each attempt in order). Raises ReplayError for a bad
+    `base_url` before anything is sent.
+    """
+    check_target(base_url)
+    ordered = sorted(events, key=lambda e: (e.received_at, e.seq))
+    attempts: list[Attempt] = []
+    summary = Summary()
+    for done, event in enumerate(ordered, 1):
+        url = target_url(base_url, event)
+        if resign is not None:
+            attempt = await send_resigned(client, event, url, signer_for(resign, event),
+                                          timeout=timeout)
+        else:
+            attempt = await send(client, event, url, timeout=timeout)
+        attempts.append(attempt)
+        summary.add(attempt)
+        if on_attempt is not None:
+            result = on_attempt(done, len(ordered), attempt)
+            if inspect.isawaitable(result):
+                await result
+    return attempts, summary

@@ -18,6 +18,16 @@
     timestamp_header = ""       # with tolerance = 300 (seconds; 0 turns the check off)
     id_header = ""
 
+    [[route]]
+    path = "/webhooks/flaky"
+    status = 500                  # what this path answers (200 to 599)
+    response_body = '{"error": "try again"}'   # or "@reply.json": a file, relative to here
+    response_headers = ["Retry-After: 5"]
+    delay = 2.5                   # seconds before answering
+    reject_invalid = true         # answer 401 when the signature is invalid
+
+The response keys override the flags (--status, --response-body, ...) for the route's paths.
+
 Secrets are read from the environment when the file is loaded and never written anywhere.
 """
 
@@ -26,12 +36,20 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from inspector.responses import (
+    PolicyError,
+    ResponseOverride,
+    check_delay,
+    check_status,
+    parse_header_line,
+    read_body,
+)
 from inspector.signatures import PROVIDERS, Provider
 from inspector.signatures.generic import Generic, HmacSpec
 
@@ -39,7 +57,8 @@ CONFIG_NAME = "inspector.toml"
 GENERIC = "generic"
 AUTO = "auto"
 _SPEC_KEYS = tuple(f.name for f in fields(HmacSpec))
-_KEYS = ("path", "provider", "secret", "secret_env", *_SPEC_KEYS)
+_RESPONSE_KEYS = ("status", "response_body", "response_headers", "delay", "reject_invalid")
+_KEYS = ("path", "provider", "secret", "secret_env", *_SPEC_KEYS, *_RESPONSE_KEYS)
 
 
 class ConfigError(Exception):
@@ -55,6 +74,7 @@ class Route:
     secret: str | None = field(default=None, repr=False)  # None: the global secret
     secret_env: str = ""  # where the secret comes from, to say what to set when it is missing
     where: str = ""  # "inspector.toml:3", for messages
+    response: ResponseOverride | None = None  # what this route answers, when not the default
 
     def matches(self, path: str) -> bool:
         return fnmatchcase(path, self.path)
@@ -113,6 +133,18 @@ def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, s
         if key == "tolerance":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise fail(key, "must be a whole number of seconds")
+        elif key == "status":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(key, "must be a whole number, such as 500")
+        elif key == "delay":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise fail(key, "must be a number of seconds")
+        elif key == "reject_invalid":
+            if not isinstance(value, bool):
+                raise fail(key, "must be true or false")
+        elif key == "response_headers":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail(key, 'must be a list of "Name: value" strings')
         elif not isinstance(value, str):
             raise fail(key, "must be a string")
     path = table.get("path")
@@ -140,7 +172,28 @@ def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, s
         raise fail(spec_keys[0], 'applies only to provider = "generic"')
     secret_env = table.get("secret_env", "")
     secret = env.get(secret_env) if secret_env else table.get("secret")
-    return Route(path, provider, secret or None, secret_env, where.key(index, "path"))
+    response = _response(table, fail, Path(where.name).parent)
+    return Route(path, provider, secret or None, secret_env, where.key(index, "path"), response)
+
+
+def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
+              base: Path) -> ResponseOverride | None:
+    """The route's response keys, checked; None when it has none."""
+    if not any(k in table for k in _RESPONSE_KEYS):
+        return None
+    key = ""
+    try:
+        key = "status"
+        status = check_status(table["status"]) if key in table else None
+        key = "delay"
+        delay = check_delay(table["delay"]) if key in table else None
+        key = "response_headers"
+        headers = (tuple(parse_header_line(h) for h in table[key]) if key in table else None)
+        key = "response_body"
+        body = read_body(table[key], base) if key in table else None
+    except PolicyError as exc:
+        raise fail(key, f"is wrong: {exc}") from exc
+    return ResponseOverride(status, body, headers, delay, table.get("reject_invalid"))
 
 
 class _Where:

@@ -1,4 +1,5 @@
-"""The inspector without a face: store + analysis + receiver + server, started and stopped.
+"""The inspector without a face: store + analysis + receiver + server (+ forwarder), started
+and stopped together.
 
 The TUI and the headless runner both drive one of these; neither knows about the other.
 """
@@ -12,9 +13,13 @@ from collections.abc import Callable
 
 from inspector.analysis import Analyzer
 from inspector.config import Settings
-from inspector.receiver import create_receiver
+from inspector.forward import DRAIN_TIMEOUT, AttemptListener, Forwarder
+from inspector.model import Attempt, Event
+from inspector.receiver import Receiver, receiver_app
+from inspector.responses import PolicyError, Responder, ResponsePolicy
 from inspector.server import Running, make_server, quiet_uvicorn, url_of
-from inspector.store import CommitListener, Store
+from inspector.signatures import Check
+from inspector.store import CommitListener, Store, insert_attempt
 
 
 class Runtime:
@@ -23,11 +28,25 @@ class Runtime:
         self.settings = settings
         self.analyzer = Analyzer(secrets=settings.secrets, public_url=settings.public_url,
                                  routes=settings.routes)
+        self.responder = Responder(settings.policy, settings.routes)
         self.store = Store(settings.db, prepare=self.analyzer.analyze)
         self.sock = sock
         self.errors: list[Callable[[str], None]] = []
-        self.app = create_receiver(self.store, max_body=settings.max_body, on_error=self._error)
+        self.attempt_listeners: list[AttemptListener] = []
+        self.receiver = Receiver(self.store, settings.max_body, self._error)
+        self.app = receiver_app(self.receiver)
+        self.forwarder: Forwarder | None = None
+        if settings.forward_to:
+            self.forwarder = Forwarder(self.store, settings.forward_to, analyzer=self.analyzer,
+                                       resign=settings.resign,
+                                       timeout=settings.forward_timeout)
+            self.forwarder.listeners.append(self._attempted)
+            self.forwarder.on_error = self._error
+            self.store.listeners.append(self.forwarder.on_commit)
+        self.responder.forwarder = self.forwarder
+        self.responder.store = self.store
         self._running: Running | None = None
+        self.set_policy(settings.policy)
 
     @property
     def url(self) -> str:
@@ -36,12 +55,49 @@ class Runtime:
     def on_commit(self, listener: CommitListener) -> None:
         self.store.listeners.append(listener)
 
+    def on_attempt(self, listener: AttemptListener) -> None:
+        """`listener(attempt)` on the loop once a forward (or an attempt passed to `record`)
+        is stored; `attempt.event_seq` says which event's row to refresh."""
+        self.attempt_listeners.append(listener)
+
+    async def record(self, attempt: Attempt) -> Attempt:
+        """Store a replay attempt and tell the attempt listeners."""
+        await self.store.write(insert_attempt, attempt)
+        self._attempted(attempt)
+        return attempt
+
+    def set_policy(self, policy: ResponsePolicy) -> None:
+        """Change what the receiver answers, live (the command palette calls this). Route
+        overrides from the config file still apply to their paths."""
+        if policy.respond_with_downstream and self.forwarder is None:
+            raise PolicyError("respond with downstream needs a forward target: start with "
+                              "--forward-to URL")
+        self.responder.policy = policy
+        self.settings.policy = policy
+        if self.forwarder is not None:
+            self.forwarder.respond = policy.respond_with_downstream
+        active = self.responder.active
+        # The default answer costs nothing extra: no status hook, the receiver's fast path.
+        self.store.prepare = self._prepare if active else self.analyzer.analyze
+        self.receiver.respond = self.responder.respond if active else None
+
+    def _prepare(self, event: Event) -> Check:
+        """Runs in the store's writer thread, before the insert: the verdict, then the status
+        the policy gives it (so the stored status is the one answered)."""
+        result = self.analyzer.analyze(event)
+        self.responder.decide(event)
+        return result
+
     def _error(self, message: str) -> None:
         for listener in self.errors:
             listener(message)
 
+    def _attempted(self, attempt: Attempt) -> None:
+        for listener in self.attempt_listeners:
+            listener(attempt)
+
     async def start(self) -> None:
-        """Start the writer thread and the server on the running loop."""
+        """Start the writer thread, the forwarder and the server on the running loop."""
         quiet_uvicorn()
         # A full collection of the start-up heap (Textual's widgets, modules) takes ~60 ms:
         # long enough to stall deliveries. Freeze it so later collections skip it.
@@ -52,15 +108,20 @@ class Runtime:
         gen0, gen1, _ = gc.get_threshold()
         gc.set_threshold(gen0, gen1, 100)
         self.store.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
         if self.sock is not None:
             self._running = Running(make_server(self.app, http=self.settings.http), self.sock)
             self._running.start()
 
-    async def stop(self) -> None:
-        """Stop accepting, finish in-flight requests, flush the store, free the port."""
+    async def stop(self, drain: float = DRAIN_TIMEOUT) -> None:
+        """Stop accepting, finish in-flight requests, forward what is queued (up to `drain`
+        seconds; the rest is recorded as not forwarded), flush the store, free the port."""
         if self._running is not None:
             await self._running.stop()
             self._running = None
+        if self.forwarder is not None:
+            await self.forwarder.stop(drain)
         await asyncio.to_thread(self.store.close)
 
     def close(self) -> None:

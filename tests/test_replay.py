@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import socket
 
 import pytest
 
 from inspector import replay
-from inspector.model import Event, new_id
+from inspector.analysis import Analyzer
+from inspector.model import Attempt, Event, new_id
+from inspector.signatures import Secrets
 from tests.conftest import SECRET, Recorder, connectly_event
 
 
@@ -87,3 +92,61 @@ async def test_timeout_is_a_clear_message(recorder: Recorder) -> None:
     async with replay.new_client(timeout=0.3) as client:
         attempt = await replay.send(client, event, recorder.url + "/x", timeout=0.3)
     assert attempt.status is None and "timed out after 0.3 s" in attempt.error
+
+
+# -- replay many ----------------------------------------------------------------------------------
+
+
+def numbered(n: int, case: dict[str, str] | None = None) -> Event:
+    """Event n arrived at time n; its body says n."""
+    headers = list(case["headers"].items()) if case else [("content-type", "application/json")]
+    body = case["body"].encode() if case else f'{{"n": {n}}}'.encode()
+    return Event(id=new_id(), received_at=1000.0 + n, method="POST", path=f"/hooks/{n}",
+                 query="", headers=headers, body=body, seq=n)
+
+
+async def test_replay_many_keeps_the_original_order_and_sums_up(recorder: Recorder) -> None:
+    events = [numbered(n) for n in (3, 1, 5, 2, 4)]  # handed over out of order
+    progress: list[tuple[int, int, int | None]] = []
+
+    async def on_attempt(done: int, total: int, attempt: Attempt) -> None:
+        progress.append((done, total, attempt.event_seq))
+        if done == 3:
+            recorder.status = 500  # the app starts failing after the third
+        if done == 4:
+            recorder.delay = 1.0  # and the last one times out
+
+    async with replay.new_client(timeout=0.3) as client:
+        attempts, summary = await replay.replay_many(client, events, recorder.url + "/",
+                                                     on_attempt=on_attempt, timeout=0.3)
+    assert [r.path for r in recorder.requests[:4]] == [f"/hooks/{n}" for n in (1, 2, 3, 4)]
+    assert [r.body for r in recorder.requests[:4]] == [f'{{"n": {n}}}'.encode()
+                                                       for n in (1, 2, 3, 4)]
+    assert [a.event_seq for a in attempts] == [1, 2, 3, 4, 5]
+    assert progress == [(1, 5, 1), (2, 5, 2), (3, 5, 3), (4, 5, 4), (5, 5, 5)]
+    assert dict(summary.by_status) == {200: 3, 500: 1}
+    assert summary.total == 5 and len(summary.failures) == 1
+    assert summary.failures[0][0] == 5 and "timed out" in summary.failures[0][1]
+    assert summary.text() == "5 replayed: 200 ×3, 500 ×1; 1 failed"
+
+
+async def test_replay_many_resigns_what_it_can(recorder: Recorder) -> None:
+    signed = numbered(1, connectly_event("text-tampered"))
+    plain = numbered(2)
+    async with replay.new_client() as client:
+        attempts, summary = await replay.replay_many(
+            client, [signed, plain], recorder.url + "/",
+            resign=Analyzer(Secrets(default=SECRET)))
+    assert [a.resigned for a in attempts] == [True, False]
+    assert summary.resigned == 1
+    got = recorder.requests[0]
+    digest = hmac.new(SECRET.encode(), got.body, hashlib.sha256).digest()
+    assert got.header("x-connectly-hmac-sha256") == base64.b64encode(digest).decode()
+    assert recorder.requests[1].body == plain.body
+
+
+async def test_replay_many_refuses_a_bad_target_before_sending(recorder: Recorder) -> None:
+    async with replay.new_client() as client:
+        with pytest.raises(replay.ReplayError):
+            await replay.replay_many(client, [numbered(1)], "localhost:3000")
+    assert recorder.requests == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,23 +30,26 @@ class _Dialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class URLPrompt(_Dialog):
-    """Ask for a replay target URL, prefilled with the last one used."""
+class TextPrompt(_Dialog):
+    """Ask for one value; `check(value)` returns a problem to show, or None to accept."""
 
-    def __init__(self, title: str, value: str, check: object = None) -> None:
+    def __init__(self, title: str, value: str, check: Callable[[str], str | None] | None = None,
+                 placeholder: str = "", ok: str = "OK") -> None:
         super().__init__()
         self.title_text = title
         self.value = value
         self.check = check
+        self.placeholder = placeholder
+        self.ok = ok
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.title_text))
-            yield Input(self.value, placeholder="http://localhost:3000/webhooks", id="url")
+            yield Input(self.value, placeholder=self.placeholder, id="url")
             yield Label(Text(""), classes="error", id="error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button("Send", id="ok", variant="primary")
+                yield Button(self.ok, id="ok", variant="primary")
 
     def on_input_submitted(self) -> None:
         self._submit()
@@ -57,12 +62,20 @@ class URLPrompt(_Dialog):
 
     def _submit(self) -> None:
         value = self.query_one("#url", Input).value.strip()
-        if callable(self.check):
+        if self.check is not None:
             problem = self.check(value)
             if problem:
                 self.query_one("#error", Label).update(Text(problem))
                 return
         self.dismiss(value)
+
+
+class URLPrompt(TextPrompt):
+    """Ask for a replay target URL, prefilled with the last one used."""
+
+    def __init__(self, title: str, value: str,
+                 check: Callable[[str], str | None] | None = None) -> None:
+        super().__init__(title, value, check, "http://localhost:3000/webhooks", "Send")
 
 
 class Confirm(_Dialog):

@@ -217,6 +217,10 @@ class EventList(ScrollView, can_focus=True):
     def selected(self) -> int | None:
         return self.seqs[self.cursor] if 0 <= self.cursor < len(self.seqs) else None
 
+    def has_row(self, seq: int) -> bool:
+        """Whether the row is cached (on screen or near it)."""
+        return seq in self._rows
+
     def row(self, seq: int) -> Row | None:
         if seq not in self._rows:
             self._rows.update(self._fetch([seq]))

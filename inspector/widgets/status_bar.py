@@ -25,6 +25,11 @@ class StatusBar(Widget):
         self.follow = True
         self.error = ""
         self.marked = 0
+        self.progress = ""  # "replaying 3/10"
+        self.forward_to = ""
+        self.forward_waiting = 0
+        self.policy = ""  # the answer, when not the default
+        self.tunnel = ""  # "https://x.trycloudflare.com" / "tunnel starting" …
         self.shown: int | None = None  # events matching the filter, when one is active
 
     def redraw(self) -> None:
@@ -39,15 +44,28 @@ class StatusBar(Widget):
             text.append(self.url, style="bold underline")
         else:
             text.append("○ not listening", style="dim")
-        if self.replay_to:
+        if self.tunnel:
+            text.append("   ")
+            text.append_text(inert(self.tunnel, line=True, limit=70))
+        if self.forward_to:
+            text.append("   forward → ", style="dim")
+            text.append_text(inert(self.forward_to, line=True, limit=50))
+            if self.forward_waiting:
+                text.append(f" ({self.forward_waiting:,} waiting)", style="yellow")
+        elif self.replay_to:
             text.append("   replay → ", style="dim")
             text.append_text(inert(self.replay_to, line=True, limit=60))
+        if self.policy:
+            text.append("   answer: ", style="dim")
+            text.append_text(inert(self.policy, line=True, limit=50))
         if self.shown is not None:
             text.append(f"   {self.shown:,} of {self.total:,} events", style="bold")
         else:
             text.append(f"   {self.total:,} events", style="bold")
         if self.marked:
             text.append(f" · {self.marked:,} marked", style="bold magenta")
+        if self.progress:
+            text.append(f"   {self.progress}", style="bold yellow")
         if self.rate >= 1:
             text.append(f" · {self.rate:,.0f}/s")
         text.append("   follow " + ("on" if self.follow else "off"),

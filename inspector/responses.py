@@ -1,0 +1,282 @@
+"""What the receiver answers: the default `200 {"ok": true, "id": ...}`, or a custom response.
+
+A `ResponsePolicy` comes from the flags (`--status`, `--response-body`, `--response-header`,
+`--delay`, `--reject-invalid`, `--respond-with-downstream`); a config route may override
+parts of it for its paths (`status`, `response_body`, `response_headers`, `delay`,
+`reject_invalid`), the first matching route deciding as for signatures. The global policy can
+be changed live (`Runtime.set_policy`); route overrides stay as the file says.
+
+Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
+then only in that header.
+
+The status is decided in the store's writer thread, before the insert (`Responder.decide`),
+so the stored event records what the sender got; the reply itself is sent after the commit
+(`Responder.respond`), after the delay if any (asyncio.sleep: the loop is never blocked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Send
+
+from inspector.model import Attempt, Event, HeaderList, Verdict
+from inspector.receiver import EVENT_ID_HEADER
+
+if TYPE_CHECKING:
+    from inspector.forward import Forwarder
+    from inspector.routes import Route
+    from inspector.store import Store
+
+REJECT_STATUS = 401
+REJECTED_NOTE = "answered 401: the signature is invalid (--reject-invalid)"
+MAX_DELAY = 600.0  # seconds; longer and every sender gives up first
+# Set by the server for each response; a user's value would be wrong or duplicated.
+RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
+                      "upgrade", "te", "trailer", "date"})
+# Not passed back from the downstream app (hop-by-hop, or set again by our server).
+MIRROR_DROP = frozenset({*RESERVED, "proxy-authenticate", "proxy-connection"})
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class PolicyError(ValueError):
+    """A response setting that cannot be used; one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePolicy:
+    status: int = 200
+    body: bytes | None = None  # None: our JSON {"ok":true,"id":...}
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0  # seconds, after the commit
+    reject_invalid: bool = False  # answer 401 to an invalid signature
+    respond_with_downstream: bool = False  # mirror the forward's answer (needs --forward-to)
+
+    @property
+    def is_default(self) -> bool:
+        return self == DEFAULT_POLICY
+
+    def merged(self, override: ResponseOverride | None) -> ResponsePolicy:
+        if override is None:
+            return self
+        changes: dict[str, Any] = {k: v for k, v in (
+            ("status", override.status), ("body", override.body),
+            ("headers", override.headers), ("delay", override.delay),
+            ("reject_invalid", override.reject_invalid)) if v is not None}
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        """One line for the status bar or a notification."""
+        if self.is_default:
+            return 'default: 200 {"ok": true, "id": …}'
+        parts = ["mirror the forward target" if self.respond_with_downstream
+                 else str(self.status)]
+        if self.body is not None:
+            parts.append(f"custom body ({len(self.body):,} bytes)")
+        if self.headers:
+            parts.append(f"{len(self.headers)} header{'s' if len(self.headers) > 1 else ''}")
+        if self.delay:
+            parts.append(f"after {self.delay:g} s")
+        if self.reject_invalid:
+            parts.append("401 to invalid signatures")
+        return ", ".join(parts)
+
+
+DEFAULT_POLICY = ResponsePolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseOverride:
+    """A config route's response settings; None leaves the global one."""
+
+    status: int | None = None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    delay: float | None = None
+    reject_invalid: bool | None = None
+
+
+# -- parsing (flags and the config file share these) ----------------------------------------
+
+
+def check_status(status: int) -> int:
+    if not 200 <= status <= 599:
+        raise PolicyError(f"status {status} is not a final HTTP status (200 to 599)")
+    return status
+
+
+def check_delay(delay: float) -> float:
+    if not 0 <= delay <= MAX_DELAY:
+        raise PolicyError(f"delay {delay:g} s is out of range (0 to {MAX_DELAY:g} seconds)")
+    return float(delay)
+
+
+def parse_header_line(text: str) -> tuple[str, str]:
+    """'Name: value' into a pair (the value as UTF-8 bytes, kept as latin-1 text)."""
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon or not name or not set(name) <= _TOKEN:
+        raise PolicyError(f"{text!r} is not 'Name: value'")
+    if name.lower() in RESERVED:
+        raise PolicyError(f"{name} is set by the server; leave it out")
+    value = value.strip()
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        raise PolicyError(f"the value of {name} has a control character")
+    return name, value.encode("utf-8").decode("latin-1")
+
+
+def read_body(text: str, base: Path | None = None) -> bytes:
+    """`TEXT` as UTF-8, or `@path` for a file's bytes (relative to `base` when given)."""
+    if not text.startswith("@"):
+        return text.encode("utf-8")
+    path = Path(text[1:]).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read the response body file {path}: "
+                          f"{exc.strerror or exc}") from exc
+
+
+def build_policy(
+    *,
+    status: int | None = None,
+    body: str | None = None,
+    headers: Sequence[str] = (),
+    delay: float | None = None,
+    reject_invalid: bool = False,
+    respond_with_downstream: bool = False,
+) -> ResponsePolicy:
+    """A policy from raw option values; PolicyError names the bad one."""
+    return ResponsePolicy(
+        status=DEFAULT_POLICY.status if status is None else check_status(status),
+        body=None if body is None else read_body(body),
+        headers=tuple(parse_header_line(h) for h in headers),
+        delay=0.0 if delay is None else check_delay(delay),
+        reject_invalid=reject_invalid,
+        respond_with_downstream=respond_with_downstream,
+    )
+
+
+# -- deciding and answering -------------------------------------------------------------------
+
+
+class Responder:
+    """Decides each event's status (writer thread) and sends the answer (event loop)."""
+
+    def __init__(self, policy: ResponsePolicy, routes: Sequence[Route] = ()) -> None:
+        self.policy = policy
+        self.routes = list(routes)
+        self.overrides = any(r.response is not None for r in self.routes)
+        self.forwarder: Forwarder | None = None
+        self.store: Store | None = None
+
+    @property
+    def active(self) -> bool:
+        """False when every answer is the default one: the receiver's fast path."""
+        return self.overrides or not self.policy.is_default
+
+    def policy_for(self, path: str) -> ResponsePolicy:
+        policy = self.policy  # read once: the loop may swap it meanwhile
+        if self.overrides:
+            route = next((r for r in self.routes if r.matches(path)), None)
+            if route is not None:
+                return policy.merged(route.response)
+        return policy
+
+    def decide(self, event: Event) -> None:
+        """Set the status the sender will get (runs before the insert, in the writer)."""
+        if event.refused:
+            return
+        policy = self.policy_for(event.path)
+        if policy.reject_invalid and event.verdict == Verdict.INVALID:
+            event.status = REJECT_STATUS
+            event.notes.append(REJECTED_NOTE)
+        else:
+            event.status = policy.status
+
+    async def respond(self, event: Event, send: Send) -> None:
+        """Answer a committed, accepted event."""
+        policy = self.policy_for(event.path)
+        if policy.delay:
+            await asyncio.sleep(policy.delay)
+        ident = event.id.encode("ascii")
+        if REJECTED_NOTE in event.notes:
+            payload = {"ok": False, "id": event.id,
+                       "error": f"invalid signature: {event.reason}"}
+            await reply(send, event.status, _json(payload), [], ident)
+            return
+        if policy.respond_with_downstream and self.forwarder is not None:
+            waiter = self.forwarder.claim(event.id)
+            if waiter is not None:
+                await self._mirror(event, send, await waiter)
+                return
+        if policy.body is None:
+            body = b'{"ok":true,"id":"' + ident + b'"}'
+            headers: HeaderList = list(policy.headers)
+        else:
+            body = policy.body
+            headers = list(policy.headers)
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(("content-type", _guess_type(body)))
+        await reply(send, event.status, body, headers, ident)
+
+    async def _mirror(self, event: Event, send: Send, attempt: Attempt) -> None:
+        """Answer what the forward target answered, as a proxy would; 502 when it failed."""
+        ident = event.id.encode("ascii")
+        if attempt.status is None:
+            status = 502
+            payload = {"ok": False, "id": event.id,
+                       "error": f"downstream failed: {attempt.error}"}
+            await reply(send, status, _json(payload), [], ident)
+        else:
+            status = attempt.status
+            headers = [(k, v) for k, v in attempt.response_headers
+                       if k.lower() not in MIRROR_DROP]
+            await reply(send, status, attempt.response_body, headers, ident, default_type=False)
+        if status != event.status and self.store is not None:
+            event.status = status
+            try:
+                self.store.write(set_status, event.seq, status)
+            except Exception:  # a closed store at shutdown: the answer is what matters
+                pass
+
+
+async def reply(send: Send, status: int, body: bytes, headers: HeaderList, ident: bytes,
+                *, default_type: bool = True) -> None:
+    """Send one response: `headers` plus content-type (JSON unless given), length and id."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if default_type and not any(k.lower() == b"content-type" for k, _ in raw):
+        raw.append((b"content-type", b"application/json"))
+    if status in (204, 304):
+        body = b""
+    else:
+        raw.append((b"content-length", str(len(body)).encode("ascii")))
+    raw.append((EVENT_ID_HEADER, ident))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def set_status(conn: sqlite3.Connection, seq: int, status: int) -> None:
+    """Store op: the status answered, once known after the insert (respond-with-downstream)."""
+    conn.execute("UPDATE events SET status = ? WHERE seq = ?", (status, seq))
+
+
+def _json(payload: dict[str, object]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+def _guess_type(body: bytes) -> str:
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return "text/plain; charset=utf-8"
+    return "application/json"

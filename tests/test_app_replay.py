@@ -1,0 +1,110 @@
+"""Issue 5 in the TUI: edit & replay, replay many, forward results, answers, samples."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from inspector.responses import DEFAULT_POLICY
+from inspector.widgets.detail import DetailPane
+from inspector.widgets.event_list import EventList
+from inspector.widgets.status_bar import StatusBar
+from tests.conftest import CONNECTLY, SECRET, Recorder, connectly_event, running_app, wait_for
+
+
+async def post(base: str, case: dict[str, Any], client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(base + case["path"], content=case["body"].encode(),
+                             headers=case["headers"])
+
+
+def signature_ok(body: bytes, header: str | None) -> bool:
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
+    return header == base64.b64encode(digest).decode()
+
+
+async def test_edit_and_replay_resigned(tmp_path: Path, recorder: Recorder) -> None:
+    async with running_app(tmp_path, replay_to=recorder.url + "/") as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        await post(base, connectly_event("text"), client)
+        await wait_for(lambda: app.query_one(DetailPane).detail, what="detail")
+        await pilot.press("R")
+        await wait_for(lambda: app.screen.query("ReplayEditor #body"), what="editor")
+        await pilot.pause()
+        await pilot.press("space")  # an edit at the top of the body
+        await pilot.click("#resign")
+        await pilot.click("#send")
+        await wait_for(lambda: recorder.requests, what="edited replay")
+        got = recorder.requests[-1]
+        assert got.body == b" " + connectly_event("text")["body"].encode()
+        assert signature_ok(got.body, got.header("x-connectly-hmac-sha256"))
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail and pane.detail.attempts, what="attempt shown")
+        assert pane.detail is not None
+        attempt = pane.detail.attempts[-1]
+        assert attempt.resigned and attempt.edited and attempt.status == 200
+
+
+async def test_replay_marked_events_in_order(tmp_path: Path, recorder: Recorder) -> None:
+    async with running_app(tmp_path, replay_to=recorder.url + "/") as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        cases = CONNECTLY["events"][:4]
+        for case in cases:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 4, what="rows")
+        await pilot.press("g", "space", "j", "space", "space")  # marks 0, 2, 3
+        assert len(events.marked) == 3
+        await pilot.press("r")
+        await wait_for(lambda: len(recorder.requests) == 3, what="3 replays")
+        assert [r.body for r in recorder.requests] == [
+            cases[i]["body"].encode() for i in (0, 2, 3)]
+        await wait_for(lambda: all(events.row(s).result == 200 for s in
+                                   events.marked_in_order()), what="result column")
+
+
+async def test_forward_results_show_in_the_list(tmp_path: Path, recorder: Recorder) -> None:
+    recorder.status = 202
+    async with running_app(tmp_path, forward_to=recorder.url + "/") as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"][:3]:
+            assert (await post(base, case, client)).status_code == 200
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(recorder.requests) == 3, what="forwards")
+        await wait_for(lambda: [events.row(s).result for s in events.seqs] == [202] * 3,
+                       what="forward results in rows")
+        assert "forward →" in str(app.query_one(StatusBar).render())
+
+
+async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        app.action_response_status()
+        await wait_for(lambda: app.screen.query("TextPrompt #url"), what="prompt")
+        app.screen.query_one("#url").value = "abc"
+        await pilot.press("enter")
+        assert "invalid literal" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#url").value = "202"
+        await pilot.press("enter")
+        await wait_for(lambda: not app.screen.query("TextPrompt"), what="prompt closed")
+        assert (await post(base, connectly_event("text"), client)).status_code == 202
+        assert "202" in str(app.query_one(StatusBar).render())
+        app.action_toggle_reject_invalid()
+        assert (await post(base, connectly_event("text-tampered"), client)).status_code == 401
+        app.action_response_default()
+        assert app.runtime.settings.policy == DEFAULT_POLICY
+        assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200
+
+
+async def test_send_sample_event_is_a_signed_demo(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, _pilot, _base):
+        app.send_sample("delivery_failed")
+        events = app.query_one(EventList)
+        await wait_for(lambda: events.seqs, what="sample event")
+        row = events.row(events.seqs[-1])
+        assert row is not None
+        assert row.verdict == "valid" and row.kind == "delivery_status"
+        assert row.summary.startswith("delivery_failed")

@@ -10,8 +10,11 @@ from typing import Any, NoReturn
 
 import click
 
-from inspector.commands.verify import load as load_routes
+from inspector.commands.connectly import connectly
+from inspector.commands.export import export_command
+from inspector.commands.import_ import import_command
 from inspector.commands.trigger import trigger
+from inspector.commands.verify import load as load_routes
 from inspector.commands.verify import verify
 from inspector.config import (
     DEFAULT_HOST,
@@ -23,9 +26,10 @@ from inspector.config import (
     secret_from_env,
 )
 from inspector.receiver import DEFAULT_MAX_BODY
-from inspector.server import BindError, bind
+from inspector.server import BindError, bind, exposure_warning
 from inspector.signatures import PROVIDERS, Secrets
 from inspector.store import StoreError
+from inspector.tunnel import TunnelError, parse_spec
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 
@@ -79,6 +83,15 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "[default: ./inspector.toml if present]."),
         click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
                      show_default=True, help="uvicorn's HTTP parser."),
+        click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0, metavar="N",
+                     help="Answer 429 past N requests a second, all senders together "
+                          "[default: off]."),
+        click.option("--reset-db", is_flag=True,
+                     help="If the database is corrupt or from a newer version, move it aside "
+                          "(kept as PATH.broken-TIME) and start a new one."),
+        click.option("--tunnel", default=None, metavar="TOOL",
+                     help="Start a tunnel to this port: ngrok, cloudflared, localtunnel, ssh or "
+                          "ssh:HOST; its public URL shows in the header."),
         click.option("--forward-to", default="", metavar="URL",
                      help="Forward every incoming event to your app as it arrives, byte-exact "
                           "and in order (a URL ending in / gets the event's path)."),
@@ -112,7 +125,8 @@ def make_settings(
     forward_to: str = "", resign: bool = False, respond_with_downstream: bool = False,
     status: int | None = None, response_body: str | None = None,
     response_headers: tuple[str, ...] = (), delay: float | None = None,
-    reject_invalid: bool = False, **extra: Any,
+    reject_invalid: bool = False, tunnel: str | None = None, rate_limit: float = 0.0,
+    reset_db: bool = False, **extra: Any,
 ) -> Settings:
     settings = Settings(
         host=host,
@@ -124,6 +138,8 @@ def make_settings(
         public_url=public_url,
         http=http,
         routes=load_routes(config),
+        rate_limit=rate_limit,
+        reset_db=reset_db,
     )
     if replay_to:
         from inspector.replay import ReplayError, check_target
@@ -139,6 +155,11 @@ def make_settings(
                       respond_with_downstream=respond_with_downstream)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option) from exc
+    if tunnel:
+        try:
+            settings.tunnel = parse_spec(tunnel)
+        except TunnelError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tunnel") from exc
     return settings
 
 
@@ -166,8 +187,18 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
 
 def open_runtime(settings: Settings) -> Any:
     """Open the store and bind the port before any UI: failures are one clear line."""
+    from inspector import dbcheck
     from inspector.runtime import Runtime
 
+    problem = dbcheck.check(settings.db)
+    if problem is not None:
+        if not (settings.reset_db and problem.resettable):
+            fail(problem.message)
+        moved = dbcheck.reset(settings.db)
+        click.echo(f"moved {settings.db} aside to {moved}; starting a new database", err=True)
+    warning = exposure_warning(settings.host)
+    if warning:
+        click.echo(warning, err=True)  # the TUI also shows it as a notification
     try:
         sock = bind(settings.host, settings.port)
     except BindError as exc:
@@ -207,8 +238,8 @@ def serve(as_json: bool, **options: Any) -> None:
         runtime.close()
 
 
-cli.add_command(verify)
-cli.add_command(trigger)
+for command in (verify, trigger, export_command, import_command, connectly):
+    cli.add_command(command)
 
 
 def main() -> None:

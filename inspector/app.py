@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 from textual import work
@@ -19,7 +20,8 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
 from textual.worker import get_current_worker
 
-from inspector import replay, samples, store
+from inspector import connectly_api, curl, diff, export, replay, samples, store
+from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
 from inspector.resign import Signer, signer_for
 from inspector.responses import (
@@ -32,13 +34,18 @@ from inspector.responses import (
     read_body,
 )
 from inspector.runtime import Runtime
+from inspector.screens.diff import DiffScreen
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
 from inspector.screens.replay_editor import ReplayEditor
 from inspector.screens.secret import SecretPrompt
+from inspector.server import exposure_warning
 from inspector.signatures import PROVIDERS, mask
+from inspector.store import StoreError
+from inspector.tunnel import TunnelState
 from inspector.widgets.detail import Detail, DetailPane, build, status_text
 from inspector.widgets.event_list import EventList
+from inspector.widgets.filter_bar import FilterBar
 from inspector.widgets.status_bar import StatusBar
 
 # Adaptive frame rate: redraw the list on the next frame when events trickle in, but at most
@@ -88,8 +95,12 @@ class InspectorApp(App[int]):
         Binding("r", "replay", "Replay", id="replay"),
         Binding("R", "edit_replay", "Edit & replay", id="edit-replay"),
         Binding("f", "toggle_follow", "Follow", id="follow"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("c", "copy_curl", "Copy curl", id="copy-curl"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("equals_sign", "compare", "Compare", id="compare"),
         Binding("d", "delete", "Delete", id="delete"),
-        Binding("D", "clear", "Clear all", id="clear"),
+        Binding("D", "clear", "Clear all", id="clear", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         *[
             Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
@@ -103,6 +114,9 @@ class InspectorApp(App[int]):
         self.store = runtime.store
         self._inbox: list[Event] = []
         self._attempted: set[int] = set()  # seqs whose replay/forward result just landed
+        self._filter: Query | None = None  # the active filter, if any
+        self._filter_after = 0  # seqs up to here were checked against the filter
+        self._total = 0  # events in the store (the list may show fewer, filtered)
         self._posted = False
         self._rate = Rate()
         self._last_flush = 0.0
@@ -119,6 +133,7 @@ class InspectorApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.runtime.url, id="status")
+        yield FilterBar(id="filter")
         yield EventList(self.store.rows, follow=self.runtime.settings.follow, id="events")
         yield DetailPane(id="detail")
         yield Footer()
@@ -145,14 +160,19 @@ class InspectorApp(App[int]):
         if not self.replay_target:
             self.replay_target = self.store.meta("replay_target")
         self.event_list.load(self.store.seqs())
-        status.total = len(self.event_list.seqs)
-        status.redraw()
+        self._total = len(self.event_list.seqs)
+        self._show_counts()
         self.event_list.focus()
         self.runtime.on_commit(self._on_commit)
         self.runtime.on_attempt(self._on_attempt)
+        self.runtime.tunnel_listeners.append(self._on_tunnel)
         self.set_interval(0.5, self._catch_up)
         self.runtime.errors.append(self._on_store_error)
         await self.runtime.start()
+        warning = exposure_warning(self.runtime.settings.host)
+        if warning:
+            self.notify(warning.removeprefix("warning: "), title="Reachable from other machines",
+                        severity="warning", timeout=20, markup=False)
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         except (NotImplementedError, RuntimeError):  # not on the main thread (tests)
@@ -187,6 +207,9 @@ class InspectorApp(App[int]):
         self._flush_timer = None
         self._last_flush = time.monotonic()
         events, self._inbox = self._inbox, []
+        self._total += len(events)
+        if self._filter is not None and events:
+            events = self._matching(events)
         self.event_list.append(events)
         if self._attempted:
             # Only rows the list holds need a re-read; the rest are read when scrolled to.
@@ -197,9 +220,14 @@ class InspectorApp(App[int]):
             if self._detail_seq in seqs and not self._busy():
                 self._detail_timer = self._detail_timer or self.set_timer(
                     0.05, self._load_selected)
+        self._show_counts()
+        self.status_bar.rate = self._rate.per_second(self._last_flush)
+        self.status_bar.redraw()
+
+    def _show_counts(self) -> None:
         status = self.status_bar
-        status.total = len(self.event_list.seqs)
-        status.rate = self._rate.per_second(self._last_flush)
+        status.total = self._total
+        status.shown = len(self.event_list.seqs) if self._filter is not None else None
         status.redraw()
 
     def _on_store_error(self, message: str) -> None:
@@ -476,6 +504,228 @@ class InspectorApp(App[int]):
             self._posted = True
             self.post_message(EventsArrived())
 
+    # -- filter, export, compare, copy as curl -----------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-open")
+        bar.focus_input()
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self.apply_filter(message.query)
+
+    def on_filter_bar_accepted(self, _: FilterBar.Accepted) -> None:
+        self.event_list.focus()
+
+    def on_filter_bar_closed(self, _: FilterBar.Closed) -> None:
+        self.query_one(FilterBar).remove_class("-open")
+        self.event_list.focus()
+
+    @work(thread=True, exclusive=True, group="filter")
+    def apply_filter(self, query: Query) -> None:
+        """Search off the loop (SQLite indexes and the trigram side file), then show."""
+        try:
+            top = self.store.last_seq()
+            seqs = self.store.search(query) if query.terms else self.store.seqs()
+        except (FilterError, StoreError) as exc:
+            self.call_from_thread(self.notify, str(exc), title="Filter", severity="error",
+                                  markup=False)
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_filtered, query, seqs, top)
+
+    def _show_filtered(self, query: Query, seqs: list[int], top: int) -> None:
+        self._filter = query if query.terms else None
+        self._filter_after = top
+        # Events already waiting in the inbox were committed before or during the search:
+        # the next frame checks those past `top` against the filter.
+        self.event_list.load(seqs)
+        self._show_counts()
+
+    def _matching(self, events: list[Event]) -> list[Event]:
+        """New events that pass the active filter (one indexed query per frame)."""
+        assert self._filter is not None
+        fresh = [e for e in events if e.seq > self._filter_after]
+        if not fresh:
+            return []
+        try:
+            keep = set(self.store.search(self._filter, after=self._filter_after))
+        except (FilterError, StoreError):
+            keep = set()
+        self._filter_after = fresh[-1].seq
+        return [e for e in fresh if e.seq in keep]
+
+    def _chosen(self) -> list[int]:
+        """What an action applies to: the marked events, else the whole (filtered) list."""
+        return self.event_list.marked_in_order() or list(self.event_list.seqs)
+
+    def action_export(self) -> None:
+        seqs = self._chosen()
+        if not seqs:
+            self.notify("Nothing to export.", severity="warning")
+            return
+        what = "marked" if self.event_list.marked else "listed"
+
+        def check(path: str) -> str | None:
+            if not path:
+                return "give a file name"
+            if export.format_for(path) is None:
+                return "end the name in .jsonl, .har or .sh (curl commands)"
+            return None
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_events(seqs, path)
+
+        self.push_screen(TextPrompt(f"Export the {len(seqs):,} {what} events to which file? "
+                                    "(.jsonl lossless, .har for browser devtools, .sh curl)",
+                                    export.default_name("jsonl"), check, ok="Export"), chosen)
+
+    @work(thread=True, group="export")
+    def export_events(self, seqs: list[int], path: str) -> None:
+        fmt = export.format_for(path) or "jsonl"
+        target = self.runtime.settings.replay_to or self.replay_target or None
+        try:
+            count = export.export_to_file(self.store, seqs, fmt, Path(path), target)
+        except (OSError, StoreError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.call_from_thread(self.notify, f"cannot write {path}: {reason}",
+                                  title="Export failed", severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, f"{count:,} events written to {path} ({fmt}).",
+                              title="Exported", markup=False)
+
+    def action_compare(self) -> None:
+        marked = self.event_list.marked_in_order()
+        selected = self.event_list.selected
+        if len(marked) == 1 and selected is not None and selected not in marked:
+            marked = sorted([marked[0], selected])
+        if len(marked) != 2:
+            self.notify("Mark two events with space, then press = to compare them.",
+                        severity="warning")
+            return
+        self.compare(marked[0], marked[1])
+
+    @work(thread=True, exclusive=True, group="compare")
+    def compare(self, older: int, newer: int) -> None:
+        left, right = self.store.event(older), self.store.event(newer)
+        if left is None or right is None:
+            self.call_from_thread(self.notify, "One of those events was deleted.",
+                                  severity="warning")
+            return
+        comparison = diff.compare(left, right)
+        self.call_from_thread(self.push_screen, DiffScreen(comparison))
+
+    def action_copy_curl(self) -> None:
+        seq = self.event_list.selected
+        event = self.store.event(seq) if seq is not None else None
+        if event is None:
+            self.notify("No event selected.", severity="warning")
+            return
+        target = self.runtime.settings.replay_to or self.replay_target or None
+        command = curl.curl_command(event, target)
+        self.copy_to_clipboard(command)
+        where = target or "where it arrived"
+        self.notify(f"A curl command ({len(command):,} characters) that sends this event "
+                    f"byte-exact to {where}.", title="Copied to the clipboard", markup=False)
+
+    # -- tunnel and Connectly registration ---------------------------------------------------
+
+    def _on_tunnel(self, state: TunnelState) -> None:
+        previous = self.status_bar.tunnel
+        self.status_bar.tunnel = state.describe()
+        self.status_bar.redraw()
+        if state.phase == "up" and state.url and state.url not in previous:
+            again = " again: the URL changed" if state.restarts else ""
+            self.notify(f"{state.url}\nRegister it with Connectly{again} (command palette: "
+                        "Register tunnel with Connectly).", title="Tunnel up", markup=False,
+                        timeout=12)
+        elif state.phase == "down" and state.reason and "down" not in previous:
+            self.notify(state.describe(), title="Tunnel down", severity="warning",
+                        markup=False)
+
+    def _tunnel_url(self) -> str | None:
+        tunnel = self.runtime.tunnel
+        if tunnel is None or tunnel.state.phase != "up":
+            self.notify("No tunnel is up: start the inspector with --tunnel cloudflared (or "
+                        "ngrok, localtunnel, ssh).", severity="warning")
+            return None
+        return tunnel.state.url
+
+    def _with_business_id(self, then: Callable[[str], object]) -> None:
+        settings = self.runtime.settings
+        if settings.connectly_business_id:
+            then(settings.connectly_business_id)
+            return
+
+        def chosen(value: str | None) -> None:
+            if value:
+                settings.connectly_business_id = value
+                then(value)
+
+        self.push_screen(TextPrompt("Connectly business id (or set CONNECTLY_BUSINESS_ID)", "",
+                                    lambda v: None if v else "give the business id"), chosen)
+
+    def action_register_connectly(self) -> None:
+        url = self._tunnel_url()
+        if url is None:
+            return
+        settings = self.runtime.settings
+
+        def with_key(business: str) -> None:
+            if settings.connectly_api_key:
+                self.register_connectly(business, url)
+                return
+
+            def chosen(key: str | None) -> None:
+                if key:
+                    settings.connectly_api_key = key  # memory only, never stored
+                    self.register_connectly(business, url)
+
+            self.push_screen(TextPrompt("Connectly API key (or set CONNECTLY_API_KEY); kept in "
+                                        "memory only", "", lambda v: None if v else
+                                        "give the API key", password=True), chosen)
+
+        self._with_business_id(with_key)
+
+    @work(group="register")
+    async def register_connectly(self, business: str, url: str) -> None:
+        settings = self.runtime.settings
+        try:
+            address = connectly_api.address_for(url)
+        except connectly_api.RegistrationError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        for topic in connectly_api.TOPICS:
+            try:
+                done = await connectly_api.register(
+                    self.http, business_id=business, topic=topic, address=address,
+                    api_key=settings.connectly_api_key, api_base=settings.connectly_api_base)
+            except connectly_api.RegistrationError as exc:
+                self.notify(str(exc), title=f"Registering {topic} failed", severity="error",
+                            markup=False, timeout=15)
+                return
+            self.notify(f"{address} → HTTP {done.status}", title=f"Registered {topic}",
+                        markup=False)
+
+    def action_copy_registration(self) -> None:
+        url = self._tunnel_url()
+        if url is None:
+            return
+
+        def copy(business: str) -> None:
+            settings = self.runtime.settings
+            address = connectly_api.address_for(url)
+            commands = [connectly_api.registration_curl(
+                business_id=business, topic=topic, address=address,
+                api_base=settings.connectly_api_base) for topic in connectly_api.TOPICS]
+            self.copy_to_clipboard("\n\n".join(commands) + "\n")
+            self.notify("Two curl commands (messages, delivery_status); they read your key "
+                        "from $CONNECTLY_API_KEY.", title="Copied to the clipboard",
+                        markup=False)
+
+        self._with_business_id(copy)
+
     # -- custom responses and samples (command palette) -----------------------------------------
 
     def _set_policy(self, policy: ResponsePolicy) -> None:
@@ -579,8 +829,8 @@ class InspectorApp(App[int]):
                                  "Delete all"), confirmed)
 
     def _after_bulk_change(self) -> None:
-        self.status_bar.total = len(self.event_list.seqs)
-        self.status_bar.redraw()
+        self._total = self.store.count()
+        self._show_counts()
 
     async def action_quit(self) -> None:
         """Stop the receiver gracefully (in-flight requests finish), flush, free the port."""
@@ -605,6 +855,18 @@ class InspectorApp(App[int]):
                             self.action_delete)
         yield SystemCommand("Clear all events", "Delete every event, after asking (D)",
                             self.action_clear)
+        yield SystemCommand("Filter events…", "Search path, headers and body; method:POST "
+                            "verdict:invalid kind:… since:10m (/)", self.action_filter)
+        yield SystemCommand("Export events…", "The marked events, or the list as shown: "
+                            "jsonl, HAR or curl (e)", self.action_export)
+        yield SystemCommand("Compare two events", "Side-by-side diff of the two marked events "
+                            "(=)", self.action_compare)
+        yield SystemCommand("Copy as curl", "A byte-exact curl command for the selected event "
+                            "(c)", self.action_copy_curl)
+        yield SystemCommand("Register tunnel with Connectly", "Both topics, to the tunnel's "
+                            "public URL", self.action_register_connectly)
+        yield SystemCommand("Copy registration curl", "The same registration as curl commands",
+                            self.action_copy_registration)
         yield SystemCommand("Edit and replay selected event", "Change method, URL, headers or "
                             "body, re-sign, then send (R)", self.action_edit_replay)
         yield SystemCommand("Replay marked events", "In the order they arrived (r with marks)",

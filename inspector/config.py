@@ -9,6 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
+from inspector.connectly_api import DEFAULT_API_BASE
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.responses import (
     DEFAULT_POLICY,
@@ -21,6 +22,7 @@ from inspector.responses import (
 )
 from inspector.routes import Route
 from inspector.signatures import Secrets
+from inspector.tunnel import Spec
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -55,6 +57,16 @@ class Settings:
     resign: bool = False  # --resign: forwards and replays carry a fresh signature
     forward_timeout: float = 10.0  # seconds a forward may take
     policy: ResponsePolicy = DEFAULT_POLICY  # what the receiver answers (--status, ...)
+    rate_limit: float = 0.0  # --rate-limit: requests a second past which senders get 429
+    reset_db: bool = False  # --reset-db: move a corrupt or too-new database aside
+    tunnel: Spec | None = None  # --tunnel: a tunnel tool pointed at our port
+    # For "Register tunnel with Connectly" in the TUI (the API key is a secret: never stored).
+    connectly_business_id: str = field(
+        default_factory=lambda: os.environ.get("CONNECTLY_BUSINESS_ID", ""))
+    connectly_api_key: str = field(default_factory=lambda: os.environ.get("CONNECTLY_API_KEY",
+                                                                          ""), repr=False)
+    connectly_api_base: str = field(default_factory=lambda: os.environ.get(
+        "CONNECTLY_API_BASE", DEFAULT_API_BASE))
 
 
 class OptionError(ValueError):

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from inspector.model import HeaderList, header_value
+from inspector.sanitize import clip
 
-INFLATE_CAP = 64 * 1024 * 1024  # stop decompressing past this many bytes (gzip bombs)
+# Stop decompressing past this many bytes (gzip bombs). The detail pane decodes up to here; a
+# readable view much larger than the 10 MiB body limit helps nobody and costs memory.
+INFLATE_CAP = 16 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
@@ -29,6 +33,9 @@ class Decoded:
     value: Any = None  # parsed JSON
     form: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was decoded, and what failed
+    odd: list[str] = field(default_factory=list)  # the notes about something wrong
+    capped: bool = False  # decompression stopped at the cap
+    textual: bool = False  # the content type says text (JSON, XML, a form, text/*)
 
 
 def media_type(content_type: str) -> tuple[str, str]:
@@ -45,31 +52,37 @@ def media_type(content_type: str) -> tuple[str, str]:
 
 def inflate(body: bytes, encoding: str, cap: int = INFLATE_CAP) -> tuple[bytes, str]:
     """Undo gzip/deflate content-encoding, stopping at `cap` bytes. Returns (data, note)."""
+    data, notes, _, _ = _inflate(body, encoding, cap)
+    return data, "; ".join(notes)
+
+
+def _inflate(body: bytes, encoding: str, cap: int) -> tuple[bytes, list[str], bool, bool]:
+    """(data, notes, failed, capped): `failed` when a coding could not be undone."""
     codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
     data = body
-    notes = []
+    notes: list[str] = []
     # Codings are listed in the order applied; undo them in reverse.
     for coding in reversed(codings):
         if coding == "identity":
             continue
         if coding not in ("gzip", "x-gzip", "deflate"):
-            notes.append(f"content-encoding {coding} is not supported; showing the raw bytes")
-            break
+            notes.append(f"content-encoding {clip(coding, 40)} is not supported; "
+                         "showing the raw bytes")
+            return body if data is body else data, notes, True, False
         try:
             out, capped = _decompress(data, coding, cap)
         except zlib.error as exc:
             notes.append(f"{coding} decoding failed ({exc}); showing the raw bytes")
-            break
+            return data, notes, True, False
         if capped:
             notes.append(
                 f"{coding}: stopped decompressing at {cap:,} bytes (possible gzip bomb); "
                 "the raw bytes are kept"
             )
-            data = out
-            break
+            return out, notes, False, True
         notes.append(f"decoded {coding}: {len(data):,} → {len(out):,} bytes")
         data = out
-    return data, "; ".join(notes)
+    return data, notes, False, False
 
 
 def _decompress(data: bytes, coding: str, cap: int) -> tuple[bytes, bool]:
@@ -112,34 +125,85 @@ def _as_text(data: bytes, charset: str) -> tuple[str, bool]:
 def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
     """The readable view of a body, given the request's headers."""
     notes: list[str] = []
+    odd: list[str] = []
     data = body
+    capped = False
     encoding = header_value(headers, "content-encoding")
     if encoding:
-        data, note = inflate(body, encoding, cap)
-        if note:
-            notes.append(note)
+        data, inflate_notes, failed, capped = _inflate(body, encoding, cap)
+        notes += inflate_notes
+        if failed or capped:
+            odd.append(inflate_notes[-1])
     if not data:
-        return Decoded(data, "empty", notes=notes)
+        return Decoded(data, "empty", notes=notes, odd=odd, capped=capped)
     mtype, charset = media_type(header_value(headers, "content-type") or "")
+    declared_json = mtype.endswith("json")  # also application/*+json
+    textual = declared_json or mtype.startswith("text/") or "xml" in mtype or mtype in _FORMS
+    if not charset.startswith(("utf-16", "utf-32")) and _looks_binary(data):
+        # NUL or many control bytes: a text view would show each as a 4-character escape (a
+        # 16 MiB gzip bomb of zeros would become 64 million characters); a hex dump is
+        # bounded and says more.
+        if textual:
+            note = (f"body is declared {clip(mtype, 60)} but holds NUL or control bytes; "
+                    "shown as a hex dump")
+            notes.append(note)
+            odd.append(note)
+        return Decoded(data, "binary", notes=notes, odd=odd, capped=capped, textual=textual)
     text, clean = _as_text(data, charset)
-    if mtype.endswith("json") or mtype.endswith("+json") or _looks_like_json(data):
+    if not clean and textual:
+        note = f"body is not valid {clip(charset, 40) or 'utf-8'}; invalid bytes shown as \\xNN"
+        notes.append(note)
+        odd.append(note)
+    result = _classify(data, text, clean, mtype, declared_json, notes, odd)
+    result.capped = capped
+    result.textual = textual
+    return result
+
+
+_SAMPLE = 8192
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\n\r"
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Binary like git and grep judge it: a NUL, or more than 10% control bytes, in the
+    first 8 KiB."""
+    sample = data[:_SAMPLE]
+    if b"\x00" in sample:
+        return True
+    return len(sample.translate(None, _PLAIN_BYTES)) * 10 > len(sample)
+
+
+_FORMS = ("application/x-www-form-urlencoded",)
+
+
+def _classify(data: bytes, text: str, clean: bool, mtype: str, declared_json: bool,
+              notes: list[str], odd: list[str]) -> Decoded:
+    if declared_json or _looks_like_json(data):
         value, error = parse_json(text)
         if error is None:
-            return Decoded(data, "json", text, value=value, notes=notes)
-        if mtype.endswith("json"):
+            return Decoded(data, "json", text, value=value, notes=notes, odd=odd)
+        nested = error.startswith("JSON is nested")
+        if nested:
+            # Depth is counted on a prefix: a pathological body must stay cheap to describe.
+            more = "+" if len(text) > _DEPTH_SCAN else ""
+            levels = f"{json_depth(text[:_DEPTH_SCAN]):,}{more}"
+            error = f"JSON nested too deeply to parse ({levels} levels); shown as text"
+        # Say why when the body claims to be JSON (and is valid text), or is JSON too deep
+        # to parse; a text body that merely starts with a bracket is just text.
+        if nested or (declared_json and clean):
             notes.append(error)
-            return Decoded(data, "text", text, notes=notes)
-    if mtype == "application/x-www-form-urlencoded" and clean:
+            odd.append(error)
+        if declared_json:
+            return Decoded(data, "text", text, notes=notes, odd=odd)
+    if mtype in _FORMS and clean:
         return Decoded(data, "form", text, form=parse_qsl(text, keep_blank_values=True),
-                       notes=notes)
+                       notes=notes, odd=odd)
     if "xml" in mtype or (clean and data.lstrip()[:1] == b"<"):
-        return Decoded(data, "xml" if "xml" in mtype or data.lstrip()[:5] == b"<?xml" else "text",
-                       text, notes=notes)
+        kind = "xml" if "xml" in mtype or data.lstrip()[:5] == b"<?xml" else "text"
+        return Decoded(data, kind, text, notes=notes, odd=odd)
     if clean or mtype.startswith("text/"):
-        if not clean:
-            notes.append(f"body is not valid {charset or 'utf-8'}; invalid bytes shown as \\xNN")
-        return Decoded(data, "text", text, notes=notes)
-    return Decoded(data, "binary", notes=notes)
+        return Decoded(data, "text", text, notes=notes, odd=odd)
+    return Decoded(data, "binary", notes=notes, odd=odd)
 
 
 def _looks_like_json(data: bytes) -> bool:
@@ -155,6 +219,24 @@ def parse_json(text: str) -> tuple[Any, str | None]:
         return None, "JSON is nested too deeply to parse; shown as text"
     except ValueError as exc:
         return None, f"invalid JSON: {exc}"
+
+
+_DEPTH_SCAN = 64 * 1024
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[{]+|[\]}]+")
+
+
+def json_depth(text: str) -> int:
+    """How deeply brackets nest in JSON-like text (strings skipped); no recursion."""
+    depth = deepest = 0
+    for run in _BRACKETS.finditer(_STRING.sub("", text)):
+        size = run.end() - run.start()
+        if run.group()[0] in "[{":
+            depth += size
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - size, 0)
+    return deepest
 
 
 def pretty_json(value: Any) -> str | None:

@@ -29,6 +29,7 @@ from typing import TextIO
 from inspector.model import VERDICT_LABELS, Attempt, Event
 from inspector.runtime import Runtime
 from inspector.sanitize import clip, visible_line
+from inspector.tunnel import TunnelState
 
 
 def line(event: Event) -> str:
@@ -113,9 +114,14 @@ async def serve(runtime: Runtime, *, as_json: bool = False, out: TextIO | None =
         err.write(f"error: {message}\n")
         err.flush()
 
+    def on_tunnel(state: TunnelState) -> None:
+        err.write(state.describe() + "\n")
+        err.flush()
+
     runtime.on_commit(on_commit)
     runtime.on_attempt(on_attempt)
     runtime.errors.append(on_error)
+    runtime.tunnel_listeners.append(on_tunnel)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

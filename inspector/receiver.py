@@ -60,11 +60,13 @@ class Receiver:
         await self._read_body(event, scope, receive)
         try:
             await self.store.add(event)
-        except StoreError as exc:
+        except Exception as exc:  # StoreError, or anything else: never a false ack
+            message = str(exc) if isinstance(exc, StoreError) else (
+                f"storage failed: {type(exc).__name__}: {exc}")
             if self.on_error is not None:
-                self.on_error(str(exc))
+                self.on_error(message)
             # Not stored, so not acknowledged: the sender will retry.
-            await _reply(send, 503, {"ok": False, "error": f"not stored: {exc}"})
+            await _reply(send, 503, {"ok": False, "error": f"not stored: {message}"})
             return
         ident = event.id.encode("ascii")
         if event.refused:

@@ -11,15 +11,19 @@ import gc
 import socket
 from collections.abc import Callable
 
+from starlette.types import ASGIApp
+
 from inspector.analysis import Analyzer
 from inspector.config import Settings
 from inspector.forward import DRAIN_TIMEOUT, AttemptListener, Forwarder
 from inspector.model import Attempt, Event
+from inspector.ratelimit import RateLimit
 from inspector.receiver import Receiver, receiver_app
 from inspector.responses import PolicyError, Responder, ResponsePolicy
 from inspector.server import Running, make_server, quiet_uvicorn, url_of
 from inspector.signatures import Check
 from inspector.store import CommitListener, Store, insert_attempt
+from inspector.tunnel import UP, Tunnel, TunnelState
 
 
 class Runtime:
@@ -34,7 +38,13 @@ class Runtime:
         self.errors: list[Callable[[str], None]] = []
         self.attempt_listeners: list[AttemptListener] = []
         self.receiver = Receiver(self.store, settings.max_body, self._error)
-        self.app = receiver_app(self.receiver)
+        self.app: ASGIApp = receiver_app(self.receiver)
+        self.limiter: RateLimit | None = None
+        if settings.rate_limit:
+            # One bucket for every sender (behind a tunnel they all share one address); one
+            # refused request a second is recorded, marked refused 429, without its body.
+            self.limiter = RateLimit(self.app, settings.rate_limit, record=self.store.add)
+            self.app = self.limiter
         self.forwarder: Forwarder | None = None
         if settings.forward_to:
             self.forwarder = Forwarder(self.store, settings.forward_to, analyzer=self.analyzer,
@@ -46,6 +56,8 @@ class Runtime:
         self.responder.forwarder = self.forwarder
         self.responder.store = self.store
         self._running: Running | None = None
+        self.tunnel: Tunnel | None = None
+        self.tunnel_listeners: list[Callable[[TunnelState], None]] = []
         self.set_policy(settings.policy)
 
     @property
@@ -92,6 +104,14 @@ class Runtime:
         for listener in self.errors:
             listener(message)
 
+    def _tunnel_changed(self, state: TunnelState) -> None:
+        # Twilio signs the public URL: the tunnel's is the one senders call, unless the user
+        # said otherwise with --public-url.
+        if not self.settings.public_url:
+            self.analyzer.public_url = state.url if state.phase == UP else ""
+        for listener in self.tunnel_listeners:
+            listener(state)
+
     def _attempted(self, attempt: Attempt) -> None:
         for listener in self.attempt_listeners:
             listener(attempt)
@@ -113,10 +133,17 @@ class Runtime:
         if self.sock is not None:
             self._running = Running(make_server(self.app, http=self.settings.http), self.sock)
             self._running.start()
+            if self.settings.tunnel is not None:
+                port = self.sock.getsockname()[1]
+                self.tunnel = Tunnel(self.settings.tunnel, port, host=self.settings.host)
+                self.tunnel.listeners.append(self._tunnel_changed)
+                await self.tunnel.start()
 
     async def stop(self, drain: float = DRAIN_TIMEOUT) -> None:
         """Stop accepting, finish in-flight requests, forward what is queued (up to `drain`
         seconds; the rest is recorded as not forwarded), flush the store, free the port."""
+        if self.tunnel is not None:
+            await self.tunnel.stop()
         if self._running is not None:
             await self._running.stop()
             self._running = None
@@ -126,6 +153,8 @@ class Runtime:
 
     def close(self) -> None:
         """Last-resort cleanup when the loop is already gone."""
+        if self.tunnel is not None:
+            self.tunnel.kill_now()
         if self.sock is not None:
             self.sock.close()
         self.store.close()

@@ -2,19 +2,28 @@
 
 Bodies, headers and paths come from strangers. Nothing here knows about Rich markup: the UI
 shows the result as `rich.text.Text`, which never parses markup. This module only makes sure
-no byte that a terminal would act on (ESC, OSC, BEL, C1 controls, bidi overrides) survives.
+no character that a terminal would act on (ESC, OSC, BEL, C1 controls), that reorders or
+hides text (bidi overrides, zero-width and tag characters: Trojan Source, ASCII smuggling),
+or that cannot be written to a UTF-8 terminal at all (lone surrogates) survives.
 """
 
 from __future__ import annotations
 
 import re
 
-# C0 controls except TAB and LF, DEL, C1 controls, and the bidi/zero-width format characters
-# that can reorder or hide text (Trojan Source).
-_UNSAFE = (
-    "\x00-\x08\x0b-\x1f\x7f-\x9f"
-    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb"
+# Every character of Unicode categories Cc (controls), Cf (format: bidi, zero-width, tags),
+# Cs (surrogates), Zl and Zp (line/paragraph separators), as of Unicode 15.1, with the
+# unassigned gaps of those blocks included so a newer Python never lets a new one through.
+# TAB and LF are handled apart (kept by `visible`, escaped by `visible_line`).
+# tests/reliability/test_properties.py checks this against unicodedata.
+FORMAT = (  # Cf, Zl, Zp and Cs: the characters that are not controls (a regex class body)
+    "\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    "\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f"
 )
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f" + FORMAT
 _UNSAFE_RE = re.compile(f"[{_UNSAFE}]")
 _UNSAFE_LINE_RE = re.compile(f"[{_UNSAFE}\t\n]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -26,7 +35,9 @@ def _escape(match: re.Match[str]) -> str:
     if named is not None:
         return named
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def visible(text: str) -> str:

@@ -5,6 +5,10 @@ everything queued since its last commit, writes it in one transaction, commits, 
 all of those futures with a single call into the event loop. Under load one fsync covers
 hundreds of events, and the event loop never waits on the disk. A delivery is acknowledged
 only after its future resolves, so every 2xx is on disk.
+
+Seqs are never reused (meta `top_seq`), so a seq always names one event. Searches
+(`Store.search`, the inspector.filter grammar) use indexes and a trigram index kept in a
+side file by a background thread (inspector.search); the writer's own work does not grow.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from inspector import search
+from inspector.filter import Query, compile_query, parse
 from inspector.model import Attempt, Event, HeaderList, Row
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_BATCH = 2048
 
 _SCHEMA = """
@@ -147,7 +153,10 @@ class Store:
         *,
         prepare: Callable[[Event], Any] | None = None,
         synchronous: str = "NORMAL",
+        index: bool = True,
     ) -> None:
+        """`index`: keep the free-text search index up to date in the background (the
+        searches are exact without it, only slower)."""
         self._tempdir: str | None = None
         if str(path) == ":memory:":
             # A private file that is deleted on close: same code path, nothing kept.
@@ -162,7 +171,12 @@ class Store:
         # One reader connection per thread; a thread's connection closes when the thread ends.
         self._local = threading.local()
         self._closed = False
+        self._committed = 0  # live events committed: the indexer's traffic gauge
         self._migrate()
+        self._search_ok = search.prepare(search.path_for(self.path))
+        self._indexer: search.Indexer | None = None
+        if index and self._search_ok:
+            self._indexer = search.Indexer(self.path, lambda: self._committed)
 
     # -- connections -------------------------------------------------------------------
 
@@ -203,6 +217,14 @@ class Store:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
+            self._local.searchable = False
+            if self._search_ok:
+                try:
+                    conn.execute("ATTACH DATABASE ? AS search",
+                                 (search.path_for(self.path),))
+                    self._local.searchable = True
+                except sqlite3.Error:
+                    pass  # searches scan instead
             self._local.conn = conn
         return conn
 
@@ -218,12 +240,16 @@ class Store:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
             self._thread.start()
+            if self._indexer is not None:
+                self._indexer.start()
 
     def close(self) -> None:
         """Finish queued writes, stop the writer, close everything."""
         if self._closed:
             return
         self._closed = True
+        if self._indexer is not None:
+            self._indexer.stop()
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
@@ -293,8 +319,14 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             results = self._apply(conn, batch)
             conn.execute("COMMIT")
-        except Exception:
+        except Exception as exc:
             _rollback(conn)
+            if _database_wide(exc):
+                # Locked, busy, full or read-only: each op alone would fail the same way,
+                # one busy_timeout after another. Fail them all now (the senders get 503).
+                error = explain(exc, self.path)
+                self._settle([(op, None, error) for op in batch])
+                return
             # Isolate the failure: commit each op on its own, so one bad op fails alone.
             self._settle([self._one(conn, op) for op in batch])
             return
@@ -310,10 +342,12 @@ class Store:
                 continue
             if run:
                 results += _insert_many(conn, run, self.prepare)
+                self._committed += len(run)
                 run = []
             results.append(op.fn(conn, *op.args))
         if run:
             results += _insert_many(conn, run, self.prepare)
+            self._committed += len(run)
         return results
 
     def _one(self, conn: sqlite3.Connection, op: _Op) -> tuple[_Op, Any, BaseException | None]:
@@ -368,6 +402,10 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------
 
+    def last_seq(self) -> int:
+        """The newest event's seq (0 when empty)."""
+        return int(self._read("SELECT coalesce(max(seq), 0) FROM events")[0][0])
+
     def count(self) -> int:
         return int(self._read("SELECT count(*) FROM events")[0][0])
 
@@ -403,19 +441,83 @@ class Store:
         return str(found[0][0]) if found else default
 
     def attempts(self, seq: int) -> list[Attempt]:
-        rows = self._read(
-            "SELECT id, seq, kind, at, method, url, status, elapsed_ms, error, response_headers, "
-            "response_body, resigned, edited FROM attempts WHERE seq = ? ORDER BY id",
-            (seq,),
-        )
-        return [
-            Attempt(
-                id=r[0], event_seq=r[1], kind=r[2], at=r[3], method=r[4], url=r[5], status=r[6],
-                elapsed_ms=r[7], error=r[8], response_headers=_pairs(r[9]),
-                response_body=bytes(r[10]), resigned=bool(r[11]), edited=bool(r[12]),
-            )
-            for r in rows
-        ]
+        rows = self._read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE seq = ? ORDER BY id",
+                          (seq,))
+        return [_attempt_of(r) for r in rows]
+
+    def attempts_for(self, seqs: Sequence[int]) -> dict[int, list[Attempt]]:
+        """Every attempt of these events, oldest first, by event seq."""
+        out: dict[int, list[Attempt]] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self._read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE seq IN "
+                                f"({marks}) ORDER BY id", chunk):
+                out.setdefault(r[1], []).append(_attempt_of(r))
+        return out
+
+    def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
+        """Whole events (bodies included) in the order given, read `chunk` at a time, so an
+        export of 100k events never holds more than one chunk of bodies."""
+        batch: list[int] = []
+        for seq in seqs:
+            batch.append(seq)
+            if len(batch) == chunk:
+                yield from self._events(batch)
+                batch = []
+        if batch:
+            yield from self._events(batch)
+
+    def _events(self, seqs: list[int]) -> Iterator[Event]:
+        marks = ",".join("?" * len(seqs))
+        rows = {r[0]: r for r in self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq IN ({marks})", seqs)}
+        bodies = {r[0]: bytes(r[1]) for r in self._read(
+            f"SELECT seq, body FROM bodies WHERE seq IN ({marks})", seqs)}
+        for seq in seqs:
+            if seq in rows:
+                yield _event_of(rows[seq], bodies.get(seq, b""))
+
+    def indexed_upto(self) -> int:
+        """The seq up to which the free-text index covers the events (0: none yet)."""
+        conn = self._reader()
+        if not self._local.searchable:
+            return 0
+        conn.execute("BEGIN")
+        try:
+            return search.indexed_upto(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def search(self, query: Query | str, *, after: int = 0, now: float | None = None
+               ) -> list[int]:
+        """Seqs of the events matching a filter (see inspector.filter), oldest first.
+
+        `after`: only events with a greater seq (to filter newly committed ones). A string
+        is parsed first (FilterError when it cannot be).
+        """
+        if isinstance(query, str):
+            query = parse(query)
+        conn = self._reader()
+        try:
+            # One snapshot for the index state and the query (see search.indexed_upto).
+            conn.execute("BEGIN")
+            try:
+                upto = search.indexed_upto(conn) if self._local.searchable else 0
+                compiled = compile_query(
+                    query, now, indexed_upto=upto,
+                    use_index=lambda term: search.worth_using(conn, term, upto))
+                join = " LEFT JOIN bodies b ON b.seq = e.seq" if compiled.needs_body else ""
+                # Without `after`, no seq condition: it would steer SQLite off the indexes.
+                where = f"e.seq > {int(after)} AND " if after else ""
+                rows = conn.execute(
+                    f"SELECT e.seq FROM events e{join} WHERE {where}{compiled.where} "
+                    "ORDER BY e.seq", compiled.params).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from exc
+        return [r[0] for r in rows]
 
 
 # -- operations run by the writer thread (each gets the connection first) ------------------
@@ -430,7 +532,8 @@ def _insert_many(
     conn: sqlite3.Connection, events: list[Event], prepare: Callable[[Event], Any] | None
 ) -> list[Event]:
     """Analyse and insert events, assigning seqs in order (one executemany per table)."""
-    top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    # Seqs are never reused, even after the newest events were deleted (see top_seq).
+    top = conn.execute(_TOP_SQL).fetchone()[0]
     rows = []
     bodies = []
     for seq, event in enumerate(events, top + 1):
@@ -453,6 +556,10 @@ def _insert_many(
     return events
 
 
+_TOP_SQL = (
+    "SELECT max(coalesce((SELECT max(seq) FROM events), 0), "
+    "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'top_seq'), 0))"
+)
 _EVENT_INSERT_COLUMNS = (
     "seq, id, received_at, method, path, query, http_version, client, scheme, headers, "
     "body_size, status, refused, notes, provider, kind, summary, verdict, reason"
@@ -481,9 +588,35 @@ def _insert_rows(
 
 def insert_events(conn: sqlite3.Connection, events: list[Event]) -> list[Event]:
     """Insert already-analysed events (imports), keeping their ids; duplicates are skipped."""
-    fresh = [e for e in events
-             if not conn.execute("SELECT 1 FROM events WHERE id = ?", (e.id,)).fetchone()]
-    return _insert_many(conn, fresh, None)
+    return _insert_many(conn, _fresh(conn, events, lambda e: e), None)
+
+
+def insert_imported(
+    conn: sqlite3.Connection, items: list[tuple[Event, list[Attempt]]]
+) -> list[Event]:
+    """Insert imported events with their replay/forward attempts, keeping ids; events
+    already present (same id) are skipped with their attempts. Returns the new events."""
+    fresh = _fresh(conn, items, lambda item: item[0])
+    events = _insert_many(conn, [event for event, _ in fresh], None)
+    for event, attempts in fresh:
+        for attempt in attempts:
+            attempt.event_seq = event.seq
+            insert_attempt(conn, attempt)
+    return events
+
+
+def _fresh(conn: sqlite3.Connection, items: list[T], event_of: Callable[[T], Event]) -> list[T]:
+    """Items whose event id is neither stored nor repeated earlier in `items`."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        event_id = event_of(item).id
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        if not conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
+            out.append(item)
+    return out
 
 
 def insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
@@ -506,6 +639,7 @@ def insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
 
 
 def delete_events(conn: sqlite3.Connection, seqs: list[int]) -> int:
+    _keep_top(conn)
     deleted = 0
     for start in range(0, len(seqs), 500):
         chunk = seqs[start : start + 500]
@@ -517,10 +651,26 @@ def delete_events(conn: sqlite3.Connection, seqs: list[int]) -> int:
 
 
 def clear_events(conn: sqlite3.Connection) -> int:
+    _keep_top(conn)
     deleted = conn.execute("DELETE FROM events").rowcount
     conn.execute("DELETE FROM bodies")
     conn.execute("DELETE FROM attempts")
+    # Ask the search indexer to drop what it holds (see inspector.search).
+    conn.execute("INSERT INTO meta (key, value) VALUES ('search_reset', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET "
+                 "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
     return deleted
+
+
+def _keep_top(conn: sqlite3.Connection) -> None:
+    """Remember the highest seq ever used, so deleting the newest events never frees their
+    seqs for new events (the UI and the search index take a seq to mean one event)."""
+    conn.execute(
+        "INSERT INTO meta (key, value) SELECT 'top_seq', CAST(top AS TEXT) FROM "
+        "(SELECT max(seq) AS top FROM events) WHERE top IS NOT NULL "
+        "ON CONFLICT (key) DO UPDATE SET value = "
+        "CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
+    )
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
@@ -541,6 +691,14 @@ def update_verdicts(
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _database_wide(exc: BaseException) -> bool:
+    """A failure of the database as a whole, not of one op."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in text for word in ("locked", "busy", "full", "readonly", "disk i/o error",
+                                  "unable to open"))
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ROLLBACK")
@@ -550,6 +708,20 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 def _pairs(text: str) -> HeaderList:
     return [(str(k), str(v)) for k, v in json.loads(text)]
+
+
+_ATTEMPT_COLUMNS = (
+    "id, seq, kind, at, method, url, status, elapsed_ms, error, response_headers, "
+    "response_body, resigned, edited"
+)
+
+
+def _attempt_of(r: Sequence[Any]) -> Attempt:
+    return Attempt(
+        id=r[0], event_seq=r[1], kind=r[2], at=r[3], method=r[4], url=r[5], status=r[6],
+        elapsed_ms=r[7], error=r[8], response_headers=_pairs(r[9]),
+        response_body=bytes(r[10]), resigned=bool(r[11]), edited=bool(r[12]),
+    )
 
 
 def _event_of(r: Sequence[Any], body: bytes) -> Event:
@@ -567,4 +739,13 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """Indexes for the filters that select few rows (`since:`, `status:`), and the id that
+    ties the search index's side file to this database."""
+    conn.execute("CREATE INDEX IF NOT EXISTS events_received_at ON events(received_at)")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_result_status ON events(result_status)")
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('search_id', "
+                 "lower(hex(randomblob(8))))")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _migrate_v2]

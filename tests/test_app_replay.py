@@ -69,7 +69,7 @@ async def test_replay_marked_events_in_order(tmp_path: Path, recorder: Recorder)
 
 async def test_forward_results_show_in_the_list(tmp_path: Path, recorder: Recorder) -> None:
     recorder.status = 202
-    async with running_app(tmp_path, forward_to=recorder.url + "/") as (app, pilot, base), \
+    async with running_app(tmp_path, forward_to=recorder.url + "/") as (app, _pilot, base), \
             httpx.AsyncClient() as client:
         for case in CONNECTLY["events"][:3]:
             assert (await post(base, case, client)).status_code == 200

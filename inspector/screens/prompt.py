@@ -34,8 +34,9 @@ class TextPrompt(_Dialog):
     """Ask for one value; `check(value)` returns a problem to show, or None to accept."""
 
     def __init__(self, title: str, value: str, check: Callable[[str], str | None] | None = None,
-                 placeholder: str = "", ok: str = "OK") -> None:
+                 placeholder: str = "", ok: str = "OK", *, password: bool = False) -> None:
         super().__init__()
+        self.password = password
         self.title_text = title
         self.value = value
         self.check = check
@@ -45,7 +46,8 @@ class TextPrompt(_Dialog):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.title_text))
-            yield Input(self.value, placeholder=self.placeholder, id="url")
+            yield Input(self.value, placeholder=self.placeholder, id="url",
+                        password=self.password)
             yield Label(Text(""), classes="error", id="error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")

@@ -127,7 +127,7 @@ def overview(detail: Detail) -> RenderableType:
     event = detail.event
     table = _grid()
     verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
-    table.add_row("URL", inert(event.url()))
+    table.add_row("URL", inert(event.url(), limit=2000))  # the Raw tab has all of it
     table.add_row("Method", inert(event.method))
     table.add_row("Client", inert(event.client or "unknown"))
     table.add_row(

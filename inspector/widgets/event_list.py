@@ -77,7 +77,7 @@ class EventList(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "open", "Open", id="open"),
+        Binding("enter", "open", "Open", id="open", show=False),
         Binding("space", "toggle_mark", "Mark", id="mark"),
     ]
 

@@ -12,7 +12,7 @@ from inspector.widgets.inert import ESCAPE_STYLE
 WRAP_AT = 2000  # very long lines are cut into pieces so one line never costs megabytes
 
 
-_ESCAPE = r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}"
+_ESCAPE = r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8}"
 
 
 class EscapeHighlighter(Highlighter):

@@ -20,8 +20,11 @@ os.environ.setdefault("TZ", "UTC")
 import httpx  # noqa: E402
 
 from inspector.app import InspectorApp  # noqa: E402
+from inspector.tunnel import parse_spec  # noqa: E402
 from inspector.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
+
+STANDIN = ROOT / "tests" / "bin" / "tunnel_standin.py"
 
 OUT = ROOT / "screenshots"
 SIZE = (150, 42)
@@ -41,6 +44,34 @@ def to_png(svg_path: Path) -> Path:
     png = svg_path.with_suffix(".png")
     cairosvg.svg2png(bytestring=svg.encode(), write_to=str(png), output_width=1800)
     return png
+
+
+async def tunnel_shot(tmp: Path) -> Path:
+    """The header with a tunnel up. No internet here: a stand-in cloudflared prints the real
+    tool's output (tests/bin/tunnel_standin.py)."""
+    folder = tmp / "bin"
+    folder.mkdir()
+    (tmp / "state").mkdir()
+    wrapper = folder / "cloudflared"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STANDIN}" cloudflared "$@"\n')
+    wrapper.chmod(0o755)
+    os.environ["PATH"] = f"{folder}:{os.environ['PATH']}"
+    os.environ["STANDIN_STATE"] = str(tmp / "state")
+    settings = make_settings(tmp / "t", port=0, tunnel=parse_spec("cloudflared"),
+                             connectly_business_id="your-business-id")
+    (tmp / "t").mkdir()
+    runtime = make_runtime(settings)
+    app = InspectorApp(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: runtime.tunnel and runtime.tunnel.state.url)
+        app.send_sample("text")
+        app.send_sample("delivery_status")
+        await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
+        await pilot.pause(0.5)
+        path = Path(app.save_screenshot(filename="tunnel.svg", path=str(OUT)))
+        await app.action_quit()
+    runtime.close()
+    return path
 
 
 async def main() -> None:
@@ -84,9 +115,21 @@ async def main() -> None:
         await wait_for(lambda: pane.detail.attempts)
         await pilot.pause(0.3)
         save("replay")
+        # Compare the genuine text event with the tampered one.
+        await pilot.press("g", "space")
+        await pilot.press("down", "down", "down", "down", "down", "space", "equals_sign")
+        await wait_for(lambda: app.screen.__class__.__name__ == "DiffScreen")
+        await pilot.pause(0.3)
+        save("diff")
+        await pilot.press("escape")
+        await pilot.press("slash", *"kind:delivery_status")
+        await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
+        await pilot.pause(0.3)
+        save("filter")
         await app.action_quit()
     runtime.close()
     recorder.stop()
+    shots.append(await tunnel_shot(tmp))
     for svg in shots:
         print(to_png(svg))
 

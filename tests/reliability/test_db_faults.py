@@ -254,7 +254,7 @@ def test_dbcheck_finds_corruption_past_the_first_page(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
     store = Store(db)
     events = [Event(id=new_id(), received_at=time.time(), method="POST", path="/x", query="",
-                    headers=[], body=os.urandom(3000)) for _ in range(300)]
+                    headers=[], body=os.urandom(3000)) for _ in range(900)]
     store.write_sync(lambda conn: conn.executemany(
         "INSERT INTO events (id, received_at, method, path, headers, body_size, status) "
         "VALUES (?, ?, 'POST', '/x', '[]', 0, 200)", [(e.id, e.received_at) for e in events]))

@@ -37,40 +37,40 @@ class StatusBar(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        # Most important first: a narrow terminal cuts the end of the line.
         text = Text.assemble(("webhook-inspector", "bold"), "  ")
         if self.url:
             text.append("● ", style="green")
-            text.append("listening ")
             text.append(self.url, style="bold underline")
         else:
             text.append("○ not listening", style="dim")
+        if self.shown is not None:
+            text.append(f"  {self.shown:,} of {self.total:,} events", style="bold")
+        else:
+            text.append(f"  {self.total:,} events", style="bold")
+        if self.rate >= 1:
+            text.append(f" · {self.rate:,.0f}/s")
+        if self.marked:
+            text.append(f" · {self.marked:,} marked", style="bold magenta")
+        text.append("  follow " + ("on" if self.follow else "off"),
+                    style="green" if self.follow else "dim")
+        if self.progress:
+            text.append(f"  {self.progress}", style="bold yellow")
+        if self.error:
+            text.append("  ⚠ ", style="bold")
+            text.append_text(inert(self.error, line=True, limit=120))
         if self.tunnel:
-            text.append("   ")
-            text.append_text(inert(self.tunnel, line=True, limit=70))
+            text.append("  │ ", style="dim")
+            text.append_text(inert(self.tunnel, line=True, limit=90))
         if self.forward_to:
-            text.append("   forward → ", style="dim")
+            text.append("  │ forward → ", style="dim")
             text.append_text(inert(self.forward_to, line=True, limit=50))
             if self.forward_waiting:
                 text.append(f" ({self.forward_waiting:,} waiting)", style="yellow")
         elif self.replay_to:
-            text.append("   replay → ", style="dim")
+            text.append("  │ replay → ", style="dim")
             text.append_text(inert(self.replay_to, line=True, limit=60))
         if self.policy:
-            text.append("   answer: ", style="dim")
+            text.append("  │ answer: ", style="dim")
             text.append_text(inert(self.policy, line=True, limit=50))
-        if self.shown is not None:
-            text.append(f"   {self.shown:,} of {self.total:,} events", style="bold")
-        else:
-            text.append(f"   {self.total:,} events", style="bold")
-        if self.marked:
-            text.append(f" · {self.marked:,} marked", style="bold magenta")
-        if self.progress:
-            text.append(f"   {self.progress}", style="bold yellow")
-        if self.rate >= 1:
-            text.append(f" · {self.rate:,.0f}/s")
-        text.append("   follow " + ("on" if self.follow else "off"),
-                    style="green" if self.follow else "dim")
-        if self.error:
-            text.append("   ⚠ ", style="bold")
-            text.append_text(inert(self.error, line=True, limit=120))
         return text

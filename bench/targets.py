@@ -87,7 +87,8 @@ class Bare:
 
 
 def _ready(screen: Screen) -> bool:
-    return bool(screen) and "listening" in screen[0] and any(is_header(s) for s in screen)
+    # The top line shows the listening URL ("● http://127.0.0.1:PORT/") once the app is up.
+    return bool(screen) and "● http://" in screen[0] and any(is_header(s) for s in screen)
 
 
 class Tui:

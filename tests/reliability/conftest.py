@@ -227,7 +227,7 @@ def tui(db: Path, *args: str) -> Iterator[tuple[Pty, int]]:
     """The real TUI (`inspector`) under a pty on port 0; yields it and its port."""
     term = Pty(inspector_argv("--port", "0", "--db", str(db), "--secret", SECRET, *args))
     try:
-        match = term.wait_for(r"listening\s*http://127\.0\.0\.1:(\d+)/", timeout=30)
+        match = term.wait_for(r"●\s*http://127\.0\.0\.1:(\d+)/", timeout=30)
         yield term, int(match.group(1))
     finally:
         term.close()

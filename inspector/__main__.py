@@ -73,7 +73,8 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="A secret for one provider (repeat); also read from STRIPE_WEBHOOK_"
                           "SECRET, GITHUB_WEBHOOK_SECRET, SLACK_SIGNING_SECRET, … by default."),
         click.option("--replay-to", default="", metavar="URL",
-                     help="Where `r` sends events (a URL ending in / gets the event's path)."),
+                     help="TUI: where `r` sends events (a URL ending in / gets the event's "
+                          "path)."),
         click.option("--max-body", default=str(DEFAULT_MAX_BODY), show_default=True,
                      metavar="SIZE", help="Largest body accepted (bigger ones get 413)."),
         click.option("--public-url", default="", metavar="URL",
@@ -91,7 +92,7 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "(kept as PATH.broken-TIME) and start a new one."),
         click.option("--tunnel", default=None, metavar="TOOL",
                      help="Start a tunnel to this port: ngrok, cloudflared, localtunnel, ssh or "
-                          "ssh:HOST; its public URL shows in the header."),
+                          "ssh:HOST; its public URL shows in the header (serve: on stderr)."),
         click.option("--forward-to", default="", metavar="URL",
                      help="Forward every incoming event to your app as it arrives, byte-exact "
                           "and in order (a URL ending in / gets the event's path)."),
@@ -190,12 +191,14 @@ def open_runtime(settings: Settings) -> Any:
     from inspector import dbcheck
     from inspector.runtime import Runtime
 
+    notices: list[str] = []
     problem = dbcheck.check(settings.db)
     if problem is not None:
         if not (settings.reset_db and problem.resettable):
             fail(problem.message)
         moved = dbcheck.reset(settings.db)
-        click.echo(f"moved {settings.db} aside to {moved}; starting a new database", err=True)
+        notices.append(f"moved {settings.db} aside to {moved}; starting a new database")
+        click.echo(notices[-1], err=True)
     warning = exposure_warning(settings.host)
     if warning:
         click.echo(warning, err=True)  # the TUI also shows it as a notification
@@ -204,7 +207,9 @@ def open_runtime(settings: Settings) -> Any:
     except BindError as exc:
         fail(str(exc))
     try:
-        return Runtime(settings, sock)
+        runtime = Runtime(settings, sock)
+        runtime.notices += notices
+        return runtime
     except StoreError as exc:
         sock.close()
         fail(str(exc))

@@ -102,6 +102,7 @@ class InspectorApp(App[int]):
         Binding("d", "delete", "Delete", id="delete"),
         Binding("D", "clear", "Clear all", id="clear", show=False),
         Binding("question_mark", "help", "Help", id="help"),
+        Binding("escape", "focus_list", "Back to the list", show=False, id="focus-list"),
         *[
             Binding(str(i + 1), f"tab('{name}')", name.title(), show=False, id=f"tab-{name}")
             for i, name in enumerate(TABS)
@@ -169,6 +170,8 @@ class InspectorApp(App[int]):
         self.set_interval(0.5, self._catch_up)
         self.runtime.errors.append(self._on_store_error)
         await self.runtime.start()
+        for notice in self.runtime.notices:
+            self.notify(notice, timeout=20, markup=False)
         warning = exposure_warning(self.runtime.settings.host)
         if warning:
             self.notify(warning.removeprefix("warning: "), title="Reachable from other machines",
@@ -283,7 +286,10 @@ class InspectorApp(App[int]):
         self.status_bar.redraw()
 
     def on_event_list_opened(self, message: EventList.Opened) -> None:
-        self.query_one(TabbedContent).focus()
+        self.detail_pane.focus_content()
+
+    def action_focus_list(self) -> None:
+        self.event_list.focus()
 
     def _load_selected(self) -> None:
         self._detail_timer = None
@@ -459,6 +465,9 @@ class InspectorApp(App[int]):
                 status.progress = f"replaying {done:,}/{total:,}"
                 status.redraw()
 
+        status.progress = "replaying…" if len(events) == 1 else f"replaying 0/{len(events):,}"
+        status.redraw()
+
         try:
             attempts, summary = await replay.replay_many(self.http, events, base, resign=resign,
                                                          on_attempt=progress)
@@ -565,6 +574,7 @@ class InspectorApp(App[int]):
             self.notify("Nothing to export.", severity="warning")
             return
         what = "marked" if self.event_list.marked else "listed"
+        noun = "event" if len(seqs) == 1 else "events"
 
         def check(path: str) -> str | None:
             if not path:
@@ -577,7 +587,7 @@ class InspectorApp(App[int]):
             if path:
                 self.export_events(seqs, path)
 
-        self.push_screen(TextPrompt(f"Export the {len(seqs):,} {what} events to which file? "
+        self.push_screen(TextPrompt(f"Export the {len(seqs):,} {what} {noun} to which file? "
                                     "(.jsonl lossless, .har for browser devtools, .sh curl)",
                                     export.default_name("jsonl"), check, ok="Export"), chosen)
 
@@ -627,7 +637,9 @@ class InspectorApp(App[int]):
         self.copy_to_clipboard(command)
         where = target or "where it arrived"
         self.notify(f"A curl command ({len(command):,} characters) that sends this event "
-                    f"byte-exact to {where}.", title="Copied to the clipboard", markup=False)
+                    f"byte-exact to {where}, sent to your terminal's clipboard (OSC 52; some "
+                    "terminals and tmux need it allowed). Also: inspector export --format "
+                    "curl.", title="Copy as curl", markup=False)
 
     # -- tunnel and Connectly registration ---------------------------------------------------
 

@@ -134,7 +134,7 @@ async def _reply(send: Send, status: int, payload: dict[str, object], ident: byt
 
 
 def _refuse_size(event: Event, size: int, limit: int, at_least: bool = False) -> None:
-    more = "more than " if at_least else ""
+    more = "at least " if at_least else ""
     event.status = 413
     event.body_size = size
     event.refused = (

@@ -47,6 +47,8 @@ class ReplayError(Exception):
 def check_target(url: str) -> str:
     """Validate a target URL; returns it stripped, or raises ReplayError."""
     url = url.strip()
+    if any(c.isspace() for c in url):
+        raise ReplayError(f"{url!r} contains spaces (percent-encode them as %20)")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ReplayError(f"{url!r} is not an http(s) URL (for example http://localhost:3000/)")

@@ -220,7 +220,8 @@ class Responder:
                 await self._mirror(event, send, await waiter)
                 return
         if policy.body is None:
-            body = b'{"ok":true,"id":"' + ident + b'"}'
+            ok = b"true" if 200 <= event.status < 300 else b"false"
+            body = b'{"ok":' + ok + b',"id":"' + ident + b'"}'
             headers: HeaderList = list(policy.headers)
         else:
             body = policy.body

@@ -36,6 +36,7 @@ class Runtime:
         self.store = Store(settings.db, prepare=self.analyzer.analyze)
         self.sock = sock
         self.errors: list[Callable[[str], None]] = []
+        self.notices: list[str] = []  # said before the UI started (the TUI repeats them)
         self.attempt_listeners: list[AttemptListener] = []
         self.receiver = Receiver(self.store, settings.max_body, self._error)
         self.app: ASGIApp = receiver_app(self.receiver)

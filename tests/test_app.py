@@ -249,3 +249,35 @@ async def test_marks_with_space(tmp_path: Path) -> None:
         assert "2 marked" in str(app.query_one(StatusBar).render())
         await pilot.press("k", "space")  # unmark the second
         assert events.marked_in_order() == [events.seqs[0]]
+
+
+async def test_enter_focuses_the_content_and_escape_returns(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        await client.post(base + "/t", content=b"first paragraph\n\nsecond paragraph",
+                          headers={"content-type": "text/plain"})
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail is not None, what="detail")
+        # Blank lines survive in the views (the body is not glued to the headers).
+        raw = pane.detail.raw_lines if pane.detail else []
+        assert raw[-3:] == ["first paragraph", "", "second paragraph"]
+        await pilot.press("4", "enter")
+        assert app.focused is not None and app.focused.id == "raw"
+        view = app.query_one("#raw")
+        assert [view.lines[i] for i in range(len(view.lines))][-3:] == [
+            "first paragraph", " ", "second paragraph"]
+        await pilot.press("escape")
+        assert app.focused is app.query_one(EventList)
+        assert app.query_one("#replay").can_focus is False  # `r` is the key for it
+
+
+async def test_deleting_a_marked_event_updates_the_count(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"][:3]:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 3, what="rows")
+        await pilot.press("g", "space", "space", "k", "d")
+        await wait_for(lambda: len(events.seqs) == 2, what="deleted")
+        assert len(events.marked) == 1
+        await wait_for(lambda: "1 marked" in str(app.query_one(StatusBar).render()),
+                       what="count")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ async def test_edit_and_replay_resigned(tmp_path: Path, recorder: Recorder) -> N
         await wait_for(lambda: app.screen.query("ReplayEditor #body"), what="editor")
         await pilot.pause()
         await pilot.press("space")  # an edit at the top of the body
+        await pilot.click("#send")  # without re-signing: a warning first, nothing sent
+        assert "original signature will not verify" in str(
+            app.screen.query_one("#error").render())
+        assert not recorder.requests
         await pilot.click("#resign")
         await pilot.click("#send")
         await wait_for(lambda: recorder.requests, what="edited replay")
@@ -90,10 +95,15 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
         app.screen.query_one("#url").value = "202"
         await pilot.press("enter")
         await wait_for(lambda: not app.screen.query("TextPrompt"), what="prompt closed")
-        assert (await post(base, connectly_event("text"), client)).status_code == 202
+        answer = await post(base, connectly_event("text"), client)
+        assert answer.status_code == 202 and answer.json()["ok"] is True
         assert "202" in str(app.query_one(StatusBar).render())
         app.action_toggle_reject_invalid()
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 401
+        app._set_policy(replace(app.runtime.settings.policy, status=503,
+                                reject_invalid=False))
+        answer = await post(base, connectly_event("text"), client)
+        assert answer.status_code == 503 and answer.json()["ok"] is False
         app.action_response_default()
         assert app.runtime.settings.policy == DEFAULT_POLICY
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200

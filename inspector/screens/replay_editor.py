@@ -170,7 +170,10 @@ class ReplayEditor(ModalScreen[Edit | None]):
             yield self._body_area()
             ok = self.signer is not None and self.signer.ok
             what = f" ({self.signer.title})" if ok and self.signer is not None else ""
-            yield Checkbox(f"Re-sign{what} with the configured secret, fresh timestamp",
+            stamped = ok and self.signer is not None and self.signer.title not in (
+                "Connectly", "GitHub", "Shopify")
+            when = ", fresh timestamp" if stamped else ""
+            yield Checkbox(f"Re-sign{what} with the configured secret{when}",
                            value=False, id="resign", disabled=not ok)
             if not ok:
                 why = self.signer.problem if self.signer is not None else (
@@ -192,6 +195,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
         return TextArea(self.body_text, id="body", read_only=read_only)
 
     def on_mount(self) -> None:
+        self._warned = False
         self.query_one("#body", TextArea).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -211,6 +215,15 @@ class ReplayEditor(ModalScreen[Edit | None]):
             edit = self.result()
         except ValueError as exc:
             self.query_one("#error", Label).update(inert(str(exc), line=True))
+            return
+        warned = self._warned
+        self._warned = True
+        if (edit.edited and not edit.resign and not warned and self.signer is not None
+                and self.signer.ok):
+            # A changed request with its original signature fails any app that verifies.
+            self.query_one("#error", Label).update(Text(
+                "The request changed, so its original signature will not verify: tick "
+                "Re-sign, or press Send again to send it as it is.", style="yellow"))
             return
         self.dismiss(edit)
 

@@ -83,11 +83,15 @@ def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str 
 
 
 def _raw(event: Event) -> str:
-    """The request line, the headers as parsed, then the body bytes exactly (\\r shown)."""
+    """The request line, the headers as parsed, then the body bytes exactly.
+
+    A backslash that was sent is shown doubled, so `\\x1b` (typed) and `\x1b` (an ESC byte,
+    made visible) cannot be mistaken for each other."""
     head = [f"{event.method} {event.target} HTTP/{event.http_version}"]
     head += [f"{k}: {v}" for k, v in event.headers]
-    body = event.body.decode("utf-8", errors="backslashreplace")
-    return "\n".join(head) + "\n\n" + body
+    text = "\n".join(head).replace("\\", "\\\\")
+    body = event.body.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
+    return text + "\n\n" + body
 
 
 def _reply_lines(attempt: Attempt) -> tuple[list[str], bool]:
@@ -220,7 +224,9 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-bar"):
             yield Static(Text("No event selected", style="dim"), id="detail-title")
-            yield Button("Replay (r)", id="replay", variant="primary", compact=True)
+            replay = Button("Replay (r)", id="replay", variant="primary", compact=True)
+            replay.can_focus = False  # a mouse target; from the keyboard it is `r`
+            yield replay
         with TabbedContent(id="tabs"):
             with TabPane("Overview", id="tab-overview"), VerticalScroll():
                 yield Static(id="overview")
@@ -241,6 +247,17 @@ class DetailPane(Vertical):
         table = self.query_one("#headers", DataTable)
         table.add_columns("Name", "Value")
         self.query_one("#replay", Button).disabled = True
+
+    def focus_content(self) -> None:
+        """Focus what the active tab shows (so arrows and PgDn scroll it)."""
+        tabs = self.query_one(TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        if pane is None:
+            return
+        for widget in pane.query("TextView, DataTable, VerticalScroll"):
+            if widget.focusable:
+                widget.focus()
+                return
 
     def clear(self) -> None:
         self.detail = None

@@ -201,7 +201,9 @@ class EventList(ScrollView, can_focus=True):
         self.seqs = array("q", (s for s in self.seqs if s not in seqs))
         for seq in seqs:
             self._rows.pop(seq, None)
-        self.marked -= seqs
+        if self.marked & seqs:
+            self.marked -= seqs
+            self.post_message(self.MarksChanged(len(self.marked)))
         self._strips.clear()
         self._resize_virtual()
         self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)

@@ -12,7 +12,7 @@ from inspector.widgets.inert import ESCAPE_STYLE
 WRAP_AT = 2000  # very long lines are cut into pieces so one line never costs megabytes
 
 
-_ESCAPE = r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8}"
+_ESCAPE = r"(?<!\\)(?:\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8})"
 
 
 class EscapeHighlighter(Highlighter):
@@ -56,5 +56,7 @@ class TextView(Log):
     def show(self, lines: list[str], *, json: bool = False) -> None:
         self.highlighter = JSONEscapeHighlighter() if json else EscapeHighlighter()
         self.clear()
-        self.write_lines(lines, scroll_end=False)
+        # Log.write_lines splits each line again, and "".splitlines() is []: an empty line
+        # would vanish, gluing a body to its headers. A lone space keeps it.
+        self.write_lines([line or " " for line in lines], scroll_end=False)
         self.scroll_home(animate=False)

@@ -192,7 +192,7 @@ async def test_one_byte_over_the_limit_is_413_and_listed(ui: UI) -> None:
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11)) + b"0\r\n\r\n"
     head = b"POST /chunked HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
     answer = await ui.deliver(head + chunks)
-    assert answer.status == 413 and "more than" in answer.json()["error"]
+    assert answer.status == 413 and "at least" in answer.json()["error"]
     await ui.check(answer, "the limit is 10,485,760")
 
 

@@ -11,15 +11,7 @@ import platformdirs
 
 from inspector.connectly_api import DEFAULT_API_BASE
 from inspector.receiver import DEFAULT_MAX_BODY
-from inspector.responses import (
-    DEFAULT_POLICY,
-    PolicyError,
-    ResponsePolicy,
-    check_delay,
-    check_status,
-    parse_header_line,
-    read_body,
-)
+from inspector.responses import DEFAULT_POLICY, PolicyError, ResponsePolicy, build_policy
 from inspector.routes import Route
 from inspector.signatures import Secrets
 from inspector.tunnel import Spec
@@ -102,18 +94,10 @@ def apply_options(
         raise OptionError("needs --forward-to URL (it answers with what that app answered)",
                           "--respond-with-downstream")
     settings.resign = resign
-    option = ""
     try:
-        option = "--status"
-        code = DEFAULT_POLICY.status if status is None else check_status(status)
-        option = "--response-body"
-        body = None if response_body is None else read_body(response_body)
-        option = "--response-header"
-        headers = tuple(parse_header_line(h) for h in response_headers)
-        option = "--delay"
-        seconds = 0.0 if delay is None else check_delay(delay)
+        settings.policy = build_policy(
+            status=status, body=response_body, headers=response_headers, delay=delay,
+            reject_invalid=reject_invalid, respond_with_downstream=respond_with_downstream)
     except PolicyError as exc:
-        raise OptionError(str(exc), option) from exc
-    settings.policy = ResponsePolicy(code, body, headers, seconds, reject_invalid,
-                                     respond_with_downstream)
+        raise OptionError(str(exc), exc.option) from exc
     return settings

@@ -47,7 +47,12 @@ _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class PolicyError(ValueError):
-    """A response setting that cannot be used; one line saying why."""
+    """A response setting that cannot be used; one line saying why. `option` names the flag
+    it came from, when known."""
+
+    def __init__(self, message: str, option: str = "") -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +160,20 @@ def build_policy(
     reject_invalid: bool = False,
     respond_with_downstream: bool = False,
 ) -> ResponsePolicy:
-    """A policy from raw option values; PolicyError names the bad one."""
-    return ResponsePolicy(
-        status=DEFAULT_POLICY.status if status is None else check_status(status),
-        body=None if body is None else read_body(body),
-        headers=tuple(parse_header_line(h) for h in headers),
-        delay=0.0 if delay is None else check_delay(delay),
-        reject_invalid=reject_invalid,
-        respond_with_downstream=respond_with_downstream,
-    )
+    """A policy from raw option values; PolicyError names the bad one (`option`)."""
+    option = ""
+    try:
+        option = "--status"
+        code = DEFAULT_POLICY.status if status is None else check_status(status)
+        option = "--response-body"
+        content = None if body is None else read_body(body)
+        option = "--response-header"
+        pairs = tuple(parse_header_line(h) for h in headers)
+        option = "--delay"
+        seconds = 0.0 if delay is None else check_delay(delay)
+    except PolicyError as exc:
+        raise PolicyError(str(exc), option) from exc
+    return ResponsePolicy(code, content, pairs, seconds, reject_invalid, respond_with_downstream)
 
 
 # -- deciding and answering -------------------------------------------------------------------

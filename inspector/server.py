@@ -267,50 +267,60 @@ def _prune(conn: asyncio.Protocol, connections: set[Any], limits: Limits, now: f
             other.timeout_keep_alive_handler()
 
 
-class GuardedH11(H11Protocol):
-    """uvicorn's h11 protocol with the guard."""
+class _Guarded:
+    """The guard's plumbing, shared by both parsers' protocols (listed first in the bases,
+    so these wrap uvicorn's methods). The parser-specific part is in each subclass."""
 
     limits = DEFAULT_LIMITS
+    watch: Watch
+    loop: asyncio.AbstractEventLoop
+    connections: set[Any]
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.watch = Watch(self, self.limits, self.loop)
-        _prune(self, self.connections, self.limits, self.loop.time())
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.watch = Watch(self, self.limits, self.loop)  # type: ignore[arg-type]
+        _prune(self, self.connections, self.limits, self.loop.time())  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         watch = self.watch
         if watch.before(data):
-            super().data_received(data)
+            super().data_received(data)  # type: ignore[misc]
             watch.after()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.watch.close()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
         self.watch.idle_since = self.loop.time()
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
         self.watch.refuse(400, "Bad Request", MALFORMED)
+
+    def reading_paused(self) -> bool:
+        return bool(self.flow.read_paused)  # type: ignore[attr-defined]
+
+    def current(self) -> object:
+        return self.cycle  # type: ignore[attr-defined]
+
+    def answered(self) -> bool:
+        cycle = self.current()
+        return cycle is not None and bool(cycle.response_started)  # type: ignore[attr-defined]
+
+    def busy(self) -> bool:
+        cycle = self.current()
+        return cycle is not None and not cycle.response_complete  # type: ignore[attr-defined]
+
+
+class GuardedH11(_Guarded, H11Protocol):  # type: ignore[misc]
+    """uvicorn's h11 protocol with the guard."""
 
     def head_pending(self) -> bool:
         return self.conn.their_state is h11.IDLE
 
     def in_body(self) -> bool:
         return self.conn.their_state is h11.SEND_BODY
-
-    def answered(self) -> bool:
-        return self.cycle is not None and self.cycle.response_started
-
-    def reading_paused(self) -> bool:
-        return self.flow.read_paused
-
-    def current(self) -> object:
-        return self.cycle
-
-    def busy(self) -> bool:
-        return self.cycle is not None and not self.cycle.response_complete
 
 
 def _httptools_class() -> type[asyncio.Protocol] | None:
@@ -321,30 +331,10 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
         return None
     idle, head, body = 0, 1, 2
 
-    class GuardedHttpTools(HttpToolsProtocol):
+    class GuardedHttpTools(_Guarded, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with the guard (httptools sets no head limit)."""
 
-        limits = DEFAULT_LIMITS
         phase = idle
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.watch = Watch(self, self.limits, self.loop)
-            _prune(self, self.connections, self.limits, self.loop.time())
-
-        def data_received(self, data: bytes) -> None:
-            watch = self.watch
-            if watch.before(data):
-                super().data_received(data)
-                watch.after()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.watch.close()
-            super().connection_lost(exc)
-
-        def on_response_complete(self) -> None:
-            self.watch.idle_since = self.loop.time()
-            super().on_response_complete()
 
         # Parser callbacks: where the current request is.
         def on_message_begin(self) -> None:
@@ -359,26 +349,11 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
             self.phase = idle
             super().on_message_complete()
 
-        def send_400_response(self, msg: str) -> None:
-            self.watch.refuse(400, "Bad Request", MALFORMED)
-
         def head_pending(self) -> bool:
             return self.phase != body
 
         def in_body(self) -> bool:
             return self.phase == body
-
-        def answered(self) -> bool:
-            return self.cycle is not None and self.cycle.response_started
-
-        def reading_paused(self) -> bool:
-            return self.flow.read_paused
-
-        def current(self) -> object:
-            return self.cycle
-
-        def busy(self) -> bool:
-            return self.cycle is not None and not self.cycle.response_complete
 
     return GuardedHttpTools
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,17 +13,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 
-class _Dialog(ModalScreen[str | None]):
+class Dialog(ModalScreen[Any]):
+    """A centred modal box; escape cancels (dismisses with None)."""
+
     DEFAULT_CSS = """
-    _Dialog { align: center middle; }
-    _Dialog > Vertical {
+    Dialog { align: center middle; }
+    Dialog > Vertical {
         width: 76; max-width: 95%; height: auto; border: thick $primary;
         background: $surface; padding: 1 2;
     }
-    _Dialog Label { width: 1fr; margin-bottom: 1; }
-    _Dialog .error { color: $error; height: auto; }
-    _Dialog Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    _Dialog Button { margin-left: 1; }
+    Dialog Label { width: 1fr; margin-bottom: 1; }
+    Dialog .error { color: $error; height: auto; }
+    Dialog Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    Dialog Button { margin-left: 1; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -30,7 +33,7 @@ class _Dialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class TextPrompt(_Dialog):
+class TextPrompt(Dialog):
     """Ask for one value; `check(value)` returns a problem to show, or None to accept."""
 
     def __init__(self, title: str, value: str, check: Callable[[str], str | None] | None = None,
@@ -80,7 +83,7 @@ class URLPrompt(TextPrompt):
         super().__init__(title, value, check, "http://localhost:3000/webhooks", "Send")
 
 
-class Confirm(_Dialog):
+class Confirm(Dialog):
     """Yes/no; dismisses with "yes" or None."""
 
     def __init__(self, question: str, yes: str = "Yes") -> None:

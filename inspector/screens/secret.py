@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from inspector.screens.prompt import Dialog
 
-class SecretPrompt(ModalScreen[tuple[str, str] | None]):
+
+class SecretPrompt(Dialog):
     """Dismisses with (provider, secret), or None when cancelled."""
 
     DEFAULT_CSS = """
-    SecretPrompt { align: center middle; }
-    SecretPrompt > Vertical {
-        width: 76; max-width: 95%; height: auto; border: thick $primary;
-        background: $surface; padding: 1 2;
-    }
-    SecretPrompt Label { width: 1fr; margin-bottom: 1; }
     SecretPrompt Select { margin-bottom: 1; }
     SecretPrompt #hint { color: $text-muted; }
-    SecretPrompt Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    SecretPrompt Button { margin-left: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, providers: list[tuple[str, str]], provider: str, current: str) -> None:
         """`providers` is (title, name) pairs; `current` is the masked current secret."""
@@ -55,9 +46,6 @@ class SecretPrompt(ModalScreen[tuple[str, str] | None]):
             self._submit()
         else:
             self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def _submit(self) -> None:
         secret = self.query_one("#secret", Input).value

@@ -52,7 +52,20 @@ class Target(Protocol):
     def finish(self) -> Outcome: ...
 
 
-class Bare:
+class _Spawned:
+    """A target that is one child process of ours."""
+
+    proc: Spawned | None = None
+
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def pids(self) -> dict[str, int]:
+        return {"app": self.pid()}
+
+
+class Bare(_Spawned):
     """uvicorn's CLI serving bench.bare_app (it binds its own socket: TCP_NODELAY is set)."""
 
     kind = "bare"
@@ -71,13 +84,6 @@ class Bare:
             "--no-server-header",
         ], log=self.log)
         wait_port(self.port, alive=self.proc.alive)
-
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def pids(self) -> dict[str, int]:
-        return {"app": self.pid()}
 
     def finish(self) -> Outcome:
         assert self.proc is not None
@@ -145,7 +151,7 @@ class Tui:
         return out
 
 
-class Serve:
+class Serve(_Spawned):
     """The headless receiver (`inspector serve`): the hook for when it exists."""
 
     kind = "serve"
@@ -169,13 +175,6 @@ class Serve:
                             log=self.log)
         wait_port(self.port, alive=self.proc.alive)
         time.sleep(0.3)
-
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def pids(self) -> dict[str, int]:
-        return {"app": self.pid()}
 
     def finish(self) -> Outcome:
         assert self.proc is not None

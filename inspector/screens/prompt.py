@@ -32,6 +32,19 @@ class Dialog(ModalScreen[Any]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    # Enter in an input, or the #ok button, submits; any other button cancels.
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        self.dismiss("yes")
+
 
 class TextPrompt(Dialog):
     """Ask for one value; `check(value)` returns a problem to show, or None to accept."""
@@ -55,15 +68,6 @@ class TextPrompt(Dialog):
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self.ok, id="ok", variant="primary")
-
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def _submit(self) -> None:
         value = self.query_one("#url", Input).value.strip()
@@ -100,6 +104,3 @@ class Confirm(Dialog):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss("yes" if event.button.id == "ok" else None)

@@ -38,15 +38,6 @@ class SecretPrompt(Dialog):
     def on_mount(self) -> None:
         self.query_one("#secret", Input).focus()
 
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         secret = self.query_one("#secret", Input).value
         provider = self.query_one("#provider", Select).value

@@ -181,6 +181,13 @@ def signature(detail: Detail) -> RenderableType:
     return Group(table, values)
 
 
+def how_sent(attempt: Attempt) -> str:
+    flags = [f for f, on in (("forced re-sign", attempt.forced),
+                             ("re-signed", attempt.resigned and not attempt.forced),
+                             ("edited", attempt.edited)) if on]
+    return ", ".join(flags) if flags else "original signature"
+
+
 def replays(detail: Detail) -> RenderableType:
     if not detail.attempts:
         return Text("Not replayed yet. Press r to send this event to your app.", style="dim")
@@ -196,10 +203,19 @@ def replays(detail: Detail) -> RenderableType:
             ok = attempt.status is not None and attempt.status < 400
             line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
         line.append(f"  {attempt.elapsed_ms:.0f} ms", style="dim")
-        flags = [f for f, on in (("re-signed", attempt.resigned), ("edited", attempt.edited)) if on]
-        line.append("  " + (", ".join(flags) if flags else "original signature"), style="dim")
+        line.append(f"  {how_sent(attempt)}", style="bold yellow" if attempt.forced else "dim")
         rows.append(line)
+        if attempt.note:  # one line: the list of attempts is short of room
+            rows.append(_note(f"          {attempt.note}"))
     return Group(*rows)
+
+
+def _note(text: str) -> Text:
+    """Untrusted text on one line of its own."""
+    row = inert(text, "yellow")
+    row.end = "\n"
+    row.no_wrap, row.overflow = True, "ellipsis"
+    return row
 
 
 class DetailPane(Vertical):

@@ -119,6 +119,18 @@ def test_a_key_the_scheme_cannot_use_is_a_clear_error() -> None:
         signer.sign("POST", "", [("webhook-id", "msg_1")], b"{}")
 
 
+def test_an_event_that_verifies_under_another_scheme_is_not_vouched_for() -> None:
+    """A stored provider (an import may say anything) that is not the scheme that verifies
+    the event: re-signing with it would sign what nobody signed that way."""
+    event = event_of(connectly_event("text"))
+    assert event.verdict == "valid"
+    event.provider = "github"
+    signer = signer_for(Analyzer(Secrets(default=SECRET)), event)
+    assert signer.ok and signer.title == "GitHub"
+    assert signer.doubt == ("it arrived with an invalid signature (it verified as connectly, "
+                            "but would be re-signed as GitHub)")
+
+
 def test_a_route_pins_the_scheme_and_secret() -> None:
     spec = HmacSpec(header="X-Sig", prefix="sha256=", template="{timestamp}.{body}",
                     timestamp_header="X-Ts")

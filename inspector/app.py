@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
-from inspector.resign import Signer, signer_for
+from inspector.resign import Signer, expired, signer_for
 from inspector.responses import (
     DEFAULT_POLICY,
     PolicyError,
@@ -48,6 +48,7 @@ from inspector.widgets.detail import (
     DetailPane,
     build,
     how_sent,
+    replay_advice,
     status_text,
 )
 from inspector.widgets.event_list import EventList
@@ -310,9 +311,12 @@ class InspectorApp(App[int]):
         event = self.store.event(seq)
         if event is None:
             return
-        check = self.runtime.analyzer.verify(event)
-        secret = self.runtime.analyzer.secrets.for_provider(check.provider or "connectly")
-        detail = build(event, check, self.store.attempts(seq), mask(secret))
+        analyzer = self.runtime.analyzer
+        check = analyzer.verify(event)
+        secret = analyzer.secrets.for_provider(check.provider or "connectly")
+        signer = signer_for(analyzer, event)
+        advice = replay_advice(signer, expired(signer.provider, analyzer.request_of(event)))
+        detail = build(event, check, self.store.attempts(seq), mask(secret), advice)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, detail, tab)
 

@@ -121,6 +121,35 @@ def arrival(analyzer: Analyzer, event: Event, provider: Provider | None) -> tupl
     return check.verdict.value, check.reason
 
 
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A signed timestamp that receivers of this scheme no longer accept."""
+
+    title: str  # the scheme
+    age: int  # seconds since the signed timestamp
+    tolerance: int  # seconds the scheme accepts
+
+    def text(self) -> str:
+        """"This Stripe signature is 13 min old (780 s); Stripe accepts 300 s, ..." """
+        minutes = f"{self.age // 60} min old ({self.age:,} s)" if self.age >= 120 else (
+            f"{self.age} s old")
+        return (f"This {self.title} signature is {minutes}; {self.title} accepts "
+                f"{self.tolerance} s, so a replay with the original signature will be refused.")
+
+
+def expired(provider: Provider | None, req: SignedRequest, now: float | None = None
+            ) -> Expired | None:
+    """Whether the request's signed timestamp is past the scheme's window: read from the
+    scheme's own traits (`tolerance`, `signed_at`), so generic routes count too."""
+    if provider is None or not provider.tolerance:
+        return None
+    stamp = provider.signed_at(req)
+    if stamp is None:
+        return None
+    age = int((time.time() if now is None else now) - stamp)
+    return Expired(provider.title, age, provider.tolerance) if age > provider.tolerance else None
+
+
 def resign_headers(provider: Provider, secret: str, method: str, url: str,
                    headers: HeaderList, body: bytes, now: float | None = None) -> HeaderList:
     """Replace the provider's signature headers (and the timestamp/id headers it signs) with

@@ -8,10 +8,15 @@ or 400, as a user's app would:
 - a forged event (tampered body, wrong secret) never leaves the inspector with a signature the
   SDK accepts: not by forward with --resign, replay, replay-many, `s`, nor the `R` editor
   without confirmation;
+- an event whose signed timestamp has expired: the Replay tab says so (how old, the
+  tolerance), the SDK refuses the original, and `s` re-signs it into one the SDK accepts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -32,11 +37,15 @@ from starlette.routing import Route
 from textual.widgets import Checkbox
 from twilio.request_validator import RequestValidator
 
+from inspector.analysis import Analyzer
 from inspector.model import Event, new_id
+from inspector.routes import Route as ConfigRoute
 from inspector.screens.prompt import Confirm
 from inspector.screens.replay_editor import ReplayEditor
 from inspector.server import Running, bind, make_server
 from inspector.signatures import Secrets
+from inspector.signatures.generic import Generic, HmacSpec
+from inspector.store import Store, insert_events
 from inspector.widgets.detail import DetailPane
 from inspector.widgets.event_list import EventList
 from tests.conftest import running_app, wait_for
@@ -49,6 +58,7 @@ SECRETS = Secrets(by_provider={"stripe": STRIPE_SECRET, "standard-webhooks": STA
                                "slack": SLACK_SECRET, "twilio": TWILIO_TOKEN})
 WRONG = {"stripe": "whsec_someone_else", "standard-webhooks": "whsec_c29tZW9uZSBlbHNl",
          "slack": "not-the-signing-secret", "twilio": "54321"}
+STALE = 13 * 60  # slack_sdk refused a 13-minute-old replay (issue 10)
 
 
 # -- a user's app that verifies with the official SDKs ------------------------------------------
@@ -339,3 +349,88 @@ async def test_serve_forwards_with_resign_only_what_the_sdk_should_accept(
     finally:
         await runtime.stop()
     assert [sdk_app.statuses(b) for b in bodies] == [[200], [400], [400]]
+
+
+# -- a signed timestamp that has expired -----------------------------------------------------------
+
+
+LINEAR_SECRET = "linear-route-secret"
+LINEAR = ConfigRoute("/linear/*", Generic(HmacSpec(
+    header="Linear-Signature", template="{timestamp}.{body}", timestamp_header="Linear-Ts",
+    tolerance=600)), LINEAR_SECRET)
+
+
+def linear_sign(secret: str, url: str, body: bytes, when: int) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), str(when).encode() + b"." + body, hashlib.sha256)
+    return {"Linear-Ts": str(when), "Linear-Signature": digest.hexdigest()}
+
+
+def arrived_long_ago(db: Path, provider: Provider, *, host: str, tampered: bool = False) -> str:
+    """Store an event that arrived STALE seconds ago, signed then (the store and the analysis
+    are the real ones; only the clock is in the past). Returns its id."""
+    when = int(time.time()) - STALE
+    body, headers = signed(provider, f"http://{host}", when=when,
+                           secret=LINEAR_SECRET if provider.name == "generic" else None)
+    if tampered:
+        body = provider.tampered(body)
+    event = Event(new_id(when), when + 0.5, "POST", provider.path, "",
+                  [("host", host), *headers.items()], body)
+    Analyzer(SECRETS, routes=[LINEAR]).analyze(event)
+    assert event.verdict == ("invalid" if tampered else "valid"), event.reason
+    store = Store(db)
+    store.write_sync(insert_events, [event])
+    store.close()
+    return event.id
+
+
+STALE_CASES = [*PROVIDERS[:3], Provider("generic", "/linear/issues", "application/json",
+                                        b'{"action": "create", "amount": 1999}', linear_sign)]
+
+
+@pytest.mark.parametrize("provider", STALE_CASES, ids=[p.name for p in STALE_CASES])
+async def test_an_expired_timestamp_is_said_before_replaying_and_s_resigns_it(
+        tmp_path: Path, sdk_app: SdkApp, provider: Provider) -> None:
+    ident = arrived_long_ago(tmp_path / "events.db", provider, host="127.0.0.1:8765")
+    async with running_app(tmp_path, secrets=SECRETS, routes=[LINEAR],
+                           replay_to=sdk_app.url) as (app, pilot, _base):
+        await select(app, pilot, ident)
+        await pilot.press("6")
+        advice = app.query_one(DetailPane).detail.advice
+        tolerance = 600 if provider.name == "generic" else 300
+        age = re.search(r"signature is 13 min old \((\d+) s\)", advice)
+        assert age is not None and STALE <= int(age.group(1)) < STALE + 60, advice
+        assert (f"accepts {tolerance} s, so a replay with the original signature will be "
+                "refused") in advice
+        assert advice.endswith("Press s to re-sign it with a fresh timestamp and replay.")
+        if provider.name == "generic":
+            return  # no SDK: the route's own traits are what this case checks
+        body = app.store.event_by_id(ident).body
+        await pilot.press("r")  # as it arrived: the SDK refuses it, as the tab said
+        await wait_for(lambda: sdk_app.statuses(body) == [400], what="the stale replay")
+        await pilot.press("s")
+        await wait_for(lambda: sdk_app.statuses(body) == [400, 200], what="the re-signed one")
+
+
+async def test_an_expired_forgery_is_not_offered_a_resign(tmp_path: Path, sdk_app: SdkApp) -> None:
+    provider = PROVIDERS[0]
+    ident = arrived_long_ago(tmp_path / "events.db", provider, host="127.0.0.1:8765",
+                             tampered=True)
+    async with running_app(tmp_path, secrets=SECRETS, replay_to=sdk_app.url) as (app, pilot, _):
+        await select(app, pilot, ident)
+        advice = app.query_one(DetailPane).detail.advice
+        assert "13 min old" in advice
+        assert "It is not re-signed without asking: it arrived with an invalid signature" in advice
+        assert "Press s" not in advice
+        await pilot.press("s")
+        await wait_for(lambda: any("arrived with an invalid signature" in m for m in told(app)),
+                       what="the refusal")
+        await settled(app)
+    assert sdk_app.seen == []
+
+
+async def test_no_timestamp_no_expiry_advice(tmp_path: Path) -> None:
+    """Twilio signs no timestamp: however old, nothing to say."""
+    ident = arrived_long_ago(tmp_path / "events.db", PROVIDERS[3], host="127.0.0.1:8765")
+    async with running_app(tmp_path, secrets=SECRETS) as (app, pilot, _):
+        await select(app, pilot, ident)
+        assert app.query_one(DetailPane).detail.advice == ""

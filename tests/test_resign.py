@@ -20,7 +20,7 @@ from starlette.routing import Route
 from inspector import replay
 from inspector.analysis import Analyzer
 from inspector.model import Event, Verdict, new_id
-from inspector.resign import ResignError, Signer, resign_headers, signer_for
+from inspector.resign import Expired, ResignError, Signer, expired, resign_headers, signer_for
 from inspector.routes import Route as ConfigRoute
 from inspector.server import Running, bind, make_server
 from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check
@@ -143,6 +143,52 @@ def test_a_route_pins_the_scheme_and_secret() -> None:
     headers = signer.sign("POST", "", event.headers, event.body)
     edited = Event(event.id, time.time(), "POST", "/linear/1", "", headers, event.body)
     assert analyzer.verify(edited).verdict is Verdict.VALID
+
+
+# -- expired timestamps: from the schemes' own traits ---------------------------------------------
+
+STAMPED = [v for v in VECTORS if v["now"] is not None and v["expected_valid"]]
+
+
+@pytest.mark.parametrize("vector", STAMPED, ids=[v["id"] for v in STAMPED])
+def test_a_signed_timestamp_expires_after_the_schemes_tolerance(vector: dict[str, Any]) -> None:
+    provider = PROVIDERS[vector["provider"]]
+    req = SignedRequest("POST", vector["url"] or "", list(vector["headers"].items()),
+                        vector["body"].encode())
+    stamp = provider.signed_at(req)
+    assert stamp is not None and provider.tolerance == 300
+    assert expired(provider, req, stamp + 300) is None
+    assert expired(provider, req, stamp + 780) == Expired(provider.title, 780, 300)
+
+
+def test_schemes_without_a_timestamp_never_expire() -> None:
+    for vector in VECTORS:
+        provider = PROVIDERS[vector["provider"]]
+        if vector["now"] is None:
+            req = SignedRequest("POST", vector["url"] or "", list(vector["headers"].items()),
+                                vector["body"].encode())
+            assert provider.signed_at(req) is None and not provider.tolerance
+            assert expired(provider, req, 10**10) is None
+
+
+def test_a_generic_route_expires_only_with_a_timestamp_header_and_a_tolerance() -> None:
+    headers = [("X-Sig", "00"), ("X-Ts", "1700000000")]
+    req = SignedRequest("POST", "", headers, b"{}")
+    timed = Generic(HmacSpec(header="X-Sig", timestamp_header="X-Ts", tolerance=60))
+    assert expired(timed, req, 1700000061) == Expired("generic HMAC", 61, 60)
+    unbounded = Generic(HmacSpec(header="X-Sig", timestamp_header="X-Ts", tolerance=0))
+    assert expired(unbounded, req, 1800000000) is None
+    assert expired(Generic(HmacSpec(header="X-Sig")), req, 1800000000) is None
+
+
+def test_how_old_and_the_tolerance_are_said() -> None:
+    assert Expired("Slack", 780, 300).text() == (
+        "This Slack signature is 13 min old (780 s); Slack accepts 300 s, so a replay with "
+        "the original signature will be refused.")
+    assert Expired("Stripe", 301, 300).text().startswith(
+        "This Stripe signature is 5 min old (301 s);")
+    assert Expired("generic HMAC", 61, 60).text().startswith(
+        "This generic HMAC signature is 61 s old; generic HMAC accepts 60 s")
 
 
 # -- a real server that verifies signatures itself --------------------------------------------

@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from inspector import decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
+from inspector.resign import Expired, Signer
 from inspector.sanitize import visible_line
 from inspector.signatures import Check
 from inspector.widgets.event_list import human_size
@@ -51,10 +52,12 @@ class Detail:
     reply_lines: list[str] = field(default_factory=list)
     reply_json: bool = False
     secret_note: str = ""  # masked: "set, 21 characters, ends …et"
+    advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
 
 
-def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "") -> Detail:
-    detail = Detail(event, check, attempts, secret_note=secret_note)
+def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "",
+          advice: str = "") -> Detail:
+    detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice)
     decoded = decoding.decode(event.body, event.headers)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
@@ -181,6 +184,18 @@ def signature(detail: Detail) -> RenderableType:
     return Group(table, values)
 
 
+def replay_advice(signer: Signer, stale: Expired | None) -> str:
+    """What the Replay tab says before a replay that the target would refuse as stale."""
+    if stale is None:
+        return ""
+    if signer.doubt:
+        return (f"{stale.text()} It is not re-signed without asking: {signer.doubt}. R opens "
+                "the editor, where you may force a re-sign.")
+    if not signer.ok:
+        return f"{stale.text()} Re-signing would fix it, but {signer.problem}."
+    return f"{stale.text()} Press s to re-sign it with a fresh timestamp and replay."
+
+
 def how_sent(attempt: Attempt) -> str:
     flags = [f for f, on in (("forced re-sign", attempt.forced),
                              ("re-signed", attempt.resigned and not attempt.forced),
@@ -189,9 +204,13 @@ def how_sent(attempt: Attempt) -> str:
 
 
 def replays(detail: Detail) -> RenderableType:
-    if not detail.attempts:
-        return Text("Not replayed yet. Press r to send this event to your app.", style="dim")
     rows: list[RenderableType] = []
+    if detail.advice:
+        rows.append(_row(f"⚠ {detail.advice}", "bold yellow"))
+    if not detail.attempts:
+        rows.append(Text("Not replayed yet. Press r to send this event to your app.",
+                         style="dim"))
+        return Group(*rows)
     for attempt in reversed(detail.attempts[-20:]):
         when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
         line = Text(f"{when}  {attempt.kind:<7} ")
@@ -206,15 +225,16 @@ def replays(detail: Detail) -> RenderableType:
         line.append(f"  {how_sent(attempt)}", style="bold yellow" if attempt.forced else "dim")
         rows.append(line)
         if attempt.note:  # one line: the list of attempts is short of room
-            rows.append(_note(f"          {attempt.note}"))
+            rows.append(_row(f"          {attempt.note}", "yellow", wrap=False))
     return Group(*rows)
 
 
-def _note(text: str) -> Text:
-    """Untrusted text on one line of its own."""
-    row = inert(text, "yellow")
+def _row(text: str, style: str, *, wrap: bool = True) -> Text:
+    """Untrusted text on a line of its own."""
+    row = inert(text, style)
     row.end = "\n"
-    row.no_wrap, row.overflow = True, "ellipsis"
+    if not wrap:
+        row.no_wrap, row.overflow = True, "ellipsis"
     return row
 
 

@@ -301,6 +301,7 @@ async def test_a_forgery_never_leaves_with_a_signature_the_sdk_accepts(
         for ident in ids[1:]:
             # s: refused, with the reason; nothing is sent.
             await select(app, pilot, ident)
+            app.clear_notifications()
             await pilot.press("s")
             await wait_for(lambda: any("arrived with an invalid signature" in m
                                        for m in told(app)), what="the refusal")

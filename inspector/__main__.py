@@ -98,7 +98,8 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "and in order (a URL ending in / gets the event's path)."),
         click.option("--resign", is_flag=True,
                      help="Re-sign forwarded and replayed events with the configured secret "
-                          "(fresh timestamp)."),
+                          "(fresh timestamp), if they arrived with a valid signature; others "
+                          "go as they arrived."),
         click.option("--respond-with-downstream", is_flag=True,
                      help="Answer each sender with what the --forward-to app answered (502 "
                           "when it fails), as a proxy would."),

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
-from inspector.resign import Signer, signer_for
+from inspector.resign import Signer, expired, signer_for
 from inspector.responses import (
     DEFAULT_POLICY,
     PolicyError,
@@ -43,7 +43,14 @@ from inspector.server import exposure_warning
 from inspector.signatures import PROVIDERS, mask
 from inspector.store import StoreError
 from inspector.tunnel import TunnelState
-from inspector.widgets.detail import Detail, DetailPane, build, status_text
+from inspector.widgets.detail import (
+    Detail,
+    DetailPane,
+    build,
+    how_sent,
+    replay_advice,
+    status_text,
+)
 from inspector.widgets.event_list import EventList
 from inspector.widgets.filter_bar import FilterBar
 from inspector.widgets.status_bar import StatusBar
@@ -94,6 +101,7 @@ class InspectorApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit-ctrl"),
         Binding("r", "replay", "Replay", id="replay"),
         Binding("R", "edit_replay", "Edit & replay", id="edit-replay"),
+        Binding("s", "resign_replay", "Re-sign & replay", show=False, id="resign-replay"),
         Binding("f", "toggle_follow", "Follow", id="follow"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("c", "copy_curl", "Copy curl", id="copy-curl"),
@@ -303,9 +311,12 @@ class InspectorApp(App[int]):
         event = self.store.event(seq)
         if event is None:
             return
-        check = self.runtime.analyzer.verify(event)
-        secret = self.runtime.analyzer.secrets.for_provider(check.provider or "connectly")
-        detail = build(event, check, self.store.attempts(seq), mask(secret))
+        analyzer = self.runtime.analyzer
+        check = analyzer.verify(event)
+        secret = analyzer.secrets.for_provider(check.provider or "connectly")
+        signer = signer_for(analyzer, event)
+        advice = replay_advice(signer, expired(signer.provider, analyzer.request_of(event)))
+        detail = build(event, check, self.store.attempts(seq), mask(secret), advice)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, detail, tab)
 
@@ -369,6 +380,33 @@ class InspectorApp(App[int]):
                 self.replay_edited(event, edit, signer)
 
         self.push_screen(ReplayEditor(event, target, signer), chosen)
+
+    def action_resign_replay(self) -> None:
+        """s: replay the selected event with a fresh signature (and timestamp), when it
+        arrived valid; otherwise say why not, and where a person may force it."""
+        seq = self.event_list.selected
+        event = self.store.event(seq) if seq is not None else None
+        if event is None:
+            self.notify("No event selected: nothing to replay.", severity="warning")
+            return
+        signer = signer_for(self.runtime.analyzer, event)
+        if signer.doubt or not signer.ok:
+            why = (f"{signer.doubt}. R opens the editor, where you may force a re-sign after "
+                   "confirming." if signer.doubt else signer.problem)
+            self.notify(why, title="Not re-signed", severity="warning", markup=False)
+            return
+        self._with_target(lambda base: self.replay_resigned(event, base, signer))
+
+    @work(group="replay")
+    async def replay_resigned(self, event: Event, base: str, signer: Signer) -> None:
+        try:
+            url = replay.target_url(base, event)
+        except replay.ReplayError as exc:
+            self.notify(str(exc), title="Cannot replay", severity="error", markup=False)
+            return
+        await self._remember_target(base)
+        attempt = await replay.send_resigned(self.http, event, url, signer)
+        await self._finish_replay(event, attempt)
 
     def _with_target(self, then: Callable[[str], object]) -> None:
         """Run `then(base_url)` with --replay-to, or with the URL the user types."""
@@ -486,6 +524,9 @@ class InspectorApp(App[int]):
     @work(group="replay")
     async def replay_edited(self, event: Event, edit: replay.Edit, signer: Signer) -> None:
         attempt = await replay.send_edit(self.http, event, edit, signer)
+        await self._finish_replay(event, attempt)
+
+    async def _finish_replay(self, event: Event, attempt: Attempt) -> None:
         await self.runtime.record(attempt)
         self._tell(attempt)
         if self._detail_seq == event.seq:
@@ -495,9 +536,10 @@ class InspectorApp(App[int]):
         if attempt.error:
             self.notify(attempt.error, title="Replay failed", severity="error", markup=False)
             return
-        how = "re-signed" if attempt.resigned else "original signature"
+        how = attempt.note if attempt.note and not attempt.forced else how_sent(attempt)
         self.notify(f"{status_text(attempt.status)} in {attempt.elapsed_ms:.0f} ms ({how})",
-                    title=f"Replayed to {attempt.url}", markup=False)
+                    title=f"Replayed to {attempt.url}", markup=False,
+                    severity="warning" if attempt.note else "information")
 
     async def _remember_target(self, base: str) -> None:
         if base != self.replay_target:
@@ -881,6 +923,9 @@ class InspectorApp(App[int]):
                             self.action_copy_registration)
         yield SystemCommand("Edit and replay selected event", "Change method, URL, headers or "
                             "body, re-sign, then send (R)", self.action_edit_replay)
+        yield SystemCommand("Re-sign and replay selected event", "A fresh signature and "
+                            "timestamp, for an event that arrived valid (s)",
+                            self.action_resign_replay)
         yield SystemCommand("Replay marked events", "In the order they arrived (r with marks)",
                             self.action_replay)
         yield SystemCommand("Replay all events in view", "Every event the list shows, oldest "

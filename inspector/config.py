@@ -46,7 +46,7 @@ class Settings:
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
     routes: list[Route] = field(default_factory=list)  # from inspector.toml / --config
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
-    resign: bool = False  # --resign: forwards and replays carry a fresh signature
+    resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
     forward_timeout: float = 10.0  # seconds a forward may take
     policy: ResponsePolicy = DEFAULT_POLICY  # what the receiver answers (--status, ...)
     rate_limit: float = 0.0  # --rate-limit: requests a second past which senders get 429

@@ -82,6 +82,8 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
                 "response_body_base64": _b64(a.response_body),
                 "resigned": a.resigned,
                 "edited": a.edited,
+                "forced": a.forced,
+                "note": a.note,
             }
             for a in attempts
         ],
@@ -128,6 +130,8 @@ def from_record(data: Any, where: str) -> tuple[Event, list[Attempt]]:
                 response_body=_unb64(a.get("response_body_base64", "")),
                 resigned=bool(a.get("resigned", False)),
                 edited=bool(a.get("edited", False)),
+                forced=bool(a.get("forced", False)),
+                note=_str(a.get("note", "")),
             )
             for a in data.get("attempts", [])
         ]

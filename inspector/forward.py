@@ -2,7 +2,8 @@
 
 - Byte-exact: the raw body and the headers as received (minus hop-by-hop), exactly as a
   replay sends them, with the same path rule (`replay.target_url`). `--resign` re-signs each
-  event whose provider and secret are known (the others go as received).
+  event that arrived with a valid signature; the others go as they arrived, never with a
+  fresh signature, and the attempt's note says why (`replay.send_resigned`).
 - In arrival order: the store's commit listener feeds one FIFO queue, which one consumer
   task empties, one request at a time.
 - Off the acknowledgement path: the sender is answered once the event is committed; the

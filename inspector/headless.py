@@ -12,9 +12,10 @@ and with `--json`, a record of its own, joined to the event by `id`:
 
     {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …}
     {"type": "forward", "id": "01HV…", "url": …, "status": 200, "ms": 3.1, "error": "",
-     "resigned": false}
+     "resigned": false, "note": "not re-signed: it arrived with an invalid signature (…)"}
 
-(`status` is null and `error` says why when the forward failed.)
+(`status` is null and `error` says why when the forward failed; `note` is "" unless
+`--resign` was asked for and the event went as it arrived.)
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def forward_line(attempt: Attempt, event_id: str) -> str:
         outcome = "✗ " + visible_line(clip(attempt.error, 200))
     else:
         outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
-    resigned = " (re-signed)" if attempt.resigned else ""
-    return f"{when} forward {outcome}{resigned}  {visible_line(clip(attempt.url, 200))}  {event_id}"
+    how = " (re-signed)" if attempt.resigned else ""
+    if attempt.note:
+        how = f" ({visible_line(clip(attempt.note, 200))})"
+    return f"{when} forward {outcome}{how}  {visible_line(clip(attempt.url, 200))}  {event_id}"
 
 
 def forward_json(attempt: Attempt, event_id: str) -> str:
@@ -62,6 +65,7 @@ def forward_json(attempt: Attempt, event_id: str) -> str:
             "ms": round(attempt.elapsed_ms, 1),
             "error": attempt.error,
             "resigned": attempt.resigned,
+            "note": attempt.note,
         },
         ensure_ascii=True,
     )

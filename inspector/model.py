@@ -153,4 +153,7 @@ class Attempt:
     response_body: bytes = b""
     resigned: bool = False
     edited: bool = False
+    # Re-signed on a person's explicit say-so although the event did not arrive valid.
+    forced: bool = False
+    note: str = ""  # how it was sent, when that needs saying ("not re-signed: ...")
     id: int = 0

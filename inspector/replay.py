@@ -84,11 +84,13 @@ async def send(
     timeout: float = DEFAULT_TIMEOUT,
     resigned: bool = False,
     edited: bool = False,
+    forced: bool = False,
+    note: str = "",
 ) -> Attempt:
     """Send once and describe the outcome; never raises for network trouble."""
     method = method or event.method
     attempt = Attempt(event_seq=event.seq, kind=kind, at=time.time(), method=method, url=url,
-                      resigned=resigned, edited=edited)
+                      resigned=resigned, edited=edited, forced=forced, note=note)
     pairs = replay_headers(event.headers if headers is None else headers)
     started = time.perf_counter()
     try:
@@ -142,41 +144,50 @@ class Edit:
     body: bytes
     resign: bool = False
     edited: bool = False  # method, headers or body differ from the event's
+    # The person confirmed re-signing an event that did not arrive valid (`Signer.doubt`).
+    forced: bool = False
 
 
 async def send_edit(client: httpx.AsyncClient, event: Event, edit: Edit,
                     signer: Signer | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Attempt:
     """Send an edited request, re-signed when `edit.resign`; never raises.
 
-    A re-sign that cannot be done is a failed attempt (nothing sent), with the reason.
+    A re-sign that cannot be done, or that would vouch for an event that did not arrive
+    valid without `edit.forced`, is a failed attempt (nothing sent), with the reason.
     """
     headers = edit.headers
+    doubt = ""  # a forced re-sign: how the event arrived
     if edit.resign:
         try:
             if signer is None:
                 raise ResignError("cannot re-sign: no provider or secret known")
+            if signer.ok and signer.doubt and not edit.forced:
+                raise ResignError(f"not sent: re-signing needs your confirmation, because "
+                                  f"{signer.doubt}")
             headers = signer.sign(edit.method, edit.url, headers, edit.body)
         except ResignError as exc:
             return Attempt(event_seq=event.seq, kind="replay", at=time.time(),
                            method=edit.method, url=edit.url, error=str(exc), edited=edit.edited)
+        doubt = signer.doubt
     return await send(client, event, edit.url, method=edit.method, headers=headers,
-                      body=edit.body, timeout=timeout, resigned=edit.resign, edited=edit.edited)
+                      body=edit.body, timeout=timeout, resigned=edit.resign, edited=edit.edited,
+                      forced=bool(doubt), note=f"forced re-sign: {doubt}" if doubt else "")
 
 
 async def send_resigned(client: httpx.AsyncClient, event: Event, url: str, signer: Signer,
                         *, kind: str = "replay", timeout: float = DEFAULT_TIMEOUT) -> Attempt:
-    """Send the event's bytes with a fresh signature when `signer` can make one, else as
-    received (the attempt's `resigned` says which went)."""
+    """Send the event's bytes with a fresh signature when it arrived valid and `signer` can
+    make one; otherwise exactly as it arrived, and the attempt's note says why."""
     headers = replay_headers(event.headers)
-    resigned = False
-    if signer.ok:
+    why = signer.doubt or signer.problem
+    if not why:
         try:
             headers = signer.sign(event.method, url, headers, event.body)
-            resigned = True
-        except ResignError:
-            pass  # a key the scheme cannot use: send the original signature
+        except ResignError as exc:  # a key the scheme cannot use
+            why = str(exc)
+    note = f"not re-signed: {why.removeprefix('cannot re-sign: ')}" if why else ""
     return await send(client, event, url, kind=kind, headers=headers, timeout=timeout,
-                      resigned=resigned)
+                      resigned=not why, note=note)
 
 
 @dataclass(slots=True)
@@ -187,10 +198,12 @@ class Summary:
     by_status: Counter[int] = field(default_factory=Counter)  # status code -> attempts
     failures: list[tuple[int, str]] = field(default_factory=list)  # (event seq, error)
     resigned: int = 0
+    kept: int = 0  # re-signing was asked for, but they went as they arrived (see their notes)
 
     def add(self, attempt: Attempt) -> None:
         self.total += 1
         self.resigned += attempt.resigned
+        self.kept += bool(attempt.note) and not attempt.resigned
         if attempt.status is None:
             self.failures.append((attempt.event_seq, attempt.error))
         else:
@@ -204,6 +217,9 @@ class Summary:
             out += ": " + ", ".join(parts)
         if self.failures:
             out += f"; {len(self.failures)} failed"
+        if self.kept:
+            out += (f"; {self.kept} not re-signed (they did not arrive with a valid signature, "
+                    "or cannot be signed: see the Replay tab)")
         return out
 
 
@@ -222,11 +238,11 @@ async def replay_many(
     """Replay events one at a time, in the order they arrived (`received_at`, then `seq`),
     each to `target_url(base_url, event)`. A failure does not stop the run.
 
-    `resign`: re-sign each event with this analyzer's routes and secrets where it knows the
-    provider and the secret; the others go as received. `on_attempt(done, total, attempt)`
-    hears each attempt as it completes (it may be async; it is awaited before the next
-    send, so a caller can store each attempt in order). Raises ReplayError for a bad
-    `base_url` before anything is sent.
+    `resign`: re-sign each event that arrived valid with this analyzer's routes and
+    secrets; the others go as they arrived, with a note saying why (`send_resigned`).
+    `on_attempt(done, total, attempt)` hears each attempt as it completes (it may be async;
+    it is awaited before the next send, so a caller can store each attempt in order).
+    Raises ReplayError for a bad `base_url` before anything is sent.
     """
     check_target(base_url)
     ordered = sorted(events, key=lambda e: (e.received_at, e.seq))

@@ -32,9 +32,11 @@ from inspector.model import Attempt, Event, HeaderList, Row
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_BATCH = 2048
 
+# Version 1 of the schema; later versions are the MIGRATIONS below (a new database runs them
+# all, so every database reaches the same schema by the same steps).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -622,12 +624,13 @@ def _fresh(conn: sqlite3.Connection, items: list[T], event_of: Callable[[T], Eve
 def insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> Attempt:
     cur = conn.execute(
         "INSERT INTO attempts (seq, kind, at, method, url, status, elapsed_ms, error, "
-        "response_headers, response_body, resigned, edited) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "response_headers, response_body, resigned, edited, forced, note) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             attempt.event_seq, attempt.kind, attempt.at, attempt.method, attempt.url,
             attempt.status, attempt.elapsed_ms, attempt.error,
             json.dumps(attempt.response_headers), attempt.response_body,
-            int(attempt.resigned), int(attempt.edited),
+            int(attempt.resigned), int(attempt.edited), int(attempt.forced), attempt.note,
         ),
     )
     attempt.id = cur.lastrowid or 0
@@ -712,7 +715,7 @@ def _pairs(text: str) -> HeaderList:
 
 _ATTEMPT_COLUMNS = (
     "id, seq, kind, at, method, url, status, elapsed_ms, error, response_headers, "
-    "response_body, resigned, edited"
+    "response_body, resigned, edited, forced, note"
 )
 
 
@@ -721,6 +724,7 @@ def _attempt_of(r: Sequence[Any]) -> Attempt:
         id=r[0], event_seq=r[1], kind=r[2], at=r[3], method=r[4], url=r[5], status=r[6],
         elapsed_ms=r[7], error=r[8], response_headers=_pairs(r[9]),
         response_body=bytes(r[10]), resigned=bool(r[11]), edited=bool(r[12]),
+        forced=bool(r[13]), note=r[14],
     )
 
 
@@ -749,4 +753,11 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
                  "lower(hex(randomblob(8))))")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _migrate_v2]
+def _migrate_v3(conn: sqlite3.Connection) -> None:
+    """Attempts say whether a person forced a re-sign of an event that did not arrive valid,
+    and why an attempt was sent as it arrived (a note)."""
+    conn.execute("ALTER TABLE attempts ADD COLUMN forced INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE attempts ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _migrate_v2, _migrate_v3]

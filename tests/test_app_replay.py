@@ -5,14 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import Console
 
+from inspector import export
 from inspector.responses import DEFAULT_POLICY
-from inspector.widgets.detail import DetailPane
+from inspector.screens.prompt import Confirm
+from inspector.signatures import Secrets
+from inspector.store import Store
+from inspector.widgets.detail import DetailPane, replays
 from inspector.widgets.event_list import EventList
 from inspector.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, SECRET, Recorder, connectly_event, running_app, wait_for
@@ -52,6 +59,90 @@ async def test_edit_and_replay_resigned(tmp_path: Path, recorder: Recorder) -> N
         assert pane.detail is not None
         attempt = pane.detail.attempts[-1]
         assert attempt.resigned and attempt.edited and attempt.status == 200
+
+
+def shown(renderable: Any) -> str:
+    console = Console(width=220, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return str(console.file.getvalue())  # type: ignore[attr-defined]
+
+
+async def test_a_forced_resign_asks_first_naming_the_verdict_and_is_recorded(
+        tmp_path: Path, recorder: Recorder) -> None:
+    forged = connectly_event("text-tampered")
+    async with running_app(tmp_path, replay_to=recorder.url + "/") as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        await post(base, forged, client)
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail, what="detail")
+        await pilot.press("R")
+        await wait_for(lambda: app.screen.query("ReplayEditor #body"), what="editor")
+        await pilot.pause()
+        assert str(app.screen.query_one("#resign-why").render()).startswith(
+            "Asks first: it arrived with an invalid signature (")
+        await pilot.click("#resign")
+        await pilot.click("#send")
+        await wait_for(lambda: isinstance(app.screen, Confirm), what="the confirmation")
+        question = str(app.screen.query_one("Label").render())
+        assert question.startswith("Signature when it arrived: ✗ invalid (")
+        assert "makes your app accept this event as genuine" in question
+        assert not recorder.requests
+        await pilot.click("#ok")
+        await wait_for(lambda: recorder.requests, what="the forced replay")
+        got = recorder.requests[-1]
+        assert got.body == forged["body"].encode()
+        assert signature_ok(got.body, got.header("x-connectly-hmac-sha256"))
+        await wait_for(lambda: pane.detail and pane.detail.attempts, what="attempt shown")
+        assert pane.detail is not None
+        attempt = pane.detail.attempts[-1]
+        assert attempt.forced and attempt.resigned and not attempt.edited
+        assert attempt.note.startswith("forced re-sign: it arrived with an invalid signature")
+        assert "forced re-sign" in shown(replays(pane.detail))
+        seq = attempt.event_seq
+        for fmt in ("jsonl", "har"):
+            export.export_to_file(app.store, [seq], fmt, tmp_path / f"out.{fmt}", None)
+    record = json.loads((tmp_path / "out.jsonl").read_text())
+    har = json.loads((tmp_path / "out.har").read_text())
+    for exported in (record, har["log"]["entries"][0][export.HAR_KEY]):
+        (replayed,) = exported["attempts"]
+        assert replayed["forced"] is True and replayed["resigned"] is True
+        assert replayed["note"].startswith("forced re-sign: it arrived with an invalid signature")
+    again = Store(tmp_path / "again.db")
+    try:
+        with (tmp_path / "out.jsonl").open("rb") as data:
+            export.import_file(again, data)
+        (imported,) = again.attempts(again.seqs()[0])
+        assert imported.forced and imported.note == attempt.note
+    finally:
+        again.close()
+
+
+async def test_an_event_that_arrived_without_a_secret_is_resigned_once_it_verifies(
+        tmp_path: Path, recorder: Recorder) -> None:
+    """No secret when it arrived: authenticity unknown, so no automatic re-sign, even once
+    a secret is known, until the event is verified with it (Set secret… re-verifies)."""
+    async with running_app(tmp_path, secrets=Secrets(), replay_to=recorder.url + "/") as (
+            app, pilot, base), httpx.AsyncClient() as client:
+        await post(base, connectly_event("text"), client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: events.seqs and events.row(events.seqs[0]).verdict == "no_secret",
+                       what="the event, unchecked")
+        await wait_for(lambda: app.query_one(DetailPane).detail, what="detail")
+        app.runtime.analyzer.secrets.by_provider["connectly"] = SECRET  # not re-verified yet
+        await pilot.press("s")
+        await wait_for(lambda: any("not checked when it arrived" in n.message
+                                   for n in app._notifications), what="the refusal")
+        app.action_set_secret()
+        await wait_for(lambda: app.screen.query("#secret"), what="secret prompt")
+        app.screen.query_one("#secret").value = SECRET
+        await pilot.press("enter")
+        await wait_for(lambda: events.row(events.seqs[0]).verdict == "valid", what="verified")
+        await pilot.press("s")
+        await wait_for(lambda: recorder.requests, what="the re-signed replay")
+        await app.workers.wait_for_complete()
+    assert len(recorder.requests) == 1
+    got = recorder.requests[0]
+    assert signature_ok(got.body, got.header("x-connectly-hmac-sha256"))
 
 
 async def test_replay_marked_events_in_order(tmp_path: Path, recorder: Recorder) -> None:

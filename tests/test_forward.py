@@ -107,7 +107,8 @@ async def test_a_slow_target_does_not_delay_the_ack(tmp_path: Path, recorder: Re
         second = await client.post(url, content=b"second", headers={"X-N": "2"})
         assert second.status_code == 200 and forwarder.waiting == 2
         assert recorder.requests == []
-        recorder.delay = 0.0
+        # Both take the delay: resetting it here raced the recorder's first handler, which
+        # reads it only once it has the body (under load, after this line ran).
         await wait_for(lambda: len(seen) == 2, what="both forwards")
     assert [r.body for r in recorder.requests] == [case["body"].encode(), b"second"]
     assert seen[0].status == 200 and seen[0].elapsed_ms >= 1000 * 2.0 * 0.9
@@ -179,20 +180,67 @@ async def test_refused_events_are_not_forwarded(tmp_path: Path, recorder: Record
     assert [r.path for r in recorder.requests] == ["/small"]
 
 
-async def test_resign_forwards_a_fresh_signature(tmp_path: Path, recorder: Recorder) -> None:
-    case = connectly_event("text-tampered")
-    async with running(tmp_path, forward_to=recorder.url, resign=True) as runtime, \
+async def test_resign_forwards_a_fresh_signature_only_for_events_that_arrived_valid(
+        tmp_path: Path, recorder: Recorder) -> None:
+    """--resign never launders a forgery: a tampered event (answered 401 under
+    --reject-invalid) and an unsigned one go as they arrived, and the attempt says why. An
+    unsigned event on a path whose route pins Connectly would be signable: it is not signed."""
+    from inspector.responses import ResponsePolicy
+    from inspector.routes import Route
+    from inspector.signatures import PROVIDERS
+
+    routes = [Route("/pinned/*", PROVIDERS["connectly"])]
+    names = ["text", "text-tampered", "text-unsigned", "text-unsigned"]
+    paths = ["/webhooks/connectly", "/webhooks/connectly", "/webhooks/connectly", "/pinned/1"]
+    async with running(tmp_path, forward_to=recorder.url, resign=True, routes=routes,
+                       policy=ResponsePolicy(reject_invalid=True)) as runtime, \
             httpx.AsyncClient() as client:
         seen = attempts_of(runtime)
-        await client.post(runtime.url.rstrip("/") + case["path"], content=case["body"].encode(),
-                          headers=case["headers"])
-        await wait_for(lambda: seen, what="the forward")
-    got = recorder.requests[0]
-    digest = base64.b64encode(hmac.new(SECRET.encode(), got.body, hashlib.sha256).digest())
-    assert got.body == case["body"].encode()
-    assert got.header("x-connectly-hmac-sha256") == digest.decode()
-    assert digest.decode() != case["headers"]["x-connectly-hmac-sha256"]
-    assert seen[0].resigned
+        answers = []
+        for name, path in zip(names, paths, strict=True):
+            case = connectly_event(name)
+            answers.append((await client.post(runtime.url.rstrip("/") + path,
+                                              content=case["body"].encode(),
+                                              headers=case["headers"])).status_code)
+        await wait_for(lambda: len(seen) == 4, what="four forwards")
+    assert answers == [200, 401, 200, 200]
+    valid, tampered, unsigned, pinned = recorder.requests
+    digest = base64.b64encode(hmac.new(SECRET.encode(), valid.body, hashlib.sha256).digest())
+    assert valid.header("x-connectly-hmac-sha256") == digest.decode()
+    assert seen[0].resigned and not seen[0].note
+    forged = connectly_event("text-tampered")
+    assert tampered.body == forged["body"].encode()
+    assert tampered.header("x-connectly-hmac-sha256") == forged["headers"][
+        "x-connectly-hmac-sha256"]  # the signature it came with, which does not match
+    assert not seen[1].resigned
+    assert seen[1].note.startswith("not re-signed: it arrived with an invalid signature (")
+    for got, attempt in ((unsigned, seen[2]), (pinned, seen[3])):
+        assert got.header("x-connectly-hmac-sha256") is None
+        assert not attempt.resigned and attempt.note == "not re-signed: it arrived unsigned"
+    stored = runtime.store.attempts(seen[1].event_seq)
+    assert stored[0].note == seen[1].note and not stored[0].resigned
+
+
+async def test_serve_prints_why_a_forward_was_not_resigned(
+        tmp_path: Path, recorder: Recorder) -> None:
+    runtime = make_runtime(make_settings(tmp_path, forward_to=recorder.url, resign=True))
+    out, err = io.StringIO(), io.StringIO()
+    task = asyncio.create_task(serve(runtime, out=out, err=err))
+    case = connectly_event("text-tampered")
+    try:
+        await wait_for(lambda: "listening on" in err.getvalue(), what="serve start")
+        async with httpx.AsyncClient() as client:
+            await client.post(runtime.url.rstrip("/") + case["path"],
+                              content=case["body"].encode(), headers=case["headers"])
+        await wait_for(lambda: out.getvalue().count("\n") == 2, what="two lines")
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(task, 20)
+        runtime.close()
+    forward = out.getvalue().splitlines()[1]
+    assert "forward → 200" in forward
+    assert "(not re-signed: it arrived with an invalid signature (" in forward
+    assert "re-signed)" not in forward.replace("(not re-signed", "")
 
 
 # -- respond with downstream ------------------------------------------------------------------
@@ -253,5 +301,6 @@ async def test_serve_json_prints_the_forward_result(tmp_path: Path, recorder: Re
     event, forward = (json.loads(line) for line in out.getvalue().splitlines())
     assert event["type"] == "event" and event["id"] == response.json()["id"]
     assert forward == {"type": "forward", "id": event["id"], "url": recorder.url + "/hook",
-                       "status": 200, "ms": forward["ms"], "error": "", "resigned": False}
+                       "status": 200, "ms": forward["ms"], "error": "", "resigned": False,
+                       "note": ""}
     assert "forwarding to " + recorder.url in err.getvalue()

@@ -58,9 +58,6 @@ async def test_replay_is_byte_exact(recorder: Recorder) -> None:
     assert got.header("host") != "inspector.example"
     assert got.header("content-length") == str(len(case["body"].encode()))
     # The signature still verifies on what the target received.
-    import base64
-    import hashlib
-    import hmac
     digest = hmac.new(SECRET.encode(), got.body, hashlib.sha256).digest()
     assert base64.b64encode(digest).decode() == got.header("x-connectly-hmac-sha256")
 
@@ -130,19 +127,56 @@ async def test_replay_many_keeps_the_original_order_and_sums_up(recorder: Record
     assert summary.text() == "5 replayed: 200 ×3, 500 ×1; 1 failed"
 
 
-async def test_replay_many_resigns_what_it_can(recorder: Recorder) -> None:
-    signed = numbered(1, connectly_event("text-tampered"))
-    plain = numbered(2)
+async def test_replay_many_resigns_only_what_arrived_valid(recorder: Recorder) -> None:
+    analyzer = Analyzer(Secrets(default=SECRET))
+    genuine = numbered(1, connectly_event("text"))
+    forged = numbered(2, connectly_event("text-tampered"))
+    plain = numbered(3)
+    for event in (genuine, forged, plain):
+        analyzer.analyze(event)  # as the receiver does on arrival
     async with replay.new_client() as client:
         attempts, summary = await replay.replay_many(
-            client, [signed, plain], recorder.url + "/",
-            resign=Analyzer(Secrets(default=SECRET)))
-    assert [a.resigned for a in attempts] == [True, False]
-    assert summary.resigned == 1
+            client, [genuine, forged, plain], recorder.url + "/", resign=analyzer)
+    assert [a.resigned for a in attempts] == [True, False, False]
+    assert attempts[1].note.startswith("not re-signed: it arrived with an invalid signature")
+    assert attempts[2].note == "not re-signed: it arrived unsigned"
+    assert summary.resigned == 1 and summary.kept == 2
+    assert "2 not re-signed" in summary.text()
+    got = [r.header("x-connectly-hmac-sha256") for r in recorder.requests]
+    assert got == [connectly_event("text")["headers"]["x-connectly-hmac-sha256"],
+                   connectly_event("text-tampered")["headers"]["x-connectly-hmac-sha256"],
+                   None]
+    assert [r.body for r in recorder.requests] == [e.body for e in (genuine, forged, plain)]
+
+
+async def test_an_event_never_checked_is_not_resigned(recorder: Recorder) -> None:
+    """It arrived with no secret configured: its authenticity is unknown, and a fresh
+    signature would vouch for it, even now that a secret is known."""
+    unchecked = numbered(1, connectly_event("text"))
+    Analyzer(Secrets()).analyze(unchecked)
+    assert unchecked.verdict == "no_secret"
+    async with replay.new_client() as client:
+        attempts, summary = await replay.replay_many(client, [unchecked], recorder.url + "/",
+                                                     resign=Analyzer(Secrets(default=SECRET)))
+    assert not attempts[0].resigned and summary.kept == 1
+    assert attempts[0].note == ("not re-signed: its signature was not checked when it arrived "
+                                "(no secret was set)")
     got = recorder.requests[0]
-    digest = hmac.new(SECRET.encode(), got.body, hashlib.sha256).digest()
-    assert got.header("x-connectly-hmac-sha256") == base64.b64encode(digest).decode()
-    assert recorder.requests[1].body == plain.body
+    assert got.header("x-connectly-hmac-sha256") == unchecked.header("x-connectly-hmac-sha256")
+    assert got.body == unchecked.body
+
+
+async def test_a_forged_verdict_in_the_store_is_checked_again(recorder: Recorder) -> None:
+    """An imported record may claim anything: "valid" is confirmed before re-signing."""
+    forged = numbered(1, connectly_event("text-tampered"))
+    forged.verdict = "valid"
+    async with replay.new_client() as client:
+        attempts, _ = await replay.replay_many(client, [forged], recorder.url + "/",
+                                               resign=Analyzer(Secrets(default=SECRET)))
+    assert not attempts[0].resigned
+    assert attempts[0].note.startswith("not re-signed: it arrived with an invalid signature")
+    assert recorder.requests[0].header("x-connectly-hmac-sha256") == connectly_event(
+        "text-tampered")["headers"]["x-connectly-hmac-sha256"]
 
 
 async def test_replay_many_refuses_a_bad_target_before_sending(recorder: Recorder) -> None:

@@ -50,9 +50,11 @@ class Host(App[None]):
 def connectly(name: str = "text", body: bytes | None = None, summary: str = "") -> Event:
     case = connectly_event(name)
     headers = [("host", "inspector.example"), ("content-length", "9"), *case["headers"].items()]
-    return Event(new_id(), 0.0, "POST", case["path"], "", headers,
-                 case["body"].encode() if body is None else body, seq=7, summary=summary,
-                 provider="connectly")
+    event = Event(new_id(), 0.0, "POST", case["path"], "", headers,
+                  case["body"].encode() if body is None else body, seq=7)
+    Analyzer(Secrets(default=SECRET)).analyze(event)  # as the receiver stores it
+    event.summary = summary
+    return event
 
 
 def editor(app: App[None]) -> ReplayEditor:

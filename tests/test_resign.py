@@ -20,7 +20,7 @@ from starlette.routing import Route
 from inspector import replay
 from inspector.analysis import Analyzer
 from inspector.model import Event, Verdict, new_id
-from inspector.resign import ResignError, Signer, resign_headers, signer_for
+from inspector.resign import Expired, ResignError, Signer, expired, resign_headers, signer_for
 from inspector.routes import Route as ConfigRoute
 from inspector.server import Running, bind, make_server
 from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check
@@ -35,9 +35,12 @@ RESIGNABLE = [v for v in VECTORS if v["expected_valid"] and v["id"] != "twilio-j
 
 
 def event_of(case: dict[str, Any], body: bytes | None = None, at: float = 0.0) -> Event:
+    """The event as the receiver stores it: analysed (with the fixtures' secret) on arrival."""
     headers = [("host", "inspector.example"), *case["headers"].items()]
-    return Event(new_id(), at, "POST", case.get("path", "/hook"), "", headers,
-                 case["body"].encode() if body is None else body, seq=1)
+    event = Event(new_id(), at, "POST", case.get("path", "/hook"), "", headers,
+                  case["body"].encode() if body is None else body, seq=1)
+    Analyzer(Secrets(default=SECRET)).analyze(event)
+    return event
 
 
 @pytest.mark.parametrize("vector", RESIGNABLE, ids=[v["id"] for v in RESIGNABLE])
@@ -116,6 +119,18 @@ def test_a_key_the_scheme_cannot_use_is_a_clear_error() -> None:
         signer.sign("POST", "", [("webhook-id", "msg_1")], b"{}")
 
 
+def test_an_event_that_verifies_under_another_scheme_is_not_vouched_for() -> None:
+    """A stored provider (an import may say anything) that is not the scheme that verifies
+    the event: re-signing with it would sign what nobody signed that way."""
+    event = event_of(connectly_event("text"))
+    assert event.verdict == "valid"
+    event.provider = "github"
+    signer = signer_for(Analyzer(Secrets(default=SECRET)), event)
+    assert signer.ok and signer.title == "GitHub"
+    assert signer.doubt == ("it arrived with an invalid signature (it verified as connectly, "
+                            "but would be re-signed as GitHub)")
+
+
 def test_a_route_pins_the_scheme_and_secret() -> None:
     spec = HmacSpec(header="X-Sig", prefix="sha256=", template="{timestamp}.{body}",
                     timestamp_header="X-Ts")
@@ -128,6 +143,52 @@ def test_a_route_pins_the_scheme_and_secret() -> None:
     headers = signer.sign("POST", "", event.headers, event.body)
     edited = Event(event.id, time.time(), "POST", "/linear/1", "", headers, event.body)
     assert analyzer.verify(edited).verdict is Verdict.VALID
+
+
+# -- expired timestamps: from the schemes' own traits ---------------------------------------------
+
+STAMPED = [v for v in VECTORS if v["now"] is not None and v["expected_valid"]]
+
+
+@pytest.mark.parametrize("vector", STAMPED, ids=[v["id"] for v in STAMPED])
+def test_a_signed_timestamp_expires_after_the_schemes_tolerance(vector: dict[str, Any]) -> None:
+    provider = PROVIDERS[vector["provider"]]
+    req = SignedRequest("POST", vector["url"] or "", list(vector["headers"].items()),
+                        vector["body"].encode())
+    stamp = provider.signed_at(req)
+    assert stamp is not None and provider.tolerance == 300
+    assert expired(provider, req, stamp + 300) is None
+    assert expired(provider, req, stamp + 780) == Expired(provider.title, 780, 300)
+
+
+def test_schemes_without_a_timestamp_never_expire() -> None:
+    for vector in VECTORS:
+        provider = PROVIDERS[vector["provider"]]
+        if vector["now"] is None:
+            req = SignedRequest("POST", vector["url"] or "", list(vector["headers"].items()),
+                                vector["body"].encode())
+            assert provider.signed_at(req) is None and not provider.tolerance
+            assert expired(provider, req, 10**10) is None
+
+
+def test_a_generic_route_expires_only_with_a_timestamp_header_and_a_tolerance() -> None:
+    headers = [("X-Sig", "00"), ("X-Ts", "1700000000")]
+    req = SignedRequest("POST", "", headers, b"{}")
+    timed = Generic(HmacSpec(header="X-Sig", timestamp_header="X-Ts", tolerance=60))
+    assert expired(timed, req, 1700000061) == Expired("generic HMAC", 61, 60)
+    unbounded = Generic(HmacSpec(header="X-Sig", timestamp_header="X-Ts", tolerance=0))
+    assert expired(unbounded, req, 1800000000) is None
+    assert expired(Generic(HmacSpec(header="X-Sig")), req, 1800000000) is None
+
+
+def test_how_old_and_the_tolerance_are_said() -> None:
+    assert Expired("Slack", 780, 300).text() == (
+        "This Slack signature is 13 min old (780 s); Slack accepts 300 s, so a replay with "
+        "the original signature will be refused.")
+    assert Expired("Stripe", 301, 300).text().startswith(
+        "This Stripe signature is 5 min old (301 s);")
+    assert Expired("generic HMAC", 61, 60).text().startswith(
+        "This generic HMAC signature is 61 s old; generic HMAC accepts 60 s")
 
 
 # -- a real server that verifies signatures itself --------------------------------------------
@@ -187,9 +248,11 @@ async def test_a_stale_stripe_event_is_accepted_once_resigned(verifier: str) -> 
     headers = [("content-type", "application/json"),
                *PROVIDERS["stripe"].sign(SignedRequest("POST", "", [], body), STRIPE_SECRET,
                                          then)]
-    event = Event(new_id(), then, "POST", "/webhooks/stripe", "", headers, body, seq=3,
-                  provider="stripe")
-    signer = signer_for(Analyzer(Secrets(by_provider={"stripe": STRIPE_SECRET})), event)
+    event = Event(new_id(), then, "POST", "/webhooks/stripe", "", headers, body, seq=3)
+    analyzer = Analyzer(Secrets(by_provider={"stripe": STRIPE_SECRET}))
+    analyzer.analyze(event)  # an hour ago, when it arrived: valid
+    assert event.verdict == "valid"
+    signer = signer_for(analyzer, event)
     async with replay.new_client() as client:
         stale = await replay.send(client, event, verifier + "/webhooks/stripe")
         fresh = await replay.send_resigned(client, event, verifier + "/webhooks/stripe", signer)

@@ -19,6 +19,7 @@ KEYS = [
     ("space", "mark / unmark the selected event, then move down (replay, export, compare)"),
     ("r", "replay the selected event to your app (the marked ones, if any)"),
     ("R", "edit method, URL, headers or body, re-sign, then replay"),
+    ("s", "re-sign (fresh timestamp) and replay an event that arrived valid"),
     ("f", "toggle follow mode (select the newest event as it arrives)"),
     ("/", "filter: free text (path, headers, body) and method: verdict: provider: kind: "
           "path: status: since:"),

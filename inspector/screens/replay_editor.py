@@ -1,8 +1,12 @@
 """Replay with edits: method, URL, headers and body, prefilled from the event, then sent.
 
-Dismisses with a `replay.Edit` (or None on cancel). Untouched parts go exactly as received:
-an untouched body is the original bytes, even when they are not UTF-8; untouched header
-lines are the original pairs. Edited text is sent as UTF-8.
+Dismisses with a `replay.Edit` (or None on cancel). Re-signing an event that did not arrive
+with a valid signature (`Signer.doubt`) asks first, in a dialog that names its verdict; the
+Edit then says `forced`, and so does the stored attempt.
+
+Untouched parts go exactly as received: an untouched body is the original bytes, even when
+they are not UTF-8; untouched header lines are the original pairs. Edited text is sent as
+UTF-8.
 
 Untrusted text stays inert: labels get `Text`, and a body or header holding control
 characters is shown with them escaped (`\\x1b`; backslashes doubled in such a body, so an
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,6 +30,7 @@ from inspector.model import Event, HeaderList
 from inspector.replay import Edit, ReplayError, check_target, replay_headers, target_url
 from inspector.resign import Signer
 from inspector.sanitize import has_unsafe, visible, visible_line
+from inspector.screens.prompt import Confirm
 from inspector.widgets.inert import inert
 
 EDIT_LIMIT = 1024 * 1024  # bodies above this are sent as received, not loaded for editing
@@ -179,6 +185,9 @@ class ReplayEditor(ModalScreen[Edit | None]):
                 why = self.signer.problem if self.signer is not None else (
                     "cannot re-sign: no provider or secret known")
                 yield Label(inert(why, line=True), id="resign-why")
+            elif self.signer is not None and self.signer.doubt:
+                yield Label(inert(f"Asks first: {self.signer.doubt}.", line=True),
+                            id="resign-why")
             yield Label(Text(""), id="error")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -225,7 +234,29 @@ class ReplayEditor(ModalScreen[Edit | None]):
                 "The request changed, so its original signature will not verify: tick "
                 "Re-sign, or press Send again to send it as it is.", style="yellow"))
             return
+        signer = self.signer
+        if edit.resign and signer is not None and signer.doubt:
+            self._confirm_forced(edit, signer)
+            return
         self.dismiss(edit)
+
+    def _confirm_forced(self, edit: Edit, signer: Signer) -> None:
+        """Re-signing makes the app that receives it trust the event: only on a person's
+        explicit word, and never by default (Cancel has the focus)."""
+
+        def answered(answer: str | None) -> None:
+            if answer:
+                self.dismiss(replace(edit, forced=True))
+            else:
+                self.query_one("#error", Label).update(Text(
+                    "Not sent. Untick Re-sign to send it with the signature it arrived with.",
+                    style="yellow"))
+
+        why = signer.reason or signer.doubt
+        question = (f"Signature when it arrived: {signer.label} ({why})."
+                    f"\n\nA fresh {signer.title} signature makes your app accept this event as "
+                    "genuine. Re-sign it anyway? The replay is recorded as a forced re-sign.")
+        self.app.push_screen(Confirm(visible(question), "Re-sign anyway"), answered)
 
     def result(self) -> Edit:
         """The request as edited; ValueError with a message for the first problem."""

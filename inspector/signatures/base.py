@@ -54,6 +54,9 @@ class Provider(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     signature_headers: ClassVar[tuple[str, ...]]  # any of these present means "signed by us"
+    # Seconds receivers accept a signed timestamp for; 0 when the scheme signs none (or its
+    # receivers do not check it). With `signed_at`, this tells when a replay goes stale.
+    tolerance: int = 0
 
     def detect(self, req: SignedRequest) -> bool:
         return any(req.header(h) is not None for h in self.signature_headers)
@@ -61,6 +64,10 @@ class Provider(ABC):
     @abstractmethod
     def verify(self, req: SignedRequest, secret: str | None, now: float) -> Check:
         """Check the request's signature. Never raises on hostile input."""
+
+    def signed_at(self, req: SignedRequest) -> int | None:
+        """The Unix time the request's signature covers, for schemes that sign one."""
+        return None
 
     def sign(self, req: SignedRequest, secret: str, now: float) -> HeaderList:
         """Headers that sign `req` afresh (used to re-sign an edited replay)."""

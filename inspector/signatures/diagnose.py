@@ -94,16 +94,22 @@ def read_signatures(values: Iterable[str], encoding: str, size: int) -> Signatur
     return out
 
 
+def unix_time(stamp: str) -> int | None:
+    """A signed timestamp as a Unix time in seconds; None when it is not one."""
+    return int(stamp) if _STAMP.fullmatch(stamp) else None
+
+
 def stale(stamp: str, now: float, tolerance: int, *, future: bool = True) -> str:
     """Why a timestamp falls outside the window, or "" when it is inside."""
-    if not _STAMP.fullmatch(stamp):
+    when = unix_time(stamp)
+    if when is None:
         return f"timestamp {clip(stamp, 40)!r} is not a Unix time in seconds"
-    age = now - int(stamp)
+    age = now - when
     if age > tolerance:
         return (f"timestamp is {math.ceil(age)} s old (tolerance {tolerance} s): "
                 "a replay or a clock skew")
     if future and -age > tolerance:
-        if int(stamp) > 10**11:
+        if when > 10**11:
             return "timestamp looks like milliseconds; this provider sends seconds"
         return (f"timestamp is {math.ceil(-age)} s in the future (tolerance {tolerance} s): "
                 "a clock skew")

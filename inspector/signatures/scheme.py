@@ -36,7 +36,6 @@ class HmacProvider(Provider):
     header: str = ""  # the usual signature header, for `sign`
     digest: str = "sha256"
     encoding: str = "hex"
-    tolerance: int = 0  # seconds a timestamp may stray from now; 0 means not checked
     future_ok: bool = False  # Stripe only rejects old timestamps
     covers: str = "body"  # what the signature covers, in words
     hint: str = "pass --secret"
@@ -82,6 +81,13 @@ class HmacProvider(Provider):
             value = req.header(name)
             if value is not None:
                 return name, value
+        return None
+
+    def signed_at(self, req: SignedRequest) -> int | None:
+        found = self.find(req)
+        reading = None if found is None else self.read(req, *found)
+        if isinstance(reading, Reading) and reading.stamp:
+            return diagnose.unix_time(reading.stamp)
         return None
 
     def mac(self, key: bytes, message: bytes, reading: Reading) -> bytes:

@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from inspector import decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
+from inspector.resign import Expired, Signer
 from inspector.sanitize import visible_line
 from inspector.signatures import Check
 from inspector.widgets.event_list import human_size
@@ -51,10 +52,12 @@ class Detail:
     reply_lines: list[str] = field(default_factory=list)
     reply_json: bool = False
     secret_note: str = ""  # masked: "set, 21 characters, ends …et"
+    advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
 
 
-def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "") -> Detail:
-    detail = Detail(event, check, attempts, secret_note=secret_note)
+def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "",
+          advice: str = "") -> Detail:
+    detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice)
     decoded = decoding.decode(event.body, event.headers)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
@@ -181,10 +184,33 @@ def signature(detail: Detail) -> RenderableType:
     return Group(table, values)
 
 
+def replay_advice(signer: Signer, stale: Expired | None) -> str:
+    """What the Replay tab says before a replay that the target would refuse as stale."""
+    if stale is None:
+        return ""
+    if signer.doubt:
+        return (f"{stale.text()} It is not re-signed without asking: {signer.doubt}. R opens "
+                "the editor, where you may force a re-sign.")
+    if not signer.ok:
+        return f"{stale.text()} Re-signing would fix it, but {signer.problem}."
+    return f"{stale.text()} Press s to re-sign it with a fresh timestamp and replay."
+
+
+def how_sent(attempt: Attempt) -> str:
+    flags = [f for f, on in (("forced re-sign", attempt.forced),
+                             ("re-signed", attempt.resigned and not attempt.forced),
+                             ("edited", attempt.edited)) if on]
+    return ", ".join(flags) if flags else "original signature"
+
+
 def replays(detail: Detail) -> RenderableType:
-    if not detail.attempts:
-        return Text("Not replayed yet. Press r to send this event to your app.", style="dim")
     rows: list[RenderableType] = []
+    if detail.advice:
+        rows.append(_row(f"⚠ {detail.advice}", "bold yellow"))
+    if not detail.attempts:
+        rows.append(Text("Not replayed yet. Press r to send this event to your app.",
+                         style="dim"))
+        return Group(*rows)
     for attempt in reversed(detail.attempts[-20:]):
         when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
         line = Text(f"{when}  {attempt.kind:<7} ")
@@ -196,10 +222,20 @@ def replays(detail: Detail) -> RenderableType:
             ok = attempt.status is not None and attempt.status < 400
             line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
         line.append(f"  {attempt.elapsed_ms:.0f} ms", style="dim")
-        flags = [f for f, on in (("re-signed", attempt.resigned), ("edited", attempt.edited)) if on]
-        line.append("  " + (", ".join(flags) if flags else "original signature"), style="dim")
+        line.append(f"  {how_sent(attempt)}", style="bold yellow" if attempt.forced else "dim")
         rows.append(line)
+        if attempt.note:  # one line: the list of attempts is short of room
+            rows.append(_row(f"          {attempt.note}", "yellow", wrap=False))
     return Group(*rows)
+
+
+def _row(text: str, style: str, *, wrap: bool = True) -> Text:
+    """Untrusted text on a line of its own."""
+    row = inert(text, style)
+    row.end = "\n"
+    if not wrap:
+        row.no_wrap, row.overflow = True, "ellipsis"
+    return row
 
 
 class DetailPane(Vertical):

@@ -1,6 +1,6 @@
 """Database faults: locked, read-only, corrupt, someone else's, from a newer schema, disk
 full. Each is one clear line and an option (never a traceback), at startup and at runtime;
-and a schema-1 database upgrades to the current schema keeping its events."""
+and schema-1 and schema-2 databases upgrade to the current schema keeping their events."""
 
 from __future__ import annotations
 
@@ -470,3 +470,40 @@ async def test_concurrent_deliveries_to_a_locked_database_are_answered_promptly(
         assert [a.status_code for a in answers] == [503] * 6
     finally:
         await runtime.stop()
+
+
+def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> None:
+    """v3 adds `forced` and `note` to attempts; a v2 database's attempts read as neither."""
+    db = tmp_path / "v2.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(V1_SCHEMA)  # v2 changed no table, it only tied the search side file:
+    conn.execute("INSERT INTO meta (key, value) VALUES ('search_id', '0123456789abcdef')")
+    conn.execute("PRAGMA user_version = 2")
+    ident = new_id()
+    conn.execute(
+        "INSERT INTO events (seq, id, received_at, method, path, headers, body_size, status, "
+        "verdict) VALUES (1, ?, 1700000000, 'POST', '/v2', '[]', 2, 200, 'valid')", (ident,))
+    conn.execute("INSERT INTO bodies (seq, body) VALUES (1, x'7b7d')")
+    conn.execute("INSERT INTO attempts (seq, kind, at, method, url, status, resigned, edited) "
+                 "VALUES (1, 'replay', 1700000100, 'POST', 'http://localhost:3000/', 200, 1, 1)")
+    conn.commit()
+    conn.close()
+
+    store = Store(db)
+    try:
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+        assert SCHEMA_VERSION == 3
+        assert store.meta("search_id") == "0123456789abcdef"
+        event = store.event_by_id(ident)
+        assert event is not None and event.body == b"{}"
+        (old,) = store.attempts(1)
+        assert old.resigned and old.edited and old.status == 200
+        assert not old.forced and old.note == ""
+        store.write_sync(insert_attempt, Attempt(
+            event_seq=1, kind="replay", at=time.time(), method="POST", url="http://y/",
+            resigned=True, forced=True, note="forced re-sign: it arrived unsigned"))
+        new = store.attempts(1)[-1]
+        assert new.forced and new.note == "forced re-sign: it arrived unsigned"
+    finally:
+        store.close()
+    Store(db).close()  # opening it again is a no-op

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
+from inspector.plural import count
 from inspector.resign import Signer, expired, signer_for
 from inspector.responses import (
     DEFAULT_POLICY,
@@ -358,7 +359,7 @@ class InspectorApp(App[int]):
             if answer:
                 self._with_target(lambda base: self.replay(seqs, base))
 
-        self.push_screen(Confirm(f"Replay all {len(seqs):,} events in view, in the order "
+        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view, in the order "
                                  "they arrived?", "Replay"), confirmed)
 
     def action_edit_replay(self) -> None:
@@ -469,7 +470,8 @@ class InspectorApp(App[int]):
                 changed_total += len(changes)
                 rows = self.store.rows([c[0] for c in changes])
                 self.call_from_thread(self._rows_changed, list(rows.values()))
-        self.call_from_thread(self.notify, f"Re-verified: {changed_total:,} verdicts changed.")
+        self.call_from_thread(self.notify,
+                              f"Re-verified: {count(changed_total, 'verdict')} changed.")
 
     def _rows_changed(self, rows: list[Row]) -> None:
         for row in rows:
@@ -616,7 +618,6 @@ class InspectorApp(App[int]):
             self.notify("Nothing to export.", severity="warning")
             return
         what = "marked" if self.event_list.marked else "listed"
-        noun = "event" if len(seqs) == 1 else "events"
 
         def check(path: str) -> str | None:
             if not path:
@@ -629,7 +630,8 @@ class InspectorApp(App[int]):
             if path:
                 self.export_events(seqs, path)
 
-        self.push_screen(TextPrompt(f"Export the {len(seqs):,} {what} {noun} to which file? "
+        chosen_events = count(len(seqs), f"{what} event")
+        self.push_screen(TextPrompt(f"Export the {chosen_events} to which file? "
                                     "(.jsonl lossless, .har for browser devtools, .sh curl)",
                                     export.default_name("jsonl"), check, ok="Export"), chosen)
 
@@ -638,13 +640,13 @@ class InspectorApp(App[int]):
         fmt = export.format_for(path) or "jsonl"
         target = self.runtime.settings.replay_to or self.replay_target or None
         try:
-            count = export.export_to_file(self.store, seqs, fmt, Path(path), target)
+            written = export.export_to_file(self.store, seqs, fmt, Path(path), target)
         except (OSError, StoreError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.call_from_thread(self.notify, f"cannot write {path}: {reason}",
                                   title="Export failed", severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"{count:,} events written to {path} ({fmt}).",
+        self.call_from_thread(self.notify, f"{count(written, 'event')} written to {path} ({fmt}).",
                               title="Exported", markup=False)
 
     def action_compare(self) -> None:
@@ -877,9 +879,9 @@ class InspectorApp(App[int]):
                 self.event_list.clear_marks()
                 self.event_list.load(self.store.seqs())
                 self._after_bulk_change()
-                self.notify(f"Deleted {total:,} events.")
+                self.notify(f"Deleted {count(total, 'event')}.")
 
-        self.push_screen(Confirm(f"Delete all {total:,} events? This cannot be undone.",
+        self.push_screen(Confirm(f"Delete all {count(total, 'event')}? This cannot be undone.",
                                  "Delete all"), confirmed)
 
     def _after_bulk_change(self) -> None:

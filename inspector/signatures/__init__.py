@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from inspector.model import Verdict
+from inspector.plural import count
 from inspector.signatures.base import Check, Provider, SignedRequest
 from inspector.signatures.connectly import Connectly
 from inspector.signatures.github import GitHub
@@ -68,7 +69,7 @@ def mask(secret: str | None) -> str:
     if not secret:
         return "not set"
     tail = secret[-2:] if len(secret) >= 12 else ""
-    return f"set, {len(secret)} characters" + (f", ends …{tail}" if tail else "")
+    return f"set, {count(len(secret), 'character')}" + (f", ends …{tail}" if tail else "")
 
 
 def detect(req: SignedRequest) -> Provider | None:

@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from inspector import decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
+from inspector.plural import count
 from inspector.resign import Expired, Signer
 from inspector.sanitize import visible_line
 from inspector.signatures import Check
@@ -142,7 +143,7 @@ def overview(detail: Detail) -> RenderableType:
         Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.received_at))
              + f".{int(event.received_at * 1000) % 1000:03d}"),
     )
-    size = f"{event.body_size:,} bytes"
+    size = count(event.body_size, "byte")
     if event.body_size >= 1024:
         size += f" ({human_size(event.body_size)})"
     table.add_row("Size", Text(size))

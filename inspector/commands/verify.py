@@ -21,6 +21,8 @@ from inspector.sanitize import clip, visible_line
 from inspector.signatures import PROVIDERS, Check, Secrets, SignedRequest
 
 SHOWN = 400  # characters of a header value printed; hostile values can be 100 KB
+# Reasons name the receiver's flags (`inspector`, `serve`); here the same thing is another.
+FLAGS_HERE = {"--public-url": "--url"}
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -59,11 +61,18 @@ def stored(event_id: str, db: str | None) -> Event:
     return event
 
 
+def here(reason: str) -> str:
+    """A reason written for the receiver's flags, with this command's flags instead."""
+    for theirs, ours in FLAGS_HERE.items():
+        reason = reason.replace(theirs, ours)
+    return reason
+
+
 def report(result: Check) -> None:
     title = PROVIDERS[result.provider].title if result.provider in PROVIDERS else result.provider
     click.echo(f"verdict:  {VERDICT_LABELS.get(result.verdict, result.verdict)}"
                + (f" ({title})" if title else ""))
-    click.echo(f"reason:   {visible_line(result.reason)}")
+    click.echo(f"reason:   {visible_line(here(result.reason))}")
     for label, value in (("header", result.header), ("received", result.received),
                          ("expected", result.expected)):
         if value:

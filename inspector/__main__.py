@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
+from inspector import terminal
 from inspector.commands.connectly import connectly
 from inspector.commands.export import export_command
 from inspector.commands.import_ import import_command
@@ -249,6 +250,7 @@ for command in (verify, trigger, export_command, import_command, connectly):
 
 
 def main() -> None:
+    terminal.install()  # before anything is printed: every byte goes through it
     cli(prog_name="inspector")
 
 

@@ -6,15 +6,18 @@ import asyncio
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from rich.console import Console
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
@@ -35,6 +38,7 @@ from inspector.responses import (
     read_body,
 )
 from inspector.runtime import Runtime
+from inspector.sanitize import visible, visible_line
 from inspector.screens.diff import DiffScreen
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
@@ -54,6 +58,7 @@ from inspector.widgets.detail import (
 )
 from inspector.widgets.event_list import EventList
 from inspector.widgets.filter_bar import FilterBar
+from inspector.widgets.inert import InertFilter
 from inspector.widgets.status_bar import StatusBar
 
 # Adaptive frame rate: redraw the list on the next frame when events trickle in, but at most
@@ -120,6 +125,11 @@ class InspectorApp(App[int]):
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
+        # Printed after the app exits (a crash report): plain text, so the inert stderr of
+        # the command line (inspector.terminal) has no colour codes to escape.
+        self.error_console = Console(markup=False, highlight=False, stderr=True,
+                                     color_system=None)
+        self._inert_filter = InertFilter()
         self.runtime = runtime
         self.store = runtime.store
         self._inbox: list[Event] = []
@@ -138,6 +148,19 @@ class InspectorApp(App[int]):
         self._last_error = ("", 0.0)
         self.replay_target = runtime.settings.replay_to
         self.http = replay.new_client()
+
+    # -- what reaches the terminal -----------------------------------------------------------
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the last guard against escapes in any widget's output."""
+        return [*super().get_line_filters(), self._inert_filter]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast: control characters in the text shown as escapes (our callers pass
+        markup=False whenever the text holds anything untrusted)."""
+        super().notify(visible(message), title=visible_line(title), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # -- layout -----------------------------------------------------------------------------
 

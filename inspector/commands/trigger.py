@@ -27,7 +27,8 @@ def target(url: str) -> str:
 
     try:
         url = check_target(url)
-    except ReplayError as exc:
+        httpx.URL(url)  # what httpx refuses to send (a control character, a bad port)
+    except (ReplayError, httpx.InvalidURL) as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from exc
     parts = urlsplit(url)
     if parts.path in ("", "/") and not parts.query:
@@ -84,7 +85,8 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
             ms = (time.perf_counter() - started) * 1000
             count = f"[{n}/{repeat}] " if repeat > 1 else ""
             status = f"{response.status_code} {response.reason_phrase or ''}".strip()
-            click.echo(f"{count}{kind} → {status} in {ms:.0f} ms")
+            # The reason phrase is the target's text: h11 lets ESC and BEL through.
+            click.echo(f"{count}{kind} → {visible_line(clip(status, 200))} in {ms:.0f} ms")
             body = response.content.decode("utf-8", "replace")
             if body:
                 click.echo(visible(clip(body, SHOWN)) if repeat == 1

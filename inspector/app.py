@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import time
 from collections import deque
@@ -11,7 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import rich
 from rich.console import Console
+from rich.text import Text
+from rich.traceback import Traceback
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -27,6 +31,7 @@ from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
 from inspector.plural import count
+from inspector.redact import redact
 from inspector.resign import Signer, expired, signer_for
 from inspector.responses import (
     DEFAULT_POLICY,
@@ -161,6 +166,18 @@ class InspectorApp(App[int]):
         markup=False whenever the text holds anything untrusted)."""
         super().notify(visible(message), title=visible_line(title), severity=severity,
                        timeout=timeout, markup=markup)
+
+    def _fatal_error(self) -> None:
+        """A crash: Textual's report shows every frame's local variables, secrets included.
+        This one shows none, and cuts any known secret from the text (inspector.redact)."""
+        report = io.StringIO()
+        report.write("webhook-inspector stopped on an unexpected error (a bug: please report "
+                     "it; known secrets are cut out as [secret]).\n")
+        console = Console(width=100, file=report, color_system=None)
+        console.print(Traceback(show_locals=False, width=100, suppress=[rich]))
+        self.bell()
+        self._exit_renderables.append(Text(visible(redact(report.getvalue()))))
+        self._close_messages_no_wait()
 
     # -- layout -----------------------------------------------------------------------------
 

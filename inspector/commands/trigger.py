@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
+from inspector import redact
 from inspector.config import secret_from_env
 from inspector.samples import KINDS, PATH, SampleError, build, parse_set
 from inspector.sanitize import clip, visible, visible_line
@@ -66,6 +67,7 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
     except SampleError as exc:
         raise click.BadParameter(str(exc), param_hint="--set") from exc
     secret = secret or secret_from_env()
+    redact.remember(secret)
     if not secret:
         click.echo("warning: no secret (--secret, CONNECTLY_WEBHOOK_SECRET or INSPECTOR_SECRET):"
                    " sending it unsigned", err=True)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from inspector import redact
 from inspector.analysis import Analyzer
 from inspector.config import default_db, secret_from_env
 from inspector.model import VERDICT_LABELS, Event, HeaderList
@@ -37,9 +38,11 @@ def parse_header(text: str) -> tuple[str, str]:
 def load(config: str | None) -> list[Route]:
     try:
         path = config_path(config)
-        return load_routes(path) if path else []
+        routes = load_routes(path) if path else []
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from exc
+    redact.remember(*(route.secret for route in routes))
+    return routes
 
 
 def stored(event_id: str, db: str | None) -> Event:
@@ -116,6 +119,7 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
     if secret:  # an explicit secret beats the routes' secrets
         routes = [dataclasses.replace(r, secret=None) for r in routes]
     analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)
+    redact.remember(analyzer.secrets.default)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "

@@ -53,6 +53,11 @@ class Secrets:
     def for_provider(self, name: str) -> str | None:
         return self.by_provider.get(name) or self.default
 
+    def __repr__(self) -> str:
+        # Never the values: a repr ends up in tracebacks, logs and debuggers.
+        masked = {name: mask(value) for name, value in self.by_provider.items()}
+        return f"Secrets(default={mask(self.default)!r}, by_provider={masked!r})"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str], default: str | None = None) -> Secrets:
         """Provider secrets from their conventional environment variables."""

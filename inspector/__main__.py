@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
+from inspector import redact, terminal
 from inspector.commands.connectly import connectly
 from inspector.commands.export import export_command
 from inspector.commands.import_ import import_command
@@ -24,9 +25,10 @@ from inspector.config import (
     apply_options,
     default_db,
     secret_from_env,
+    secrets_in_env,
 )
 from inspector.receiver import DEFAULT_MAX_BODY
-from inspector.server import BindError, bind, exposure_warning
+from inspector.server import BindError, bind, exposure_warning, protocol_class
 from inspector.signatures import PROVIDERS, Secrets
 from inspector.store import StoreError
 from inspector.tunnel import TunnelError, parse_spec
@@ -143,6 +145,7 @@ def make_settings(
         rate_limit=rate_limit,
         reset_db=reset_db,
     )
+    redact.watch(settings.secret_values)
     if replay_to:
         from inspector.replay import ReplayError, check_target
 
@@ -204,6 +207,10 @@ def open_runtime(settings: Settings) -> Any:
     if warning:
         click.echo(warning, err=True)  # the TUI also shows it as a notification
     try:
+        protocol_class(settings.http)  # a parser that is not installed: say so before binding
+    except BindError as exc:
+        fail(str(exc), 2)
+    try:
         sock = bind(settings.host, settings.port)
     except BindError as exc:
         fail(str(exc))
@@ -249,6 +256,8 @@ for command in (verify, trigger, export_command, import_command, connectly):
 
 
 def main() -> None:
+    terminal.install()  # before anything is printed: every byte goes through it
+    redact.remember(*secrets_in_env())  # flags and config files add theirs as they are read
     cli(prog_name="inspector")
 
 

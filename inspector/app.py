@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import rich
+from rich.console import Console
+from rich.text import Text
+from rich.traceback import Traceback
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
@@ -23,6 +30,8 @@ from textual.worker import get_current_worker
 from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
 from inspector.model import Attempt, Event, Row
+from inspector.plural import count
+from inspector.redact import redact
 from inspector.resign import Signer, expired, signer_for
 from inspector.responses import (
     DEFAULT_POLICY,
@@ -34,6 +43,7 @@ from inspector.responses import (
     read_body,
 )
 from inspector.runtime import Runtime
+from inspector.sanitize import visible, visible_line
 from inspector.screens.diff import DiffScreen
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
@@ -53,6 +63,7 @@ from inspector.widgets.detail import (
 )
 from inspector.widgets.event_list import EventList
 from inspector.widgets.filter_bar import FilterBar
+from inspector.widgets.inert import InertFilter
 from inspector.widgets.status_bar import StatusBar
 
 # Adaptive frame rate: redraw the list on the next frame when events trickle in, but at most
@@ -119,6 +130,11 @@ class InspectorApp(App[int]):
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
+        # Printed after the app exits (a crash report): plain text, so the inert stderr of
+        # the command line (inspector.terminal) has no colour codes to escape.
+        self.error_console = Console(markup=False, highlight=False, stderr=True,
+                                     color_system=None)
+        self._inert_filter = InertFilter()
         self.runtime = runtime
         self.store = runtime.store
         self._inbox: list[Event] = []
@@ -137,6 +153,31 @@ class InspectorApp(App[int]):
         self._last_error = ("", 0.0)
         self.replay_target = runtime.settings.replay_to
         self.http = replay.new_client()
+
+    # -- what reaches the terminal -----------------------------------------------------------
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the last guard against escapes in any widget's output."""
+        return [*super().get_line_filters(), self._inert_filter]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast: control characters in the text shown as escapes (our callers pass
+        markup=False whenever the text holds anything untrusted)."""
+        super().notify(visible(message), title=visible_line(title), severity=severity,
+                       timeout=timeout, markup=markup)
+
+    def _fatal_error(self) -> None:
+        """A crash: Textual's report shows every frame's local variables, secrets included.
+        This one shows none, and cuts any known secret from the text (inspector.redact)."""
+        report = io.StringIO()
+        report.write("webhook-inspector stopped on an unexpected error (a bug: please report "
+                     "it; known secrets are cut out as [secret]).\n")
+        console = Console(width=100, file=report, color_system=None)
+        console.print(Traceback(show_locals=False, width=100, suppress=[rich]))
+        self.bell()
+        self._exit_renderables.append(Text(visible(redact(report.getvalue()))))
+        self._close_messages_no_wait()
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -358,7 +399,7 @@ class InspectorApp(App[int]):
             if answer:
                 self._with_target(lambda base: self.replay(seqs, base))
 
-        self.push_screen(Confirm(f"Replay all {len(seqs):,} events in view, in the order "
+        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view, in the order "
                                  "they arrived?", "Replay"), confirmed)
 
     def action_edit_replay(self) -> None:
@@ -469,7 +510,8 @@ class InspectorApp(App[int]):
                 changed_total += len(changes)
                 rows = self.store.rows([c[0] for c in changes])
                 self.call_from_thread(self._rows_changed, list(rows.values()))
-        self.call_from_thread(self.notify, f"Re-verified: {changed_total:,} verdicts changed.")
+        self.call_from_thread(self.notify,
+                              f"Re-verified: {count(changed_total, 'verdict')} changed.")
 
     def _rows_changed(self, rows: list[Row]) -> None:
         for row in rows:
@@ -616,7 +658,6 @@ class InspectorApp(App[int]):
             self.notify("Nothing to export.", severity="warning")
             return
         what = "marked" if self.event_list.marked else "listed"
-        noun = "event" if len(seqs) == 1 else "events"
 
         def check(path: str) -> str | None:
             if not path:
@@ -629,7 +670,8 @@ class InspectorApp(App[int]):
             if path:
                 self.export_events(seqs, path)
 
-        self.push_screen(TextPrompt(f"Export the {len(seqs):,} {what} {noun} to which file? "
+        chosen_events = count(len(seqs), f"{what} event")
+        self.push_screen(TextPrompt(f"Export the {chosen_events} to which file? "
                                     "(.jsonl lossless, .har for browser devtools, .sh curl)",
                                     export.default_name("jsonl"), check, ok="Export"), chosen)
 
@@ -638,13 +680,13 @@ class InspectorApp(App[int]):
         fmt = export.format_for(path) or "jsonl"
         target = self.runtime.settings.replay_to or self.replay_target or None
         try:
-            count = export.export_to_file(self.store, seqs, fmt, Path(path), target)
+            written = export.export_to_file(self.store, seqs, fmt, Path(path), target)
         except (OSError, StoreError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.call_from_thread(self.notify, f"cannot write {path}: {reason}",
                                   title="Export failed", severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"{count:,} events written to {path} ({fmt}).",
+        self.call_from_thread(self.notify, f"{count(written, 'event')} written to {path} ({fmt}).",
                               title="Exported", markup=False)
 
     def action_compare(self) -> None:
@@ -877,9 +919,9 @@ class InspectorApp(App[int]):
                 self.event_list.clear_marks()
                 self.event_list.load(self.store.seqs())
                 self._after_bulk_change()
-                self.notify(f"Deleted {total:,} events.")
+                self.notify(f"Deleted {count(total, 'event')}.")
 
-        self.push_screen(Confirm(f"Delete all {total:,} events? This cannot be undone.",
+        self.push_screen(Confirm(f"Delete all {count(total, 'event')}? This cannot be undone.",
                                  "Delete all"), confirmed)
 
     def _after_bulk_change(self) -> None:

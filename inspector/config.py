@@ -9,10 +9,11 @@ from pathlib import Path
 
 import platformdirs
 
-from inspector.connectly_api import DEFAULT_API_BASE
+from inspector.connectly_api import DEFAULT_API_BASE, KEY_ENV
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.responses import DEFAULT_POLICY, PolicyError, ResponsePolicy, build_policy
 from inspector.routes import Route
+from inspector.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
 from inspector.signatures import Secrets
 from inspector.tunnel import Spec
 
@@ -31,6 +32,12 @@ def secret_from_env() -> str | None:
         if value:
             return value
     return None
+
+
+def secrets_in_env() -> list[str]:
+    """Every secret the environment holds under a name we read one from."""
+    names = {*SECRET_ENVS, KEY_ENV, *(n for ns in PROVIDER_SECRET_ENVS.values() for n in ns)}
+    return [os.environ[name] for name in sorted(names) if os.environ.get(name)]
 
 
 @dataclass(slots=True)
@@ -59,6 +66,11 @@ class Settings:
                                                                           ""), repr=False)
     connectly_api_base: str = field(default_factory=lambda: os.environ.get(
         "CONNECTLY_API_BASE", DEFAULT_API_BASE))
+
+    def secret_values(self) -> list[str | None]:
+        """Every secret these settings hold, now (the TUI can add some while it runs)."""
+        return [self.secrets.default, *self.secrets.by_provider.values(),
+                *(route.secret for route in self.routes), self.connectly_api_key]
 
 
 class OptionError(ValueError):

@@ -34,25 +34,27 @@ from inspector.tunnel import TunnelState
 
 
 def line(event: Event) -> str:
-    """A one-line, terminal-safe description of an event."""
+    """A one-line, terminal-safe description of an event. Every field (the method and the
+    kind come from the sender too) is made visible at once, after it is put together."""
     when = time.strftime("%H:%M:%S", time.localtime(event.received_at))
     verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
-    kind = f"refused {event.status}" if event.refused else (event.kind or "-")
-    target = visible_line(clip(event.target, 120))
-    summary = visible_line(clip(event.summary or event.refused, 120))
-    return f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  {event.id}"
+    kind = f"refused {event.status}" if event.refused else clip(event.kind or "-", 60)
+    target = clip(event.target, 120)
+    summary = clip(event.summary or event.refused, 120)
+    return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
+                        f"{event.id}")
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
     when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
     if attempt.status is None:
-        outcome = "✗ " + visible_line(clip(attempt.error, 200))
+        outcome = "✗ " + clip(attempt.error, 200)
     else:
         outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
     how = " (re-signed)" if attempt.resigned else ""
     if attempt.note:
-        how = f" ({visible_line(clip(attempt.note, 200))})"
-    return f"{when} forward {outcome}{how}  {visible_line(clip(attempt.url, 200))}  {event_id}"
+        how = f" ({clip(attempt.note, 200)})"
+    return visible_line(f"{when} forward {outcome}{how}  {clip(attempt.url, 200)}  {event_id}")
 
 
 def forward_json(attempt: Attempt, event_id: str) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Send
 
 from inspector.model import Attempt, Event, HeaderList, Verdict
+from inspector.plural import count
 from inspector.receiver import EVENT_ID_HEADER
 
 if TYPE_CHECKING:
@@ -84,9 +85,9 @@ class ResponsePolicy:
         parts = ["mirror the forward target" if self.respond_with_downstream
                  else str(self.status)]
         if self.body is not None:
-            parts.append(f"custom body ({len(self.body):,} bytes)")
+            parts.append(f"custom body ({count(len(self.body), 'byte')})")
         if self.headers:
-            parts.append(f"{len(self.headers)} header{'s' if len(self.headers) > 1 else ''}")
+            parts.append(count(len(self.headers), "header"))
         if self.delay:
             parts.append(f"after {self.delay:g} s")
         if self.reject_invalid:

@@ -10,6 +10,7 @@ or that cannot be written to a UTF-8 terminal at all (lone surrogates) survives.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Every character of Unicode categories Cc (controls), Cf (format: bidi, zero-width, tags),
 # Cs (surrogates), Zl and Zp (line/paragraph separators), as of Unicode 15.1, with the
@@ -50,9 +51,14 @@ def visible_line(text: str) -> str:
     return _UNSAFE_LINE_RE.sub(_escape, text)
 
 
-def has_unsafe(text: str) -> bool:
-    """True when `visible` would change something."""
-    return _UNSAFE_RE.search(text) is not None
+def has_unsafe(text: str, *, line: bool = False) -> bool:
+    """True when `visible` (`visible_line` with line=True) would change something."""
+    return (_UNSAFE_LINE_RE if line else _UNSAFE_RE).search(text) is not None
+
+
+def replace_unsafe(text: str, replacement: Callable[[str], str]) -> str:
+    """Every character `visible_line` would escape, replaced by `replacement(char)`."""
+    return _UNSAFE_LINE_RE.sub(lambda match: replacement(match.group()), text)
 
 
 def clip(text: str, limit: int) -> str:

@@ -136,14 +136,16 @@ def make_runtime(settings: Settings, *, listen: bool = True) -> Runtime:
 
 @asynccontextmanager
 async def running_app(
-    tmp_path: Path, size: tuple[int, int] = (160, 45), **overrides: Any
+    tmp_path: Path, size: tuple[int, int] = (160, 45), *, notifications: bool = False,
+    **overrides: Any
 ) -> AsyncIterator[Any]:
-    """The real app, on port 0, driven by Pilot. Yields (app, pilot, base_url)."""
+    """The real app, on port 0, driven by Pilot. Yields (app, pilot, base_url).
+    `notifications`: show toasts on the screen (Pilot hides them by default)."""
     from inspector.app import InspectorApp
 
     runtime = make_runtime(make_settings(tmp_path, **overrides))
     app = InspectorApp(runtime)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         await wait_for(lambda: runtime._running and runtime._running.server.started,
                        what="receiver start")
         yield app, pilot, runtime.url.rstrip("/")

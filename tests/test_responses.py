@@ -247,5 +247,5 @@ async def test_policy_changes_live(tmp_path: Path) -> None:
 def test_policy_describes_itself() -> None:
     assert DEFAULT_POLICY.describe() == 'default: 200 {"ok": true, "id": …}'
     policy = build_policy(status=503, body="x", headers=["A: 1"], delay=2, reject_invalid=True)
-    assert policy.describe() == ("503, custom body (1 bytes), 1 header, after 2 s, "
+    assert policy.describe() == ("503, custom body (1 byte), 1 header, after 2 s, "
                                  "401 to invalid signatures")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 import subprocess
@@ -145,3 +146,20 @@ def test_config_route_gives_the_secret_and_a_generic_scheme(tmp_path: Path) -> N
     broken.write_text('[[route]]\npath = "/a"\nprovidr = "x"\n')
     bad = run("--config", str(broken), "--body-file", "-", stdin=b"")
     assert bad.exit_code == 2 and "broken.toml:3: route 1: providr" in bad.output
+
+
+def test_twilio_hints_name_this_commands_url_flag(tmp_path: Path) -> None:
+    """verify has --url, not the receiver's --public-url (issue 10, item 14)."""
+    body = tmp_path / "form"
+    body.write_bytes(b"Body=hi&From=%2B15550001")
+    base = ["--provider", "twilio", "--secret", "auth-token", "--body-file", str(body),
+            "--header", "Content-Type: application/x-www-form-urlencoded"]
+    unknown = run(*base, "--header", "X-Twilio-Signature: AAAA")
+    assert "the URL Twilio called is unknown, and Twilio signs it: pass --url" in unknown.output
+    # Signed for https, checked against http: the hint says which URL matched, and the flag.
+    signed = "https://example.com/sms" + "BodyhiFrom+15550001"
+    digest = hmac.new(b"auth-token", signed.encode(), "sha1").digest()
+    other = run(*base, "--header", f"X-Twilio-Signature: {base64.b64encode(digest).decode()}",
+                "--url", "http://example.com/sms")
+    assert "signature matches the URL https://example.com/sms" in other.output
+    assert other.output.count("pass --url") == 1 and "--public-url" not in other.output

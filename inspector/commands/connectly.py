@@ -8,6 +8,7 @@ import os
 import click
 import httpx
 
+from inspector import redact
 from inspector.connectly_api import (
     DEFAULT_API_BASE,
     KEY_ENV,
@@ -66,6 +67,7 @@ def register_command(business_id: str, topics: tuple[str, ...], address: str | N
                                              key_env=api_key_env))
             return
         key = api_key or os.environ.get(api_key_env, "")
+        redact.remember(key)
         if not key:
             raise RegistrationError(f"no API key: pass --api-key or set {api_key_env}")
         asyncio.run(_register_all(business_id, topics, target, key, api_base))

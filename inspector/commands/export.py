@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from inspector import plural
 from inspector.config import default_db
 from inspector.export import FORMATS, export, export_to_file
 from inspector.filter import FilterError, parse
@@ -69,7 +70,7 @@ def export_command(db: str | None, fmt: str, expr: str, output: str,
     finally:
         store.close()
     where = "stdout" if output == "-" else output
-    click.echo(f"exported {count:,} event{'s' if count != 1 else ''} to {where}", err=True)
+    click.echo(f"exported {plural.count(count, 'event')} to {where}", err=True)
 
 
 def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str | None) -> int:

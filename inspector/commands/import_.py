@@ -6,6 +6,7 @@ from typing import BinaryIO
 
 import click
 
+from inspector import plural
 from inspector.config import default_db
 from inspector.export import ImportFailed, import_file
 from inspector.store import Store, StoreError
@@ -35,5 +36,6 @@ def import_command(file: BinaryIO, db: str | None) -> None:
     finally:
         store.close()
     skipped = result.read - result.added
-    click.echo(f"imported {result.added:,} of {result.read:,} events ({result.format}) "
+    click.echo(f"imported {result.added:,} of {plural.count(result.read, 'event')} "
+               f"({result.format}) "
                f"into {path}" + (f"; {skipped:,} were already there" if skipped else ""))

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
+from inspector import redact
 from inspector.config import secret_from_env
 from inspector.samples import KINDS, PATH, SampleError, build, parse_set
 from inspector.sanitize import clip, visible, visible_line
@@ -27,7 +28,8 @@ def target(url: str) -> str:
 
     try:
         url = check_target(url)
-    except ReplayError as exc:
+        httpx.URL(url)  # what httpx refuses to send (a control character, a bad port)
+    except (ReplayError, httpx.InvalidURL) as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from exc
     parts = urlsplit(url)
     if parts.path in ("", "/") and not parts.query:
@@ -65,6 +67,7 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
     except SampleError as exc:
         raise click.BadParameter(str(exc), param_hint="--set") from exc
     secret = secret or secret_from_env()
+    redact.remember(secret)
     if not secret:
         click.echo("warning: no secret (--secret, CONNECTLY_WEBHOOK_SECRET or INSPECTOR_SECRET):"
                    " sending it unsigned", err=True)
@@ -84,7 +87,8 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
             ms = (time.perf_counter() - started) * 1000
             count = f"[{n}/{repeat}] " if repeat > 1 else ""
             status = f"{response.status_code} {response.reason_phrase or ''}".strip()
-            click.echo(f"{count}{kind} → {status} in {ms:.0f} ms")
+            # The reason phrase is the target's text: h11 lets ESC and BEL through.
+            click.echo(f"{count}{kind} → {visible_line(clip(status, 200))} in {ms:.0f} ms")
             body = response.content.decode("utf-8", "replace")
             if body:
                 click.echo(visible(clip(body, SHOWN)) if repeat == 1

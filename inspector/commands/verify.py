@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from inspector import redact
 from inspector.analysis import Analyzer
 from inspector.config import default_db, secret_from_env
 from inspector.model import VERDICT_LABELS, Event, HeaderList
@@ -21,6 +22,8 @@ from inspector.sanitize import clip, visible_line
 from inspector.signatures import PROVIDERS, Check, Secrets, SignedRequest
 
 SHOWN = 400  # characters of a header value printed; hostile values can be 100 KB
+# Reasons name the receiver's flags (`inspector`, `serve`); here the same thing is another.
+FLAGS_HERE = {"--public-url": "--url"}
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -35,9 +38,11 @@ def parse_header(text: str) -> tuple[str, str]:
 def load(config: str | None) -> list[Route]:
     try:
         path = config_path(config)
-        return load_routes(path) if path else []
+        routes = load_routes(path) if path else []
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from exc
+    redact.remember(*(route.secret for route in routes))
+    return routes
 
 
 def stored(event_id: str, db: str | None) -> Event:
@@ -59,11 +64,18 @@ def stored(event_id: str, db: str | None) -> Event:
     return event
 
 
+def here(reason: str) -> str:
+    """A reason written for the receiver's flags, with this command's flags instead."""
+    for theirs, ours in FLAGS_HERE.items():
+        reason = reason.replace(theirs, ours)
+    return reason
+
+
 def report(result: Check) -> None:
     title = PROVIDERS[result.provider].title if result.provider in PROVIDERS else result.provider
     click.echo(f"verdict:  {VERDICT_LABELS.get(result.verdict, result.verdict)}"
                + (f" ({title})" if title else ""))
-    click.echo(f"reason:   {visible_line(result.reason)}")
+    click.echo(f"reason:   {visible_line(here(result.reason))}")
     for label, value in (("header", result.header), ("received", result.received),
                          ("expected", result.expected)):
         if value:
@@ -107,6 +119,7 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
     if secret:  # an explicit secret beats the routes' secrets
         routes = [dataclasses.replace(r, secret=None) for r in routes]
     analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)
+    redact.remember(analyzer.secrets.default)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "

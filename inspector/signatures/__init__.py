@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from inspector.model import Verdict
+from inspector.plural import count
 from inspector.signatures.base import Check, Provider, SignedRequest
 from inspector.signatures.connectly import Connectly
 from inspector.signatures.github import GitHub
@@ -52,6 +53,11 @@ class Secrets:
     def for_provider(self, name: str) -> str | None:
         return self.by_provider.get(name) or self.default
 
+    def __repr__(self) -> str:
+        # Never the values: a repr ends up in tracebacks, logs and debuggers.
+        masked = {name: mask(value) for name, value in self.by_provider.items()}
+        return f"Secrets(default={mask(self.default)!r}, by_provider={masked!r})"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str], default: str | None = None) -> Secrets:
         """Provider secrets from their conventional environment variables."""
@@ -68,7 +74,7 @@ def mask(secret: str | None) -> str:
     if not secret:
         return "not set"
     tail = secret[-2:] if len(secret) >= 12 else ""
-    return f"set, {len(secret)} characters" + (f", ends …{tail}" if tail else "")
+    return f"set, {count(len(secret), 'character')}" + (f", ends …{tail}" if tail else "")
 
 
 def detect(req: SignedRequest) -> Provider | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from inspector.decoding import inflate
 from inspector.model import HeaderList, header_value
+from inspector.plural import count
 from inspector.sanitize import clip
 from inspector.signatures.base import b64decode_strict
 
@@ -87,7 +88,8 @@ def read_signatures(values: Iterable[str], encoding: str, size: int) -> Signatur
             note = (f"signature has the length of an HMAC-{DIGEST_NAMES[len(digest)].upper()}, "
                     f"but this scheme uses HMAC-{DIGEST_NAMES.get(size, '?').upper()}")
         elif digest is not None:
-            note = f"signature is {len(digest)} bytes, not the {size} of this scheme's HMAC"
+            note = (f"signature is {count(len(digest), 'byte')}, not the {size} of this "
+                    "scheme's HMAC")
         else:
             note = f"signature is not {encoding}"
         out.note = out.note or note

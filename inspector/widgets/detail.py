@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from inspector import decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
+from inspector.plural import count
 from inspector.resign import Expired, Signer
 from inspector.sanitize import visible_line
 from inspector.signatures import Check
@@ -142,20 +143,20 @@ def overview(detail: Detail) -> RenderableType:
         Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.received_at))
              + f".{int(event.received_at * 1000) % 1000:03d}"),
     )
-    size = f"{event.body_size:,} bytes"
+    size = count(event.body_size, "byte")
     if event.body_size >= 1024:
         size += f" ({human_size(event.body_size)})"
     table.add_row("Size", Text(size))
     table.add_row("Content type", inert(event.content_type or "(none)"))
-    table.add_row("Signature", Text(verdict, style=VERDICT_STYLES.get(event.verdict, "")))
-    table.add_row("Provider", Text(event.provider or "unknown"))
+    table.add_row("Signature", inert(verdict, VERDICT_STYLES.get(event.verdict, "")))
+    table.add_row("Provider", inert(event.provider or "unknown"))
     if event.kind:
         table.add_row("Kind", inert(event.kind))
     if event.summary:
         table.add_row("Summary", inert(event.summary))
     table.add_row("Answered", Text(status_text(event.status)))
-    table.add_row("HTTP", Text(f"HTTP/{event.http_version}"))
-    table.add_row("Id", Text(event.id))
+    table.add_row("HTTP", inert(f"HTTP/{event.http_version}"))
+    table.add_row("Id", inert(event.id))
     for note in [event.refused, *event.notes]:
         if note:
             table.add_row("Note", inert(note, "yellow"))
@@ -217,7 +218,7 @@ def replays(detail: Detail) -> RenderableType:
         line.append_text(inert(f"{attempt.method} {attempt.url}"))
         line.append("  →  ")
         if attempt.error:
-            line.append(f"✗ {attempt.error}", style="bold red")
+            line.append_text(inert(f"✗ {attempt.error}", "bold red"))
         else:
             ok = attempt.status is not None and attempt.status < 400
             line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
@@ -310,7 +311,7 @@ class DetailPane(Vertical):
         event = detail.event
         title = Text.assemble((f"{event.method} ", "bold"))
         title.append_text(inert(event.target, line=True, limit=200))
-        title.append(f"  {event.id}", style="dim")
+        title.append_text(inert(f"  {event.id}", "dim", line=True))
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#replay", Button).disabled = False
         self.query_one("#overview", Static).update(overview(detail))

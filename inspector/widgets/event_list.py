@@ -439,9 +439,9 @@ class EventList(ScrollView, can_focus=True):
         cells = [
             time.strftime("%H:%M:%S", time.localtime(row.received_at)),
             row.method,
-            visible_line(path),
+            path,
             kind,
-            visible_line(row.summary),
+            row.summary,
             human_size(row.size),
             VERDICT_LABELS.get(row.verdict, row.verdict),
             result_label(row),
@@ -469,7 +469,9 @@ class EventList(ScrollView, can_focus=True):
         segments = [Segment(lead, lead_style or base)]
         used = 1
         for text, style, cell_width in zip(cells, styles, widths, strict=True):
-            segments.append(Segment(_fit(text, cell_width), style))
+            # Every cell goes through here: escapes made visible first, then measured (Rich
+            # counts a control character as zero cells, so a raw one would skew the width).
+            segments.append(Segment(_fit(visible_line(text), cell_width), style))
             segments.append(Segment(" ", base))
             used += cell_width + 1
         if used < width:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from inspector.plural import count
 from inspector.widgets.inert import inert
 
 
@@ -45,9 +46,9 @@ class StatusBar(Widget):
         else:
             text.append("○ not listening", style="dim")
         if self.shown is not None:
-            text.append(f"  {self.shown:,} of {self.total:,} events", style="bold")
+            text.append(f"  {self.shown:,} of {count(self.total, 'event')}", style="bold")
         else:
-            text.append(f"  {self.total:,} events", style="bold")
+            text.append(f"  {count(self.total, 'event')}", style="bold")
         if self.rate >= 1:
             text.append(f" · {self.rate:,.0f}/s")
         if self.marked:

@@ -194,11 +194,14 @@ class Pty:
             with self._lock:
                 self._raw += chunk
 
+    def raw(self) -> bytes:
+        """Everything written so far, byte for byte."""
+        with self._lock:
+            return bytes(self._raw)
+
     def text(self) -> str:
         """Everything written so far, escape sequences removed."""
-        with self._lock:
-            raw = bytes(self._raw)
-        return _CSI.sub("", raw.decode("utf-8", "replace"))
+        return _CSI.sub("", self.raw().decode("utf-8", "replace"))
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
         found: re.Match[str] = wait_until(

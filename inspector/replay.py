@@ -49,10 +49,15 @@ def check_target(url: str) -> str:
     url = url.strip()
     if any(c.isspace() for c in url):
         raise ReplayError(f"{url!r} contains spaces (percent-encode them as %20)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:  # "http://[" and the like
+        raise ReplayError(f"{url!r} is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise ReplayError(f"{url!r} is not an http(s) URL (for example http://localhost:3000/)")
-    if not parts.hostname:
+    if not host:
         raise ReplayError(f"{url!r} has no host (for example http://localhost:3000/)")
     return url
 

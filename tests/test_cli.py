@@ -67,3 +67,12 @@ def test_help_lists_the_options() -> None:
                                             ("10MiB", 10485760), ("1g", 1073741824)])
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+def test_a_malformed_target_url_is_a_usage_error_not_a_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-m", "inspector", "serve", "--port", "0",
+                           "--db", ":memory:", "--forward-to", "http://["],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 2
+    assert b"Traceback" not in proc.stderr
+    assert b"not a valid URL" in proc.stderr

@@ -37,7 +37,8 @@ def test_path_rule(base: str, expected: str) -> None:
     assert replay.target_url(base, event_from(connectly_event("text"), "a=1")) == expected
 
 
-@pytest.mark.parametrize("bad", ["ftp://h/", "file:///etc/passwd", "localhost:3000", "http://"])
+@pytest.mark.parametrize("bad", ["ftp://h/", "file:///etc/passwd", "localhost:3000", "http://",
+                                 "http://[", "http://h]/", "http://h:port/"])
 def test_bad_targets_are_refused(bad: str) -> None:
     with pytest.raises(replay.ReplayError):
         replay.check_target(bad)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from inspector.model import Event, new_id
+from inspector.server import BODY_CUT
 from inspector.store import Store, StoreError
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -91,8 +92,13 @@ class Receiver:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                event.refused = f"client disconnected after {size:,} bytes of the body"
-                event.status = 499
+                cut = (scope.get("extensions") or {}).get(BODY_CUT)
+                if cut is None:
+                    event.status = 499
+                    event.refused = f"client disconnected after {size:,} bytes of the body"
+                else:  # the server answered and closed (a stalled or malformed body)
+                    event.status, reason = cut
+                    event.refused = f"{reason}; cut off after {size:,} bytes of the body"
                 break
             chunk = message.get("body", b"")
             if chunk:

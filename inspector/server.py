@@ -128,6 +128,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 MALFORMED = ("malformed HTTP request (a control character or a non-ASCII byte in the request "
              "line or a header name, or bad framing): not recorded by webhook-inspector")
+BAD_BODY = "malformed chunked body (a chunk size or a chunk's end is not valid)"
 # scope["extensions"][BODY_CUT] = (status, reason): the guard answered `status` and closed
 # the connection before the body was complete; the receiver records it so.
 BODY_CUT = "inspector.body_cut"
@@ -431,7 +432,13 @@ class _Guarded:
         super().on_response_complete()  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
-        self.watch.refuse(400, "Bad Request", MALFORMED)
+        cycle: Any = self.current()
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            # The head was good and went to the receiver, which records the request as
+            # refused 400: what the sender is answered.
+            self.watch.cut(BAD_BODY, 400, "Bad Request")
+        else:
+            self.watch.refuse(400, "Bad Request", MALFORMED)
 
     def reading_paused(self) -> bool:
         return bool(self.flow.read_paused)  # type: ignore[attr-defined]

@@ -402,6 +402,15 @@ class Pruner:
                 watch.evict()
 
 
+def _close_if_ambiguous(cycle: Any) -> None:
+    """A request with both Transfer-Encoding and Content-Length may be an attempt at request
+    smuggling: answer it (by Transfer-Encoding, as h11 reads it), then close the connection,
+    as RFC 9112 §6.3 requires. (httptools refuses such a request outright.)"""
+    headers = dict(cycle.scope["headers"])
+    if b"transfer-encoding" in headers and b"content-length" in headers:
+        cycle.keep_alive = False
+
+
 class _Guarded:
     """The guard's plumbing, shared by both parsers' protocols (listed first in the bases,
     so these wrap uvicorn's methods). The parser-specific part is in each subclass."""
@@ -421,6 +430,9 @@ class _Guarded:
         watch = self.watch
         if watch.before(data):
             super().data_received(data)  # type: ignore[misc]
+            cycle: Any = self.current()
+            if cycle is not watch.cycle and cycle is not None:  # a new request
+                _close_if_ambiguous(cycle)
             watch.after()
 
     def connection_lost(self, exc: Exception | None) -> None:

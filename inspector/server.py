@@ -127,7 +127,8 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 MALFORMED = ("malformed HTTP request (a control character or a non-ASCII byte in the request "
-             "line or a header name, or bad framing): not recorded by webhook-inspector")
+             "line or a header name, a method the parser does not know, or bad framing): not "
+             "recorded by webhook-inspector")
 BAD_BODY = "malformed chunked body (a chunk size or a chunk's end is not valid)"
 # scope["extensions"][BODY_CUT] = (status, reason): the guard answered `status` and closed
 # the connection before the body was complete; the receiver records it so.
@@ -504,6 +505,8 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
         def on_headers_complete(self) -> None:
             self.phase = body
             super().on_headers_complete()
+            if self.url[:1] != b"/":  # as h11 does: the receiver sees the target's form
+                self.scope["raw_path"] = self.url.partition(b"?")[0]
 
         def on_message_complete(self) -> None:
             self.phase = idle

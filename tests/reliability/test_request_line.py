@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from inspector.model import Event
+from inspector.runtime import Runtime
 from inspector.server import DEFAULT_LIMITS, MALFORMED
 from tests.conftest import wait_for
 from tests.reliability.conftest import read_answer, send_raw
 from tests.reliability.test_slow_clients import PARSERS, open_conn, read_all, receiver
+
+
+def stored(runtime: Runtime, ident: str) -> Event:
+    event = runtime.store.event_by_id(ident)
+    assert event is not None
+    return event
 
 
 @pytest.mark.parametrize("http", PARSERS)
@@ -51,9 +58,48 @@ async def test_content_length_and_transfer_encoding_close_the_connection(
         writer.close()
         if http == "h11":  # read by Transfer-Encoding, as RFC 9112 says
             assert answer.status == 200
-            event = runtime.store.event_by_id(answer.json()["id"])
-            assert event is not None and event.body == b"hi"
+            assert stored(runtime, answer.json()["id"]).body == b"hi"
         else:  # llhttp refuses the pair outright
             assert answer.status == 400 and answer.json()["error"] == MALFORMED
         assert "/smuggled" not in {e.path for e in map(runtime.store.event,
                                                         runtime.store.seqs()) if e}
+
+
+# (request line, h11's answer, httptools' answer, stored path, stored method, a note's start)
+# None for httptools: its parser refuses the line (400, not recorded).
+LINES = [
+    (b"OPTIONS * HTTP/1.1", 200, 200, "*", "OPTIONS", "request target * (OPTIONS *)"),
+    (b"POST http://example.com/abs/p?q=1 HTTP/1.1", 200, 200, "/abs/p", "POST",
+     "absolute-form request target http://example.com/abs/p?q=1 (as sent to a proxy)"),
+    (b"CONNECT example.com:443 HTTP/1.1", 405, None, "example.com:443", "CONNECT",
+     "request target example.com:443 is not a path"),
+    (b"TRACE /trace HTTP/1.1", 405, 405, "/trace", "TRACE", None),
+    (b"post /lower HTTP/1.1", 200, None, "/lower", "post", "method post is not POST"),
+    (b"PROPFIND /dav HTTP/1.1", 200, 200, "/dav", "PROPFIND", "unusual method PROPFIND"),
+    (b"BREW /pot HTTP/1.1", 200, None, "/pot", "BREW", "unusual method BREW"),
+]
+
+
+@pytest.mark.parametrize("http", PARSERS)
+async def test_unusual_methods_and_targets_get_json_and_are_recorded(tmp_path: Path,
+                                                                     http: str) -> None:
+    """They got Starlette's plain-text 404 or 405, unrecorded."""
+    async with receiver(tmp_path, http, DEFAULT_LIMITS) as (runtime, port):
+        for line, h11_status, httptools_status, path, method, note in LINES:
+            status = h11_status if http == "h11" else httptools_status
+            answer = await send_raw(port, line + b"\r\nhost: example.com\r\n"
+                                    b"content-length: 2\r\n\r\nhi")
+            assert answer.headers["content-type"] == "application/json", line
+            if status is None:
+                assert answer.status == 400 and answer.json()["error"] == MALFORMED, line
+                continue
+            assert answer.status == status, (line, answer)
+            event = stored(runtime, answer.json()["id"])
+            assert (event.method, event.path, event.body) == (method, path, b"hi"), line
+            assert event.query == ("q=1" if b"?q=1" in line else "")
+            if note is not None:
+                assert any(n.startswith(note) for n in event.notes), (line, event.notes)
+            if status == 405:
+                assert answer.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+                assert event.refused == answer.json()["error"]
+                assert event.refused.startswith(method)

@@ -63,7 +63,8 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--host", default=DEFAULT_HOST, show_default=True,
                      help="Address to listen on (0.0.0.0 exposes it to your network)."),
-        click.option("--port", "-p", default=DEFAULT_PORT, show_default=True, type=int,
+        click.option("--port", "-p", default=DEFAULT_PORT, show_default=True,
+                     type=click.IntRange(0, 65535),
                      help="Port to listen on (0 picks a free one)."),
         click.option("--db", default=None, metavar="PATH",
                      help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing."),

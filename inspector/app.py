@@ -151,6 +151,7 @@ class InspectorApp(App[int]):
         self._detail_stale = False
         self._stopping = False
         self._last_error = ("", 0.0)
+        self._store_failing = False  # the header shows a storage error
         self.replay_target = runtime.settings.replay_to
         self.http = replay.new_client()
 
@@ -239,6 +240,8 @@ class InspectorApp(App[int]):
         """Called by the store (on this loop) once per committed batch. Must stay O(batch)."""
         self._inbox.extend(events)
         self._rate.add(len(events), time.monotonic())
+        if self._store_failing:
+            self._store_recovered()
         if not self._posted:
             self._posted = True
             self.post_message(EventsArrived())
@@ -283,6 +286,7 @@ class InspectorApp(App[int]):
         status.redraw()
 
     def _on_store_error(self, message: str) -> None:
+        self._store_failing = True
         status = self.status_bar
         status.error = message
         status.redraw()
@@ -292,6 +296,15 @@ class InspectorApp(App[int]):
             self._last_error = (message, now)
             self.notify(message, title="Events are not being stored", severity="error",
                         timeout=10, markup=False)
+
+    def _store_recovered(self) -> None:
+        """A commit went through: the disk has room again, the lock is gone."""
+        self._store_failing = False
+        self._last_error = ("", 0.0)
+        status = self.status_bar
+        status.error = ""
+        status.redraw()
+        self.notify("Events are being stored again.", title="Storage recovered", timeout=5)
 
     # -- selection and detail -------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inspector.model import Event, new_id
+from inspector.model import Event
+from inspector.receiver import request_event
 
 Record = Callable[[Event], Awaitable[object]]
 SAMPLE_EVERY = 1.0  # seconds between two recorded samples of refused requests
@@ -103,25 +104,11 @@ def _has_body(scope: Scope) -> bool:
 
 def refused_event(scope: Scope, rate: float, skipped: int) -> Event:
     """A request refused by the rate limit, as an event: no body, marked refused 429."""
-    received_at = time.time()
-    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-    client = scope.get("client")
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-    declared = next((v for k, v in headers if k == "content-length"), "")
+    event = request_event(scope)
+    declared = event.header("content-length") or ""
     more = f"; {skipped:,} more refused since the previous one listed" if skipped else ""
-    return Event(
-        id=new_id(received_at),
-        received_at=received_at,
-        method=scope["method"],
-        path=raw_path.decode("latin-1"),
-        query=scope["query_string"].decode("latin-1"),
-        headers=headers,
-        body=b"",
-        client=f"{client[0]}:{client[1]}" if client else "",
-        http_version=scope.get("http_version", "1.1"),
-        scheme=scope.get("scheme", "http"),
-        status=429,
-        refused=f"rate limited: over {rate:g} requests a second (--rate-limit){more}; "
-                "body not kept",
-        body_size=int(declared) if declared.isdigit() else 0,
-    )
+    event.status = 429
+    event.refused = (f"rate limited: over {rate:g} requests a second (--rate-limit){more}; "
+                     "body not kept")
+    event.body_size = int(declared) if declared.isdigit() else 0
+    return event

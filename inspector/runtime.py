@@ -18,7 +18,7 @@ from inspector.config import Settings
 from inspector.forward import DRAIN_TIMEOUT, AttemptListener, Forwarder
 from inspector.model import Attempt, Event
 from inspector.ratelimit import RateLimit
-from inspector.receiver import Receiver, receiver_app
+from inspector.receiver import Receiver
 from inspector.responses import PolicyError, Responder, ResponsePolicy
 from inspector.server import Running, make_server, quiet_uvicorn, url_of
 from inspector.signatures import Check
@@ -39,7 +39,7 @@ class Runtime:
         self.notices: list[str] = []  # said before the UI started (the TUI repeats them)
         self.attempt_listeners: list[AttemptListener] = []
         self.receiver = Receiver(self.store, settings.max_body, self._error)
-        self.app: ASGIApp = receiver_app(self.receiver)
+        self.app: ASGIApp = self.receiver
         self.limiter: RateLimit | None = None
         if settings.rate_limit:
             # One bucket for every sender (behind a tunnel they all share one address); one

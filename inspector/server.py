@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import heapq
 import ipaddress
 import json
 import logging
+import math
 import re
 import socket
 import typing
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import h11
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("inspector")
@@ -86,17 +89,23 @@ class EmbeddedServer(uvicorn.Server):
 # -- limits for a receiver on the public internet --------------------------------------------
 #
 # uvicorn 0.54 times out idle keep-alive connections, and nothing else: a client that opens a
-# connection and sends nothing, trickles its headers a byte at a time (slowloris) or stops
-# half-way through a body holds its connection for ever; and h11 limits only a request head
-# that arrives in pieces (httptools none at all). The guard below adds, for both parsers:
+# connection and sends nothing, trickles its headers a byte at a time (slowloris) or drips a
+# body holds its connection for ever; and h11 limits only a request head that arrives in
+# pieces (httptools none at all). The guard below adds, for both parsers:
 #   - a size limit on the request head (request line + headers): over it, 431 and close;
 #   - a deadline for a whole head, counted from the connection's opening or from the head's
 #     first byte: 408 and close (a connection that sent nothing is just closed);
-#   - an idle limit inside a body: nothing for `body_timeout` seconds, 408 and close (the
-#     receiver records the event as refused: client disconnected);
-#   - under pressure (connections near `concurrency`), idle keep-alive connections are closed
-#     early, so that new deliveries are not answered 503.
-# Requests refused here never reach the receiver: they are not recorded as events.
+#   - for a body: nothing for `body_timeout` seconds, an average under `body_rate` bytes a
+#     second once `body_grace` is over, or more than `body_deadline` seconds in all: 408 and
+#     close. The receiver records the event as refused 408, saying why (`BODY_CUT`);
+#   - under pressure (connections near `concurrency`), idle keep-alive connections and bodies
+#     under `body_rate` are closed early; at the limit itself, the requests that have been
+#     arriving for longest (idle, head or body) make room for the new connection. Without
+#     this, ~1,000 connections dripping a byte every 20 s held every slot for as long as they
+#     dripped, and every real delivery got a 503.
+#   - past `concurrency` connections, a JSON 503 (`Gate`; uvicorn's own limit also counted
+#     requests that pruning had just cut, still being recorded, and answered in plain text).
+# Requests refused in their head never reach the receiver: they are not recorded as events.
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +113,26 @@ class Limits:
     head_bytes: int = 128 * 1024  # request line + headers; a 64 KiB header value fits
     head_timeout: float = 10.0  # seconds for a whole request head
     body_timeout: float = 30.0  # seconds without a byte inside a body
+    # A body must average `body_rate` bytes a second once its first `body_grace` seconds are
+    # over (each byte buys 1/body_rate s more), and arrive within `body_deadline` seconds:
+    # 500 B/s is a 4 kbit/s link; providers give up on a delivery after 10-30 s anyway.
+    body_rate: float = 500.0  # 0: no minimum rate
+    body_grace: float = 10.0
+    body_deadline: float = 300.0  # a 10 MiB body (the default --max-body) needs 35 KB/s
     keep_alive: int = 30  # seconds an idle keep-alive connection stays open
-    concurrency: int = 1000  # connections (or requests in flight) past which uvicorn sends 503
-    prune_at: float = 0.8  # fraction of `concurrency` from which idle connections are closed
-    prune_idle: float = 1.0  # seconds a connection must have been idle to be closed early
+    concurrency: int = 1000  # connections past which new requests get 503
+    prune_at: float = 0.8  # fraction of `concurrency` from which slow connections are closed
+    prune_idle: float = 1.0  # seconds idle, or slow in a body, before being closed early
 
 
 DEFAULT_LIMITS = Limits()
 MALFORMED = ("malformed HTTP request (a control character or a non-ASCII byte in the request "
-             "line or a header name, or bad framing): not recorded by webhook-inspector")
+             "line or a header name, a method the parser does not know, or bad framing): not "
+             "recorded by webhook-inspector")
+BAD_BODY = "malformed chunked body (a chunk size or a chunk's end is not valid)"
+# scope["extensions"][BODY_CUT] = (status, reason): the guard answered `status` and closed
+# the connection before the body was complete; the receiver records it so.
+BODY_CUT = "inspector.body_cut"
 _HEAD_END = re.compile(rb"\n\r?\n")
 
 
@@ -129,6 +149,9 @@ class _Parser(typing.Protocol):
     @property
     def transport(self) -> asyncio.Transport: ...
 
+    @property
+    def connections(self) -> set[Any]: ...  # the server's open connections
+
     def head_pending(self) -> bool: ...  # the next bytes belong to a request head
 
     def in_body(self) -> bool: ...  # a request body is being received
@@ -141,23 +164,29 @@ class _Parser(typing.Protocol):
 
     def busy(self) -> bool: ...  # a request is being answered
 
+    def cut_body(self, status: int, reason: str) -> None: ...  # tell the app why it ended
+
 
 class Watch:
-    """One connection's guard: head size, head deadline, body idle time."""
+    """One connection's guard: head size, head deadline, body idle time, rate and deadline."""
 
-    __slots__ = ("body_timer", "conn", "cycle", "head_bytes", "head_timer", "idle_since",
-                 "limits", "loop", "mark", "received", "refused")
+    __slots__ = ("body_base", "body_since", "body_timer", "conn", "cycle", "head_bytes",
+                 "head_timer", "idle_since", "limits", "loop", "mark", "progress_at",
+                 "received", "refused")
 
     def __init__(self, conn: _Parser, limits: Limits, loop: asyncio.AbstractEventLoop) -> None:
         self.conn = conn
         self.limits = limits
         self.loop = loop
         self.head_bytes = 0  # bytes of the pending head seen so far
-        self.received = 0  # every byte, for the body idle check
-        self.mark = 0
+        self.received = 0  # every byte, for the body checks
+        self.mark = 0  # `received` when progress was last seen
         self.refused = False
         self.cycle: object = None  # the parser's cycle before a read: a new one = a new head
-        self.idle_since = loop.time()
+        self.idle_since = loop.time()  # since when the connection waits for a request
+        self.body_since = 0.0  # when the body being received began (0: not in a body)
+        self.body_base = 0  # `received` when it began
+        self.progress_at = 0.0  # when the body was last seen moving
         self.body_timer: asyncio.TimerHandle | None = None
         # A new connection must deliver a whole head in time, like any other head.
         self.head_timer: asyncio.TimerHandle | None = loop.call_later(
@@ -182,6 +211,8 @@ class Watch:
     def after(self) -> None:
         """Called after the parser took a read: start or stop the deadlines."""
         conn = self.conn
+        if self.refused:
+            return
         # A whole head arrived in this read (maybe a whole request, and the parser is
         # already waiting for the next one): the count starts again.
         if conn.current() is not self.cycle or not conn.head_pending():
@@ -189,21 +220,66 @@ class Watch:
             if self.head_timer is not None:
                 self.head_timer.cancel()
                 self.head_timer = None
-        if conn.head_pending():
-            if self.head_bytes and self.head_timer is None:
+        if not conn.in_body():
+            if self.body_since:  # the body is complete
+                self.body_since = 0.0
+                if self.body_timer is not None:
+                    self.body_timer.cancel()
+                    self.body_timer = None
+            if self.head_bytes and self.head_timer is None and conn.head_pending():
                 self.head_timer = self.loop.call_later(self.limits.head_timeout,
                                                        self._head_expired)
-            return
-        if self.body_timer is None and conn.in_body():
-            self.mark = self.received
-            self.body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+        elif not self.body_since:
+            self.body_since = self.progress_at = self.loop.time()
+            self.body_base = self.mark = self.received
+            if self.body_timer is not None:
+                self.body_timer.cancel()
+            self._body_check()
 
     def idle(self, now: float) -> bool:
         """Between requests (or never used) for a while: safe to close under pressure."""
         conn = self.conn
-        return (not self.refused and self.head_bytes == 0 and self.body_timer is None
+        return (not self.refused and self.head_bytes == 0 and not self.body_since
                 and conn.head_pending() and not conn.busy()
                 and now - self.idle_since >= self.limits.prune_idle)
+
+    def slow(self, now: float) -> str:
+        """Why this body should make room under pressure ("" if it should not): it has been
+        arriving for `prune_idle` seconds at under `body_rate`."""
+        limits = self.limits
+        since = self.body_since
+        if not since or self.refused or self.conn.reading_paused():
+            return ""
+        elapsed = now - since
+        got = self.received - self.body_base
+        if elapsed < limits.prune_idle or got >= limits.body_rate * elapsed:
+            return ""
+        return (f"the request body arrived too slowly ({got:,} bytes in {elapsed:.1f} s; the "
+                f"minimum is {limits.body_rate:g} bytes/s while webhook-inspector is near its "
+                f"limit of {limits.concurrency:,} connections)")
+
+    def waiting(self) -> float | None:
+        """Since when this connection has been waiting for (part of) a request; None when a
+        request is being answered, or the connection is already refused."""
+        if self.refused:
+            return None
+        if self.body_since:
+            return self.body_since
+        return None if self.conn.busy() else self.idle_since
+
+    def evict(self) -> None:
+        """Close to make room at the connection limit: a body is cut (and recorded), a
+        partial head refused, an idle connection just closed."""
+        if self.body_since:
+            self.cut("the request body was still arriving when webhook-inspector reached its "
+                     f"limit of {self.limits.concurrency:,} connections; the requests waiting "
+                     "longest made room")
+        elif self.head_bytes:
+            self.refuse(408, "Request Timeout",
+                        "the request head was still arriving when webhook-inspector reached "
+                        f"its limit of {self.limits.concurrency:,} connections")
+        else:
+            self.refuse(0, "", "")
 
     def _head_expired(self) -> None:
         self.head_timer = None
@@ -217,23 +293,55 @@ class Watch:
                     f"{self.limits.head_timeout:g} s")
 
     def _body_check(self) -> None:
+        """Cut a body that stalled, is too slow or too long; else check again when the next
+        of those could happen."""
         self.body_timer = None
         conn = self.conn
-        if self.refused or conn.transport.is_closing() or not conn.in_body():
+        since = self.body_since
+        if not since or self.refused or conn.transport.is_closing() or not conn.in_body():
             return
-        if self.received != self.mark or conn.reading_paused():
+        limits = self.limits
+        now = self.loop.time()
+        if self.received != self.mark or conn.reading_paused():  # paused: not their fault
             self.mark = self.received
-            self.body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+            self.progress_at = now
+        elif now - self.progress_at >= limits.body_timeout:
+            self.cut(f"the request body stalled: nothing arrived for {limits.body_timeout:g} s")
             return
-        status = 0 if conn.answered() else 408
-        self.refuse(status, "Request Timeout",
-                    f"the request body stalled: nothing arrived for {self.limits.body_timeout:g} s")
+        got = self.received - self.body_base
+        allowed = (limits.body_grace + got / limits.body_rate if limits.body_rate
+                   else limits.body_deadline)
+        if now - since >= limits.body_deadline:
+            self.cut(f"the request body did not arrive within {limits.body_deadline:g} s")
+            return
+        if now - since >= allowed and not conn.reading_paused():
+            self.cut(f"the request body arrived too slowly: {got:,} bytes in "
+                      f"{now - since:.1f} s (the minimum is {limits.body_rate:g} bytes/s "
+                      f"after the first {limits.body_grace:g} s)")
+            return
+        rate_due = since + allowed
+        if conn.reading_paused():  # not their fault: judge the rate later
+            rate_due = max(rate_due, now + limits.body_timeout)
+        due = min(self.progress_at + limits.body_timeout, since + limits.body_deadline, rate_due)
+        self.body_timer = self.loop.call_at(due, self._body_check)
+
+    def cut(self, reason: str, status: int = 408, phrase: str = "Request Timeout") -> None:
+        """End a body early: answer `status` (the receiver records it so), or only close when
+        an answer already went (413 before the body ended, say)."""
+        if self.conn.answered():
+            self.refuse(0, "", "")
+        else:
+            self.refuse(status, phrase, reason)
 
     def refuse(self, status: int, phrase: str, error: str) -> None:
         """Answer `status` (0: say nothing) and close the connection."""
         self.refused = True
         self.close()
-        transport = self.conn.transport
+        conn = self.conn
+        conn.connections.discard(conn)  # its slot is free now, not when the close completes
+        if status:
+            conn.cut_body(status, error)
+        transport = conn.transport
         if status and not transport.is_closing():
             transport.write(_answer(status, phrase, error))
         transport.close()
@@ -257,14 +365,51 @@ def _ends_head(data: bytes, budget: int) -> bool:
     return data[:2] == b"\r\n" or data[:1] == b"\n"
 
 
-def _prune(conn: asyncio.Protocol, connections: set[Any], limits: Limits, now: float) -> None:
-    """Close idle keep-alive connections when there are nearly `concurrency` of them."""
-    if len(connections) < limits.concurrency * limits.prune_at:
-        return
-    for other in list(connections):
-        watch = getattr(other, "watch", None)
-        if other is not conn and isinstance(watch, Watch) and watch.idle(now):
-            other.timeout_keep_alive_handler()
+class Pruner:
+    """Makes room for new connections; one per server (it remembers its last sweep)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.swept = -math.inf
+
+    def __call__(self, conn: asyncio.Protocol, connections: set[Any], now: float) -> None:
+        """Near `concurrency` connections, close idle keep-alive connections and slow bodies;
+        at the limit, also those waiting longest for their request, down to `prune_at`."""
+        limits = self.limits
+        count = len(connections)
+        if count < limits.concurrency * limits.prune_at:
+            return
+        # A sweep reads every connection: a few a second at most, unless at the limit (and
+        # then it makes room for the next ones too). A sweep per connection cost ~3 ms at
+        # 1,000 connections, and saturated the loop under a reconnecting attack.
+        if count < limits.concurrency and now - self.swept < limits.prune_idle / 4:
+            return
+        self.swept = now
+        waiting: list[tuple[float, Watch]] = []
+        for other in list(connections):
+            watch = getattr(other, "watch", None)
+            if other is conn or not isinstance(watch, Watch):
+                continue
+            if watch.idle(now):
+                watch.refuse(0, "", "")
+            elif reason := watch.slow(now):
+                watch.cut(reason)
+            elif (since := watch.waiting()) is not None:
+                waiting.append((since, watch))
+        if len(connections) >= limits.concurrency:
+            keep = min(int(limits.concurrency * limits.prune_at), limits.concurrency - 1)
+            for _, watch in heapq.nsmallest(len(connections) - keep, waiting,
+                                            key=itemgetter(0)):
+                watch.evict()
+
+
+def _close_if_ambiguous(cycle: Any) -> None:
+    """A request with both Transfer-Encoding and Content-Length may be an attempt at request
+    smuggling: answer it (by Transfer-Encoding, as h11 reads it), then close the connection,
+    as RFC 9112 §6.3 requires. (httptools refuses such a request outright.)"""
+    headers = dict(cycle.scope["headers"])
+    if b"transfer-encoding" in headers and b"content-length" in headers:
+        cycle.keep_alive = False
 
 
 class _Guarded:
@@ -272,6 +417,7 @@ class _Guarded:
     so these wrap uvicorn's methods). The parser-specific part is in each subclass."""
 
     limits = DEFAULT_LIMITS
+    pruner: Pruner  # the server's (see protocol_class)
     watch: Watch
     loop: asyncio.AbstractEventLoop
     connections: set[Any]
@@ -279,12 +425,15 @@ class _Guarded:
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self.watch = Watch(self, self.limits, self.loop)  # type: ignore[arg-type]
-        _prune(self, self.connections, self.limits, self.loop.time())  # type: ignore[arg-type]
+        self.pruner(self, self.connections, self.loop.time())  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         watch = self.watch
         if watch.before(data):
             super().data_received(data)  # type: ignore[misc]
+            cycle: Any = self.current()
+            if cycle is not watch.cycle and cycle is not None:  # a new request
+                _close_if_ambiguous(cycle)
             watch.after()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -296,7 +445,13 @@ class _Guarded:
         super().on_response_complete()  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
-        self.watch.refuse(400, "Bad Request", MALFORMED)
+        cycle: Any = self.current()
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            # The head was good and went to the receiver, which records the request as
+            # refused 400: what the sender is answered.
+            self.watch.cut(BAD_BODY, 400, "Bad Request")
+        else:
+            self.watch.refuse(400, "Bad Request", MALFORMED)
 
     def reading_paused(self) -> bool:
         return bool(self.flow.read_paused)  # type: ignore[attr-defined]
@@ -311,6 +466,12 @@ class _Guarded:
     def busy(self) -> bool:
         cycle = self.current()
         return cycle is not None and not cycle.response_complete  # type: ignore[attr-defined]
+
+    def cut_body(self, status: int, reason: str) -> None:
+        """Tell the receiver, if it is still reading a body, why the body ends here."""
+        cycle: Any = self.current()
+        if cycle is not None and cycle.more_body and not cycle.response_started:
+            cycle.scope.setdefault("extensions", {})[BODY_CUT] = (status, reason)
 
 
 class GuardedH11(_Guarded, H11Protocol):  # type: ignore[misc]
@@ -344,6 +505,8 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
         def on_headers_complete(self) -> None:
             self.phase = body
             super().on_headers_complete()
+            if self.url[:1] != b"/":  # as h11 does: the receiver sees the target's form
+                self.scope["raw_path"] = self.url.partition(b"?")[0]
 
         def on_message_complete(self) -> None:
             self.phase = idle
@@ -362,27 +525,48 @@ GuardedHttpTools = _httptools_class()
 
 
 def protocol_class(http: str, limits: Limits = DEFAULT_LIMITS) -> type[asyncio.Protocol]:
-    """The guarded uvicorn protocol for `--http` (auto: httptools when installed)."""
+    """The guarded uvicorn protocol for `--http` (auto: httptools when installed), for one
+    server."""
     base: type[asyncio.Protocol] = GuardedH11
     if http == "httptools" or (http == "auto" and GuardedHttpTools is not None):
         if GuardedHttpTools is None:
             raise BindError("--http httptools: httptools is not installed "
                             "(pip install httptools); or use --http h11")
         base = GuardedHttpTools
-    if limits == DEFAULT_LIMITS:
-        return base
-    return type(base.__name__, (base,), {"limits": limits})
+    return type(base.__name__, (base,), {"limits": limits, "pruner": Pruner(limits)})
+
+
+class Gate:
+    """Past `limit` connections, a 503 with a JSON reason (uvicorn's own limit also counted
+    requests that pruning had just cut while the receiver recorded them, and answered in
+    plain text)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.connections: set[Any] = set()  # the server's, once it exists
+        self.answer = json.dumps({"ok": False, "error": (
+            f"webhook-inspector is at its limit of {limit:,} connections: not recorded, "
+            "retry later")}, separators=(",", ":")).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if len(self.connections) < self.limit:
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.answer)).encode("ascii")),
+            (b"retry-after", b"1"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": self.answer})
 
 
 def make_server(
-    app: ASGIApp, *, http: str = "auto", limit_concurrency: int | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    app: ASGIApp, *, http: str = "auto", limits: Limits = DEFAULT_LIMITS,
 ) -> EmbeddedServer:
     """uvicorn for a receiver that may face the internet (see `Limits`)."""
-    if limit_concurrency is not None:
-        limits = replace(limits, concurrency=limit_concurrency)
+    gate = Gate(app, limits.concurrency)
     config = uvicorn.Config(
-        app,
+        gate,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -392,11 +576,13 @@ def make_server(
         server_header=False,
         timeout_keep_alive=limits.keep_alive,
         timeout_graceful_shutdown=3,
-        limit_concurrency=limits.concurrency,
+        limit_concurrency=None,  # the gate's
         # h11's own limit, a backstop behind the guard's (h11 checks heads in pieces only).
         h11_max_incomplete_event_size=limits.head_bytes + 64 * 1024,
     )
-    return EmbeddedServer(config)
+    server = EmbeddedServer(config)
+    gate.connections = server.server_state.connections
+    return server
 
 
 def exposure_warning(host: str) -> str | None:

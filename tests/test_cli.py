@@ -56,6 +56,19 @@ def test_bad_replay_target_is_a_usage_error(tmp_path: Path) -> None:
     assert "not an http(s) URL" in result.stderr
 
 
+@pytest.mark.parametrize("command", [[], ["serve"]], ids=["tui", "serve"])
+@pytest.mark.parametrize("port", ["99999", "65536", "-1"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, command: list[str],
+                                              port: str) -> None:
+    """99999 used to listen on another port (99999 - 65536), and -1 said "unknown host"."""
+    result = run(*command, "--port", port, "--db", str(tmp_path / "e.db"))
+    assert result.returncode == 2, result
+    assert f"Invalid value for '--port' / '-p': {port} is not in the range 0<=x<=65535." \
+        in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "e.db").exists()  # stopped before opening anything
+
+
 def test_help_lists_the_options() -> None:
     result = run("--help")
     assert result.returncode == 0

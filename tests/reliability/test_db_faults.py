@@ -352,6 +352,13 @@ async def test_locked_database_at_runtime_is_503_and_shown(tmp_path: Path) -> No
         assert after.status_code == 200
         assert app.store.event_by_id(after.json()["id"]) is not None
         assert app.store.count() == 2  # the refused one was not stored, not acknowledged
+        await assert_error_cleared(status)
+
+
+async def assert_error_cleared(status: StatusBar) -> None:
+    """The header's storage error goes once a commit succeeds (it used to stay for ever)."""
+    await wait_for(lambda: not status.error, what="the status bar error to clear")
+    assert "⚠" not in str(status.render()) and not status.has_class("-error")
 
 
 @pytest.fixture
@@ -391,6 +398,7 @@ async def test_disk_full_at_runtime_is_503_and_shown_and_recovers(tiny_disk: Pat
         again = await client.post(base + "/after", content=b'{"ok": 1}')
         assert again.status_code == 200
         assert app.store.event_by_id(again.json()["id"]) is not None
+        await assert_error_cleared(status)
 
 
 # -- migrations ------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ KEYS = [
     ("s", "re-sign (fresh timestamp) and replay an event that arrived valid"),
     ("f", "toggle follow mode (select the newest event as it arrives)"),
     ("/", "filter: free text (path, headers, body) and method: verdict: provider: kind: "
-          "path: status: since:"),
+          "path: since:, answered: (what the sender got: answered:413) and result: (the "
+          "latest replay/forward: result:5xx); enter keeps it, escape clears it"),
     ("c", "copy the selected event as a byte-exact curl command"),
     ("e", "export the marked events, or the list as shown (jsonl, HAR, curl)"),
     ("=", "compare the two marked events side by side"),

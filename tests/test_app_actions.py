@@ -1,0 +1,61 @@
+"""The TUI's actions on what the list shows: the answered/result filters, Escape in the filter
+bar and "in view", copy as curl without a replay target, delete and undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from inspector.filter import parse
+from inspector.widgets.event_list import EventList
+from inspector.widgets.status_bar import StatusBar
+from tests.conftest import CONNECTLY, Recorder, running_app, wait_for
+
+
+async def post(base: str, case: dict[str, Any], client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(base + case["path"], content=case["body"].encode(),
+                             headers=case["headers"])
+
+
+def status_text(app: Any) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def filtered(app: Any, text: str) -> list[int]:
+    """Type `text` into the filter bar as a person would, then read the list."""
+    events = app.query_one(EventList)
+    app.action_filter()
+    bar = app.query_one("#filter-input")
+    bar.value = text
+    terms = parse(text).terms
+    await wait_for(lambda: app.query_one("FilterBar").applied.terms == terms,
+                   what=f"filter {text!r} applied")
+    await wait_for(lambda: (app._filter.terms if app._filter else ()) == terms,
+                   what=f"list filtered by {text!r}")
+    return list(events.seqs)
+
+
+async def test_answered_is_what_the_sender_got_and_result_the_replay(
+        tmp_path: Path, recorder: Recorder) -> None:
+    recorder.status = 413
+    async with running_app(tmp_path, max_body=1000,
+                           replay_to=recorder.url + "/") as (app, _pilot, base), \
+            httpx.AsyncClient() as client:
+        refused = await client.post(base + "/big", content=b"x" * 1001)
+        assert refused.status_code == 413
+        await post(base, CONNECTLY["events"][0], client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 2, what="rows")
+        big, text = events.seqs
+        app.replay([text], recorder.url + "/")  # the app answers this replay 413
+        await wait_for(lambda: app.store.rows([text])[text].result == 413, what="result")
+
+        assert await filtered(app, "answered:413") == [big]
+        assert await filtered(app, "answered:4xx") == [big]
+        assert await filtered(app, "-answered:4xx") == [text]
+        assert await filtered(app, "result:413") == [text]
+        assert await filtered(app, "status:413") == [text]  # the old name of result:
+        assert await filtered(app, "answered:200") == [text]
+

@@ -43,7 +43,7 @@ from inspector.responses import (
     read_body,
 )
 from inspector.runtime import Runtime
-from inspector.sanitize import visible, visible_line
+from inspector.sanitize import clip, visible, visible_line
 from inspector.screens.diff import DiffScreen
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
@@ -412,8 +412,11 @@ class InspectorApp(App[int]):
             if answer:
                 self._with_target(lambda base: self.replay(seqs, base))
 
-        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view, in the order "
-                                 "they arrived?", "Replay"), confirmed)
+        # Name the filter: "in view" is only as clear as what the list is filtered by.
+        view = (f"the filter {visible_line(clip(self._filter.source, 80))}"
+                if self._filter is not None else "no filter")
+        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view ({view}), "
+                                 "in the order they arrived?", "Replay"), confirmed)
 
     def action_edit_replay(self) -> None:
         """R: edit method, URL, headers and body, optionally re-sign, then send."""

@@ -59,3 +59,35 @@ async def test_answered_is_what_the_sender_got_and_result_the_replay(
         assert await filtered(app, "status:413") == [text]  # the old name of result:
         assert await filtered(app, "answered:200") == [text]
 
+
+async def test_escape_in_the_filter_bar_returns_to_the_list_and_in_view_follows_it(
+        tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"]:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 10, what="rows")
+        box = app.query_one("#filter-input")
+
+        await pilot.press("slash", *"kind:delivery_status")
+        await wait_for(lambda: len(events.seqs) == 2, what="filtered list")
+        await pilot.press("enter")  # keeps the filter, back to the list
+        assert events.has_focus
+        app.action_replay_view()
+        await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
+        asked = app.screen.question
+        assert "Replay all 2 events in view (the filter kind:delivery_status)" in asked
+        await pilot.press("escape")
+        await wait_for(lambda: not app.screen.query("Confirm"), what="dialog closed")
+
+        await pilot.press("slash", "escape")  # clears the filter, back to the list
+        await wait_for(lambda: len(events.seqs) == 10, what="unfiltered")
+        assert events.has_focus and not box.has_focus and box.value == ""
+        assert not app.query_one("FilterBar").has_class("-open")
+        cursor = events.cursor
+        await pilot.press("k")  # a key for the list now moves the list, not into the box
+        assert events.cursor == cursor - 1 and box.value == ""
+        app.action_replay_view()
+        await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
+        asked = app.screen.question
+        assert "Replay all 10 events in view (no filter)" in asked

@@ -694,7 +694,7 @@ class InspectorApp(App[int]):
     @work(thread=True, group="export")
     def export_events(self, seqs: list[int], path: str) -> None:
         fmt = export.format_for(path) or "jsonl"
-        target = self.runtime.settings.replay_to or self.replay_target or None
+        target = self._curl_target()
         try:
             written = export.export_to_file(self.store, seqs, fmt, Path(path), target)
         except (OSError, StoreError) as exc:
@@ -732,14 +732,19 @@ class InspectorApp(App[int]):
         if event is None:
             self.notify("No event selected.", severity="warning")
             return
-        target = self.runtime.settings.replay_to or self.replay_target or None
+        target = self._curl_target()
         command = curl.curl_command(event, target)
         self.copy_to_clipboard(command)
-        where = target or "where it arrived"
         self.notify(f"A curl command ({len(command):,} characters) that sends this event "
-                    f"byte-exact to {where}, sent to your terminal's clipboard (OSC 52; some "
+                    f"byte-exact to {target}, sent to your terminal's clipboard (OSC 52; some "
                     "terminals and tmux need it allowed). Also: inspector export --format "
                     "curl.", title="Copy as curl", markup=False)
+
+    def _curl_target(self) -> str:
+        """Where curl commands go: the replay target, else this inspector's own URL. Never
+        the event's Host header: the sender chose it."""
+        return (self.runtime.settings.replay_to or self.replay_target or self.runtime.url
+                or export.DEFAULT_CURL_TARGET)
 
     # -- tunnel and Connectly registration ---------------------------------------------------
 

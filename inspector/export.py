@@ -28,6 +28,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from inspector import __version__
+from inspector.config import DEFAULT_HOST, DEFAULT_PORT
 from inspector.curl import curl_command
 from inspector.model import Attempt, Event, HeaderList, header_value
 from inspector.sanitize import clip, visible_line
@@ -36,6 +37,9 @@ from inspector.store import Store, insert_imported
 FORMATS = ("jsonl", "har", "curl")
 RECORD_VERSION = 1
 HAR_KEY = "_webhookInspector"
+# Where curl commands go without --target: where an inspector listens by default. Never the
+# event's Host header, which the sender chose.
+DEFAULT_CURL_TARGET = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/"
 IMPORT_BATCH = 500
 
 
@@ -199,7 +203,7 @@ def write_jsonl(items: Iterable[tuple[Event, list[Attempt]]], out: IO[str]) -> i
 
 
 def write_curl(items: Iterable[tuple[Event, list[Attempt]]], out: IO[str],
-               target: str | None = None) -> int:
+               target: str = DEFAULT_CURL_TARGET) -> int:
     count = 0
     for event, _ in items:
         when = datetime.fromtimestamp(event.received_at, UTC).isoformat(
@@ -225,7 +229,7 @@ def write_har(items: Iterable[tuple[Event, list[Attempt]]], out: IO[str]) -> int
 
 
 def export_to_file(store: Store, seqs: list[int], fmt: str, path: Path,
-                   target: str | None = None) -> int:
+                   target: str = DEFAULT_CURL_TARGET) -> int:
     """Write next to the destination, then rename: a failed export leaves no half file.
     OSError when the folder or file cannot be written."""
     folder = path.parent if str(path.parent) else Path(".")
@@ -249,7 +253,7 @@ def format_for(path: str) -> str | None:
 
 
 def export(store: Store, seqs: list[int], fmt: str, out: IO[str],
-           target: str | None = None) -> int:
+           target: str = DEFAULT_CURL_TARGET) -> int:
     """Write these events in `fmt` (jsonl, har or curl); returns how many were written."""
     items = events_with_attempts(store, seqs)
     if fmt == "jsonl":

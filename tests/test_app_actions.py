@@ -91,3 +91,21 @@ async def test_escape_in_the_filter_bar_returns_to_the_list_and_in_view_follows_
         await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         asked = app.screen.question
         assert "Replay all 10 events in view (no filter)" in asked
+
+
+async def test_copy_as_curl_without_a_target_aims_at_this_inspector(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        case = CONNECTLY["events"][0]
+        headers = {**case["headers"], "Host": "169.254.169.254"}  # chosen by the sender
+        await client.post(base + case["path"], content=case["body"].encode(), headers=headers)
+        events = app.query_one(EventList)
+        await wait_for(lambda: events.seqs, what="row")
+        assert not app.replay_target
+        await pilot.press("c")
+        assert f"'{base}/webhooks/connectly'" in app.clipboard
+        assert "169.254.169.254" not in app.clipboard
+        out = tmp_path / "all.sh"
+        app.export_events(list(events.seqs), str(out))
+        await wait_for(out.exists, what="export")
+        script = out.read_text()
+        assert f"'{base}/webhooks/connectly'" in script and "169.254.169.254" not in script

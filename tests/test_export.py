@@ -286,3 +286,16 @@ def test_a_bad_line_after_good_batches_says_what_was_kept(tmp_path: Path) -> Non
                                            r"imported; importing again skips them\)"):
         import_file(again, io.BytesIO(blob), batch=2)
     assert again.count() == 2
+
+
+def test_curl_export_never_aims_at_the_senders_host(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.db", index=False)
+    event = odd_event(0)
+    event.headers[0] = ("Host", "internal-admin.example:9000")  # chosen by the sender
+    store.write_sync(insert_events, [event])
+    store.close()
+    result = CliRunner().invoke(export_command, ["--db", str(tmp_path / "a.db"), "--format",
+                                                 "curl"])
+    assert result.exit_code == 0, result.output
+    assert "'http://127.0.0.1:8765/hooks/a%2Fb?x=1&x=2'" in result.output
+    assert "internal-admin" not in result.output

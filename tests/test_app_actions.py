@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from inspector.filter import parse
+from inspector.store import Store
 from inspector.widgets.event_list import EventList
 from inspector.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, Recorder, running_app, wait_for
@@ -109,3 +111,47 @@ async def test_copy_as_curl_without_a_target_aims_at_this_inspector(tmp_path: Pa
         await wait_for(out.exists, what="export")
         script = out.read_text()
         assert f"'{base}/webhooks/connectly'" in script and "169.254.169.254" not in script
+
+
+async def test_delete_then_undo_brings_the_event_back_intact(
+        tmp_path: Path, recorder: Recorder) -> None:
+    async with running_app(tmp_path, replay_to=recorder.url + "/") as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        for case in CONNECTLY["events"][:3]:
+            await post(base, case, client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: len(events.seqs) == 3, what="rows")
+        first, middle, last = events.seqs
+        app.replay([middle], recorder.url + "/")
+        await wait_for(lambda: app.store.attempts(middle), what="an attempt")
+        before = (app.store.event(middle), app.store.attempts(middle))
+
+        await pilot.press("k", "d")  # the middle one
+        await wait_for(lambda: list(events.seqs) == [first, last], what="deleted")
+        await wait_for(lambda: "2 events" in status_text(app), what="count")
+        await pilot.press("u")
+        await wait_for(lambda: list(events.seqs) == [first, middle, last], what="restored")
+        assert events.selected == middle and "3 events" in status_text(app)
+        assert (app.store.event(middle), app.store.attempts(middle)) == before
+        assert app.store.rows([middle])[middle].result == 200
+
+        await pilot.press("u")  # nothing left to undo: says so, changes nothing
+        assert list(events.seqs) == [first, middle, last]
+        await pilot.press("d")
+        await wait_for(lambda: list(events.seqs) == [first, last], what="deleted again")
+        await app.action_quit()  # quitting ends the undo window
+    store = Store(tmp_path / "events.db", index=False)
+    assert store.seqs() == [first, last]
+    store.close()
+
+
+async def test_an_undo_window_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("inspector.app.UNDO_SECONDS", 0.3)
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        await post(base, CONNECTLY["events"][0], client)
+        events = app.query_one(EventList)
+        await wait_for(lambda: events.seqs, what="row")
+        await pilot.press("d")
+        await wait_for(lambda: app.store.count() == 0, what="gone from the store")
+        await pilot.press("u")
+        assert not events.seqs and app.store.count() == 0

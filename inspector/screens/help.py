@@ -27,7 +27,7 @@ KEYS = [
     ("c", "copy the selected event as a byte-exact curl command"),
     ("e", "export the marked events, or the list as shown (jsonl, HAR, curl)"),
     ("=", "compare the two marked events side by side"),
-    ("d", "delete the selected event"),
+    ("d / u", "delete the selected event / undo that within 10 s"),
     ("D", "clear all events (asks first)"),
     ("1 … 6", "detail tabs: overview, headers, body, raw, signature, replay"),
     ("ctrl+p", "command palette: every action by name"),

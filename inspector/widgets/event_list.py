@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -207,6 +208,17 @@ class EventList(ScrollView, can_focus=True):
         self._strips.clear()
         self._resize_virtual()
         self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)
+        self.refresh()
+
+    def restore(self, seq: int) -> None:
+        """Put a removed event back in its place (seqs are in arrival order) and select it."""
+        index = bisect_left(self.seqs, seq)
+        if index < len(self.seqs) and self.seqs[index] == seq:
+            return
+        self.seqs.insert(index, seq)
+        self._strips.clear()
+        self._resize_virtual()
+        self._move(index)
         self.refresh()
 
     def invalidate(self) -> None:

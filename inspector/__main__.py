@@ -15,7 +15,7 @@ from inspector.commands.connectly import connectly
 from inspector.commands.export import export_command
 from inspector.commands.import_ import import_command
 from inspector.commands.trigger import trigger
-from inspector.commands.verify import load as load_routes
+from inspector.commands.verify import load as load_config
 from inspector.commands.verify import verify
 from inspector.config import (
     DEFAULT_HOST,
@@ -83,8 +83,9 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--public-url", default="", metavar="URL",
                      help="The URL senders call, when a tunnel sits in front (Twilio signs it)."),
         click.option("--config", "config", default=None, metavar="PATH",
-                     help="Routes file pinning provider and secret per path "
-                          "[default: ./inspector.toml if present]."),
+                     help="Routes file pinning provider, secret and answer per path "
+                          "[default: ./inspector.toml if present, whose @files must then be "
+                          "in its own folder]."),
         click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
                      show_default=True, help="uvicorn's HTTP parser."),
         click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0, metavar="N",
@@ -133,6 +134,7 @@ def make_settings(
     reject_invalid: bool = False, tunnel: str | None = None, rate_limit: float = 0.0,
     reset_db: bool = False, **extra: Any,
 ) -> Settings:
+    config_file = load_config(config)
     settings = Settings(
         host=host,
         port=port,
@@ -142,7 +144,8 @@ def make_settings(
         max_body=parse_size(max_body),
         public_url=public_url,
         http=http,
-        routes=load_routes(config),
+        routes=config_file.routes,
+        config_note=config_file.describe(),
         rate_limit=rate_limit,
         reset_db=reset_db,
     )
@@ -197,6 +200,9 @@ def open_runtime(settings: Settings) -> Any:
     from inspector.runtime import Runtime
 
     notices: list[str] = []
+    if settings.config_note:  # which file decides routes, secrets and answers
+        notices.append(settings.config_note)
+        click.echo(settings.config_note, err=True)
     problem = dbcheck.check(settings.db)
     if problem is not None:
         if not (settings.reset_db and problem.resettable):

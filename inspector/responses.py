@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +31,7 @@ from starlette.types import Send
 from inspector.model import Attempt, Event, HeaderList, Verdict
 from inspector.plural import count
 from inspector.receiver import EVENT_ID_HEADER
+from inspector.sanitize import visible_line
 
 if TYPE_CHECKING:
     from inspector.forward import Forwarder
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 REJECT_STATUS = 401
 REJECTED_NOTE = "answered 401: the signature is invalid (--reject-invalid)"
 MAX_DELAY = 600.0  # seconds; longer and every sender gives up first
+MAX_BODY_FILE = 10 * 1024 * 1024  # bytes of a response body read from a file
 # Set by the server for each response; a user's value would be wrong or duplicated.
 RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
                       "upgrade", "te", "trailer", "date"})
@@ -138,15 +142,37 @@ def parse_header_line(text: str) -> tuple[str, str]:
     return name, value.encode("utf-8").decode("latin-1")
 
 
-def read_body(text: str, base: Path | None = None) -> bytes:
-    """`TEXT` as UTF-8, or `@path` for a file's bytes (relative to `base` when given)."""
+def read_body(text: str, base: Path | None = None, *, confined: bool = False) -> bytes:
+    """`TEXT` as UTF-8, or `@path` for a file's bytes (relative to `base` when given).
+
+    `confined`: the file must be inside `base` once symlinks and `..` are resolved (a config
+    file nobody named on the command line must not serve, say, ~/.ssh/id_rsa to senders)."""
     if not text.startswith("@"):
         return text.encode("utf-8")
     path = Path(text[1:]).expanduser()
     if base is not None and not path.is_absolute():
         path = base / path
     try:
-        return path.read_bytes()
+        if confined and base is not None:
+            real, folder = path.resolve(strict=True), base.resolve(strict=True)
+            if not real.is_relative_to(folder):
+                raise PolicyError(
+                    f"{visible_line(text)} is outside {visible_line(str(folder))}, the folder "
+                    "of this config file, which was found in the working directory rather "
+                    "than named: keep response files next to it, or name the file with "
+                    "--config to allow files elsewhere")
+            path = real
+        # A FIFO or a device would block or never end: only a regular file, of a sane size
+        # (opened without blocking, then checked: a FIFO's open would wait for a writer).
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise PolicyError(f"the response body file {visible_line(str(path))} is not "
+                                  "a regular file")
+            if info.st_size > MAX_BODY_FILE:
+                raise PolicyError(f"the response body file {visible_line(str(path))} is "
+                                  f"{info.st_size:,} bytes; the limit is {MAX_BODY_FILE:,}")
+            return file.read(MAX_BODY_FILE + 1)[:MAX_BODY_FILE]
     except OSError as exc:
         raise PolicyError(f"cannot read the response body file {path}: "
                           f"{exc.strerror or exc}") from exc

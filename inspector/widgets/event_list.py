@@ -7,7 +7,6 @@ into a Strip and cached. New events append seqs in O(1); nothing is mounted per 
 
 from __future__ import annotations
 
-import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from inspector import clock
 from inspector.model import VERDICT_LABELS, Event, Row
 from inspector.sanitize import visible_line
 
@@ -449,7 +449,7 @@ class EventList(ScrollView, can_focus=True):
         kind = f"refused {row.status}" if refused else (row.kind or "—")
         result = "ok" if row.result and row.result < 400 else "fail"
         cells = [
-            time.strftime("%H:%M:%S", time.localtime(row.received_at)),
+            clock.local(row.received_at),
             row.method,
             path,
             kind,

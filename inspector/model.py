@@ -51,6 +51,15 @@ def header_value(headers: HeaderList, name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the sender was answered, when it was not the default answer (which is rebuilt
+    from the event: see responses.default_answer). The status is the event's."""
+
+    headers: HeaderList  # as sent: content-length and the event id included
+    body: bytes
+
+
 @dataclass(slots=True)
 class Event:
     """One HTTP request as received, and the facts derived from it."""
@@ -76,6 +85,7 @@ class Event:
     summary: str = ""
     verdict: str = ""
     reason: str = ""
+    answer: Answer | None = None  # a custom answer (stored with the event); None: default
 
     def __post_init__(self) -> None:
         if self.body_size < 0:

@@ -147,7 +147,8 @@ QUERIES = [
     "provider:stripe", "kind:delivery_status", "path:/webhooks/*", "path:/a[b]/*",
     "path:/webhooks/connectly", "status:5xx", "status:404", "status:failed", "status:none",
     "-status:5xx", "result:5xx", "answered:4xx", "answered:413", "-answered:2xx",
-    "answered:2xx result:2xx", "since:1h", "since:2d", "card", '"card declined"', "CARD", "100%", "_sure",
+    "answered:2xx result:2xx", "since:1h", "since:2d", "card", '"card declined"', "CARD",
+    "100%", "_sure",
     "abc1", "-card", "x-trace", "webhooks/stripe", "q=7", "binary",
     "card method:POST -verdict:valid since:5d", "TE", "zzzz", '"TEST 11" kind:json',
 ]
@@ -246,6 +247,8 @@ def test_migration_from_a_v1_database(tmp_path: Path) -> None:
     assert event is not None and event.id == "OLD" and event.body == b"hello"
     assert store.search("hello verdict:valid path:/webhooks/*") == [7]
     assert store.write_sync(insert_events, [make_event(1)])[0].seq == 8
+    # v3 keeps custom answers; an old event got the default one.
+    assert store.answers_for([7, 8]) == {}
     store.close()
 
 

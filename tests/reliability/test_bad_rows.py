@@ -4,12 +4,13 @@ them in): opening, listing, showing and exporting them must never crash."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from inspector.model import Event, new_id
 from inspector.store import Store, insert_events
 from tests.conftest import connectly_event
-from tests.reliability.conftest import tui
+from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 
 
 def test_a_bad_row_already_in_a_database_does_not_stop_the_tui(tmp_path: Path) -> None:
@@ -31,3 +32,9 @@ def test_a_bad_row_already_in_a_database_does_not_stop_the_tui(tmp_path: Path) -
         term.wait_for(r"\?\?:\?\?:\?\?")  # the time no clock can show
         term.press("k")  # select the bad row: the detail pane opens it
         term.wait_for(r"\?\?\?\?-\?\?-\?\? \?\?:\?\?:\?\?\.\?\?\?")
+    for command in (["export", "--format", "har"], ["export", "--format", "curl"]):
+        result = subprocess.run(inspector_argv(*command, "--db", str(db)), capture_output=True,
+                                text=True, timeout=60, env=child_env(), cwd=ROOT)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert "????-??-??T??:??:??.???Z" in result.stdout
+

@@ -21,9 +21,9 @@ KEYS = [
     ("R", "edit method, URL, headers or body, re-sign, then replay"),
     ("s", "re-sign (fresh timestamp) and replay an event that arrived valid"),
     ("f", "toggle follow mode (select the newest event as it arrives)"),
-    ("/", "filter: free text (path, headers, body) and method: verdict: provider: kind: "
-          "path: since:, answered: (what the sender got: answered:413) and result: (the "
-          "latest replay/forward: result:5xx); enter keeps it, escape clears it"),
+    ("/", "filter: free text and method: verdict: provider: kind: path: since: "
+          "answered: (what the sender got) result: (the latest replay/forward); "
+          "enter keeps it, escape clears it"),
     ("c", "copy the selected event as a byte-exact curl command"),
     ("e", "export the marked events, or the list as shown (jsonl, HAR, curl)"),
     ("=", "compare the two marked events side by side"),

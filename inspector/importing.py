@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from inspector.analysis import Analyzer
 from inspector.export import HAR_KEY, RECORD_VERSION, line
-from inspector.model import Answer, Attempt, Event, HeaderList
+from inspector.model import Answer, Attempt, Event, HeaderList, id_of
 from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.replay import RESPONSE_BODY_LIMIT
 from inspector.responses import MAX_BODY_FILE
@@ -320,7 +320,7 @@ def from_har(entry: Any, limits: Limits = Limits()) -> Event:
         digest = hashlib.sha256(line(entry).encode("ascii")).digest()[:10]
     except (RecursionError, ValueError):
         raise Bad("nested too deeply") from None
-    event.id = _stable_id(event.received_at, digest)
+    event.id = id_of(int(event.received_at * 1000), digest)
     return event
 
 
@@ -401,17 +401,6 @@ def _wire_text(text: str) -> str:
         return text.encode("utf-8").decode("latin-1")
     except UnicodeEncodeError:
         raise Bad("a header is not valid text (a lone surrogate)") from None
-
-
-# Standard base32 letters onto Crockford's alphabet, as model.new_id does.
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
-                             b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-
-
-def _stable_id(when: float, digest: bytes) -> str:
-    """An id like model.new_id's, with a digest of the entry in place of the random bits."""
-    raw = int(when * 1000).to_bytes(6, "big") + digest
-    return base64.b32encode(raw)[:26].translate(_CROCKFORD).decode("ascii")
 
 
 # -- field checks (each raises Bad naming the field) ---------------------------------------------

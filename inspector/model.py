@@ -22,8 +22,12 @@ def new_id(now: float | None = None) -> str:
 
     Sortable by time and unique across databases (so imports never collide).
     """
-    millis = int((time.time() if now is None else now) * 1000)
-    raw = millis.to_bytes(6, "big") + os.urandom(10)
+    return id_of(int((time.time() if now is None else now) * 1000), os.urandom(10))
+
+
+def id_of(millis: int, tail: bytes) -> str:
+    """An id from 48 bits of milliseconds and 80 bits of `tail` (random, or a digest)."""
+    raw = millis.to_bytes(6, "big") + tail[:10]
     return base64.b32encode(raw)[:26].translate(_CROCKFORD).decode("ascii")
 
 

@@ -221,3 +221,78 @@ def test_the_tui_opens_the_imported_database(outcome: Outcome) -> None:
     with tui(Path(outcome.store.path)) as (term, _port):
         term.wait_for(rf"{len(CASES) + 1} events")
         term.wait_for("message")
+
+
+# -- HAR entries from other tools ------------------------------------------------------------------
+
+
+def har_entry(n: int, **request: Any) -> dict[str, Any]:
+    """A request as browser devtools save it (no extension field), signed and valid."""
+    fixture = connectly_event("text")
+    base = {"method": "POST", "url": f"https://example.test{fixture['path']}?n={n}",
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": k, "value": v} for k, v in fixture["headers"].items()],
+            "postData": {"mimeType": "application/json", "text": fixture["body"]}}
+    return {"startedDateTime": f"2026-11-27T12:00:{n % 60:02d}.000Z",
+            "request": {**base, **request}, "response": {"status": 200}}
+
+
+HAR_CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "ftp URL": (lambda e: {**e, "request": {**e["request"], "url": "ftp://x/y"}},
+                "request.url is not an http(s) URL"),
+    "year 99999": (lambda e: {**e, "startedDateTime": "+99999-01-01T00:00:00Z"},
+                   "is not an ISO 8601 date"),
+    "method with an escape": (lambda e: {**e, "request": {**e["request"], "method": "G\x1bT"}},
+                              "request.method \"G\\u001bT\" is not an HTTP method"),
+    "header value with CR LF": (
+        lambda e: {**e, "request": {**e["request"], "headers": [
+            {"name": "x-a", "value": "1\r\nx-injected: 1"}]}}, "is not a header value"),
+    "body not base64": (
+        lambda e: {**e, "request": {**e["request"],
+                                    "postData": {"text": "%%", "encoding": "base64"}}},
+        "bad base64"),
+    "response status 1000": (lambda e: {**e, "response": {"status": 1000}},
+                             "response.status 1000 is out of range"),
+    "not an object": (lambda e: [e], "expected an object, got a list"),
+    "URL with a bad IPv6 host": (
+        lambda e: {**e, "request": {**e["request"], "url": "http://[::1/x"}},
+        "request.url is not a URL"),
+}
+
+
+@pytest.fixture(scope="module")
+def har_outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("har")
+    entries: list[Any] = [har_entry(0)]
+    where: dict[str, int] = {}
+    for n, (name, (make, _)) in enumerate(HAR_CASES.items(), 1):
+        entries.append(make(har_entry(2 * n)))
+        where[name] = len(entries)
+        entries.append(har_entry(2 * n + 1))
+    file = folder / "devtools.har"
+    file.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}, indent=1))
+    db = folder / "events.db"
+    result = subprocess.run(
+        inspector_argv("import", str(file), "--db", str(db), "--secret", SECRET),
+        capture_output=True, text=True, timeout=120, env=child_env(), cwd=ROOT)
+    store = Store(db, index=False)
+    yield result, where, store, len(entries) - len(HAR_CASES)
+    store.close()
+
+
+@pytest.mark.parametrize("name", list(HAR_CASES))
+def test_a_hostile_har_entry_is_skipped_and_named(har_outcome: Any, name: str) -> None:
+    result, where, _store, _good = har_outcome
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    found = re.search(rf"^  HAR entry {where[name]}: (.*)$", result.stderr, re.MULTILINE)
+    assert found, result.stderr
+    assert HAR_CASES[name][1] in found.group(1), found.group(1)
+
+
+def test_good_har_entries_are_analysed_as_live_ones(har_outcome: Any) -> None:
+    result, _where, store, good = har_outcome
+    assert f"imported {good} of {good} events (har)" in result.stdout
+    events = list(store.iter_events(store.seqs()))
+    assert len(events) == good
+    assert {(e.verdict, e.kind, e.provider) for e in events} == {("valid", "message",
+                                                                 "connectly")}

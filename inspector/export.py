@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from inspector import __version__, clock
+from inspector import __version__, clock, plural
 from inspector.config import DEFAULT_HOST, DEFAULT_PORT
 from inspector.curl import curl_command
 from inspector.model import Answer, Attempt, Event, HeaderList, header_value
@@ -266,7 +266,7 @@ def _attempts_comment(attempts: list[Attempt]) -> str:
         return ""
     latest = attempts[-1]
     outcome = latest.error if latest.status is None else f"{latest.status}"
-    return (f"; {len(attempts)} replay/forward attempt{'s' * (len(attempts) != 1)}, the "
+    return (f"; {plural.count(len(attempts), 'replay/forward attempt')}, the "
             f"latest {latest.kind} to {latest.url}: {outcome} (all in {HAR_KEY}.attempts)")
 
 

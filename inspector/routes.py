@@ -44,6 +44,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from inspector import plural
 from inspector.responses import (
     PolicyError,
     ResponseOverride,
@@ -102,9 +103,8 @@ class Config:
         if self.path is None:
             return ""
         how = "--config" if self.named else "found in the working directory"
-        count = len(self.routes)
         where = visible_line(str(self.path.absolute()))
-        return f"config: {where} ({how}), {count} route{'s' * (count != 1)}"
+        return f"config: {where} ({how}), {plural.count(len(self.routes), 'route')}"
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None,

@@ -257,7 +257,10 @@ def _har_response(event: Event) -> dict[str, Any]:
                     **_content(answer.body)},
         "redirectURL": _text(header_value(answer.headers, "location") or ""),
         "headersSize": -1, "bodySize": len(answer.body),
-        "comment": "what the inspector answered the sender",
+        "comment": "what the inspector answered the sender" + (
+            "" if event.answer is not None else
+            " (rebuilt from the event; a body cut short by the server's guard got the reason "
+            "alone)" if event.refused else " (its default answer)"),
     }
 
 

@@ -2,9 +2,10 @@
 
 An import file is untrusted input, as a request is. Every field is checked as strictly as
 the receiver checks a live request: the method is a token, the path and query are latin-1
-text without controls or spaces, header names are tokens and values hold no NUL, CR or LF,
-the request line and headers fit the receiver's head limit, the body fits --max-body, times
-are finite and between 1970 and 9999, ids look like ours. What the inspector derives from
+text without controls or spaces (and the path starts with /, or is *), header names are
+tokens and values hold no NUL, CR or LF, the request line and headers fit the receiver's
+head limit, the body fits --max-body, times are finite and between 1970 and 9999, ids look
+like ours. What the inspector derives from
 the bytes (provider, verdict, reason, kind, summary, the analysis notes) is never read from
 the file: the same analysis as for live events computes it again, with the secrets given to
 `inspector import`, so a file cannot make an event look more genuine than its bytes are.
@@ -452,8 +453,11 @@ def _method(value: Any, what: str) -> str:
 def _path(value: Any, what: str) -> str:
     path = _match(value, what, _TARGET, DEFAULT_LIMITS.head_bytes,
                   "a request path (latin-1 text without spaces or control characters)")
-    if not path.startswith("/"):
-        raise Bad(f"{what} {_shown(path)} does not start with /")
+    # The receiver records other request targets too, but replaying one appends it to the
+    # target URL: "@evil.example/x" would aim the replay at another host. Only "*" is inert.
+    if not (path.startswith("/") or path == "*"):
+        raise Bad(f"{what} {_shown(path)} does not start with / (a replay would send it to "
+                  "another host)")
     return path
 
 

@@ -32,7 +32,7 @@ from starlette.types import Send
 
 from inspector.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.plural import count
-from inspector.receiver import EVENT_ID_HEADER
+from inspector.receiver import EVENT_ID_HEADER, USUAL_METHODS
 from inspector.sanitize import visible_line
 
 if TYPE_CHECKING:
@@ -300,8 +300,12 @@ def default_body(event: Event) -> bytes:
 
 
 def default_answer(event: Event) -> Answer:
-    """The answer an event got when none was stored with it: the receiver's own."""
-    return make_answer(event.status, default_body(event), [], event.id)
+    """The answer an event got when none was stored with it: the receiver's own (a 405
+    names the methods it takes, after the id)."""
+    answer = make_answer(event.status, default_body(event), [], event.id)
+    if event.refused and event.status == 405:
+        answer.headers.append(("allow", ", ".join(sorted(USUAL_METHODS))))
+    return answer
 
 
 def make_answer(status: int, body: bytes, headers: HeaderList, event_id: str, *,

@@ -106,8 +106,8 @@ async def test_a_devtools_har_is_analysed_as_live_events_are(tmp_path: Path) -> 
 
 async def test_the_har_response_is_what_the_sender_got(tmp_path: Path,
                                                        recorder: Recorder) -> None:
-    """Custom body and header, --reject-invalid, and a mirrored downstream answer: each HAR
-    response matches the bytes the sender read; replays live in the extension field."""
+    """Custom body and header, --reject-invalid, a refusal and a mirrored downstream answer:
+    each HAR response matches the bytes the sender read; replays are in the extension."""
     recorder.status, recorder.body = 202, b'{"app": "queued"}'
     policy = ResponsePolicy(status=201, body=b"thanks\n", headers=(("X-Custom", "1"),),
                             reject_invalid=True)
@@ -119,7 +119,9 @@ async def test_the_har_response_is_what_the_sender_got(tmp_path: Path,
             response = await client.post(base + case["path"], content=case["body"].encode(),
                                          headers=case["headers"])
             got[response.headers["x-inspector-event-id"]] = response
-    assert sorted(r.status_code for r in got.values()) == [201, 401]
+        refused = await client.request("TRACE", base + "/hook")  # refused by the receiver
+        got[refused.headers["x-inspector-event-id"]] = refused
+    assert sorted(r.status_code for r in got.values()) == [201, 401, 405]
     async with live(tmp_path / "mirror", forward_to=recorder.url,
                     policy=ResponsePolicy(respond_with_downstream=True)) as (runtime, base), \
             httpx.AsyncClient() as client:
@@ -136,7 +138,7 @@ async def test_the_har_response_is_what_the_sender_got(tmp_path: Path,
                      "-o", str(folder / "out.har"))
         assert result.exit_code == 0, result.output
         entries += json.loads((folder / "out.har").read_text())["log"]["entries"]
-    assert len(entries) == len(got) == 3
+    assert len(entries) == len(got) == 4
     for entry in entries:
         sent = got[entry["_webhookInspector"]["id"]]
         answer = entry["response"]

@@ -14,6 +14,7 @@ from inspector.store import Store
 from inspector.widgets.event_list import EventList
 from inspector.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, Recorder, running_app, wait_for
+from tests.reliability.conftest import request, send_raw
 
 
 async def post(base: str, case: dict[str, Any], client: httpx.AsyncClient) -> httpx.Response:
@@ -155,3 +156,24 @@ async def test_an_undo_window_passes(tmp_path: Path, monkeypatch: pytest.MonkeyP
         await wait_for(lambda: app.store.count() == 0, what="gone from the store")
         await pilot.press("u")
         assert not events.seqs and app.store.count() == 0
+
+
+async def test_a_request_target_that_is_not_a_path_never_picks_the_host(
+        tmp_path: Path, recorder: Recorder) -> None:
+    """`POST @host:port/x` is recorded as it came; appended to a replay or forward target it
+    would have named the host. Copy as curl and the forward keep it a path."""
+    evil = Recorder().start()
+    try:
+        async with running_app(tmp_path, forward_to=recorder.url + "/") as (app, pilot, base):
+            port = int(base.rsplit(":", 1)[1])
+            target = "@" + evil.url.removeprefix("http://") + "/stolen"
+            answer = await send_raw(port, request(target=target, body=b'{"x": 1}'))
+            assert answer.status == 200
+            await wait_for(lambda: recorder.requests, what="the forward")
+            assert recorder.requests[0].path == "/" + target and not evil.requests
+            events = app.query_one(EventList)
+            await wait_for(lambda: events.seqs, what="row")
+            await pilot.press("c")
+            assert f"'{base}/{target}'" in app.clipboard
+    finally:
+        evil.stop()

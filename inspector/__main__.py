@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -14,8 +12,17 @@ from inspector import redact, terminal
 from inspector.commands.connectly import connectly
 from inspector.commands.export import export_command
 from inspector.commands.import_ import import_command
+from inspector.commands.options import (
+    config_option,
+    max_body_option,
+    parse_secrets,
+    parse_size,
+    provider_secret_option,
+    public_url_option,
+    secret_option,
+)
 from inspector.commands.trigger import trigger
-from inspector.commands.verify import load as load_routes
+from inspector.commands.verify import load as load_config
 from inspector.commands.verify import verify
 from inspector.config import (
     DEFAULT_HOST,
@@ -24,38 +31,11 @@ from inspector.config import (
     Settings,
     apply_options,
     default_db,
-    secret_from_env,
     secrets_in_env,
 )
-from inspector.receiver import DEFAULT_MAX_BODY
 from inspector.server import BindError, bind, exposure_warning, protocol_class
-from inspector.signatures import PROVIDERS, Secrets
 from inspector.store import StoreError
 from inspector.tunnel import TunnelError, parse_spec
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
-
-
-def parse_size(value: str) -> int:
-    """10485760, 10M, 10MiB, 512k ... (binary units)."""
-    match = _SIZE.match(value)
-    if not match:
-        raise click.BadParameter(f"{value!r} is not a size (examples: 1048576, 512k, 10MiB)")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
-
-
-def parse_secrets(secret: str | None, provider_secrets: tuple[str, ...]) -> Secrets:
-    """--secret (any provider), then NAME=SECRET pairs, then the providers' env vars."""
-    secrets = Secrets.from_env(os.environ, default=secret or secret_from_env())
-    for pair in provider_secrets:
-        name, sep, value = pair.partition("=")
-        if not sep or name not in PROVIDERS or not value:
-            known = ", ".join(PROVIDERS)
-            raise click.BadParameter(f"{pair.split('=')[0]!r}=… is not NAME=SECRET with NAME "
-                                     f"one of {known}", param_hint="--provider-secret")
-        secrets.by_provider[name] = value
-    return secrets
 
 
 def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -68,23 +48,14 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Port to listen on (0 picks a free one)."),
         click.option("--db", default=None, metavar="PATH",
                      help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing."),
-        click.option("--secret", "-s", default=None, envvar=None, metavar="SECRET",
-                     help="Webhook signing secret [env: CONNECTLY_WEBHOOK_SECRET, "
-                          "INSPECTOR_SECRET]."),
-        click.option("--provider-secret", "provider_secrets", multiple=True,
-                     metavar="NAME=SECRET",
-                     help="A secret for one provider (repeat); also read from STRIPE_WEBHOOK_"
-                          "SECRET, GITHUB_WEBHOOK_SECRET, SLACK_SIGNING_SECRET, … by default."),
+        secret_option,
+        provider_secret_option,
         click.option("--replay-to", default="", metavar="URL",
                      help="TUI: where `r` sends events (a URL ending in / gets the event's "
                           "path)."),
-        click.option("--max-body", default=str(DEFAULT_MAX_BODY), show_default=True,
-                     metavar="SIZE", help="Largest body accepted (bigger ones get 413)."),
-        click.option("--public-url", default="", metavar="URL",
-                     help="The URL senders call, when a tunnel sits in front (Twilio signs it)."),
-        click.option("--config", "config", default=None, metavar="PATH",
-                     help="Routes file pinning provider and secret per path "
-                          "[default: ./inspector.toml if present]."),
+        max_body_option,
+        public_url_option,
+        config_option,
         click.option("--http", type=click.Choice(["auto", "h11", "httptools"]), default="auto",
                      show_default=True, help="uvicorn's HTTP parser."),
         click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0, metavar="N",
@@ -133,6 +104,7 @@ def make_settings(
     reject_invalid: bool = False, tunnel: str | None = None, rate_limit: float = 0.0,
     reset_db: bool = False, **extra: Any,
 ) -> Settings:
+    config_file = load_config(config)
     settings = Settings(
         host=host,
         port=port,
@@ -142,7 +114,8 @@ def make_settings(
         max_body=parse_size(max_body),
         public_url=public_url,
         http=http,
-        routes=load_routes(config),
+        routes=config_file.routes,
+        config_note=config_file.describe(),
         rate_limit=rate_limit,
         reset_db=reset_db,
     )
@@ -197,6 +170,9 @@ def open_runtime(settings: Settings) -> Any:
     from inspector.runtime import Runtime
 
     notices: list[str] = []
+    if settings.config_note:  # which file decides routes, secrets and answers
+        notices.append(settings.config_note)
+        click.echo(settings.config_note, err=True)
     problem = dbcheck.check(settings.db)
     if problem is not None:
         if not (settings.reset_db and problem.resettable):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import signal
 import time
@@ -43,7 +44,7 @@ from inspector.responses import (
     read_body,
 )
 from inspector.runtime import Runtime
-from inspector.sanitize import visible, visible_line
+from inspector.sanitize import clip, visible, visible_line
 from inspector.screens.diff import DiffScreen
 from inspector.screens.help import HelpScreen
 from inspector.screens.prompt import Confirm, TextPrompt, URLPrompt
@@ -74,6 +75,9 @@ FLOOD_RATE = 50.0  # events per second above which we count as flooded
 # Above this rate follow mode stops reloading the detail pane (a reload costs a few frames);
 # it catches up with the newest event once traffic slows down.
 BUSY_RATE = 10.0
+# `d` deletes at once from the list; the store forgets the event this many seconds later,
+# and until then `u` brings it back as it was (bytes, attempts, place in the list).
+UNDO_SECONDS = 10.0
 
 TABS = ["overview", "headers", "body", "raw", "signature", "replay"]
 
@@ -119,6 +123,7 @@ class InspectorApp(App[int]):
         Binding("e", "export", "Export", id="export"),
         Binding("equals_sign", "compare", "Compare", id="compare"),
         Binding("d", "delete", "Delete", id="delete"),
+        Binding("u", "undo_delete", "Undo delete", id="undo", show=False),
         Binding("D", "clear", "Clear all", id="clear", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("escape", "focus_list", "Back to the list", show=False, id="focus-list"),
@@ -152,6 +157,8 @@ class InspectorApp(App[int]):
         self._stopping = False
         self._last_error = ("", 0.0)
         self._store_failing = False  # the header shows a storage error
+        # Deleted from the list, not yet from the store: seq -> (deadline, filter then).
+        self._doomed: dict[int, tuple[float, Query | None]] = {}
         self.replay_target = runtime.settings.replay_to
         self.http = replay.new_client()
 
@@ -338,6 +345,12 @@ class InspectorApp(App[int]):
         if self._detail_stale and not self._busy():
             self._detail_stale = False
             self._load_selected()
+        now = time.monotonic()
+        expired = [seq for seq, (deadline, _) in self._doomed.items() if deadline <= now]
+        if expired:
+            for seq in expired:
+                del self._doomed[seq]  # past undo from here on
+            self.purge(expired)
 
     def on_event_list_marks_changed(self, message: EventList.MarksChanged) -> None:
         self.status_bar.marked = message.count
@@ -412,8 +425,11 @@ class InspectorApp(App[int]):
             if answer:
                 self._with_target(lambda base: self.replay(seqs, base))
 
-        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view, in the order "
-                                 "they arrived?", "Replay"), confirmed)
+        # Name the filter: "in view" is only as clear as what the list is filtered by.
+        view = (f"the filter {visible_line(clip(self._filter.source, 80))}"
+                if self._filter is not None else "no filter")
+        self.push_screen(Confirm(f"Replay all {count(len(seqs), 'event')} in view ({view}), "
+                                 "in the order they arrived?", "Replay"), confirmed)
 
     def action_edit_replay(self) -> None:
         """R: edit method, URL, headers and body, optionally re-sign, then send."""
@@ -643,6 +659,8 @@ class InspectorApp(App[int]):
     def _show_filtered(self, query: Query, seqs: list[int], top: int) -> None:
         self._filter = query if query.terms else None
         self._filter_after = top
+        if self._doomed:
+            seqs = [s for s in seqs if s not in self._doomed]
         # Events already waiting in the inbox were committed before or during the search:
         # the next frame checks those past `top` against the filter.
         self.event_list.load(seqs)
@@ -691,7 +709,7 @@ class InspectorApp(App[int]):
     @work(thread=True, group="export")
     def export_events(self, seqs: list[int], path: str) -> None:
         fmt = export.format_for(path) or "jsonl"
-        target = self.runtime.settings.replay_to or self.replay_target or None
+        target = self._curl_target()
         try:
             written = export.export_to_file(self.store, seqs, fmt, Path(path), target)
         except (OSError, StoreError) as exc:
@@ -729,14 +747,19 @@ class InspectorApp(App[int]):
         if event is None:
             self.notify("No event selected.", severity="warning")
             return
-        target = self.runtime.settings.replay_to or self.replay_target or None
+        target = self._curl_target()
         command = curl.curl_command(event, target)
         self.copy_to_clipboard(command)
-        where = target or "where it arrived"
         self.notify(f"A curl command ({len(command):,} characters) that sends this event "
-                    f"byte-exact to {where}, sent to your terminal's clipboard (OSC 52; some "
+                    f"byte-exact to {target}, sent to your terminal's clipboard (OSC 52; some "
                     "terminals and tmux need it allowed). Also: inspector export --format "
                     "curl.", title="Copy as curl", markup=False)
+
+    def _curl_target(self) -> str:
+        """Where curl commands go: the replay target, else this inspector's own URL. Never
+        the event's Host header: the sender chose it."""
+        return (self.runtime.settings.replay_to or self.replay_target or self.runtime.url
+                or export.DEFAULT_CURL_TARGET)
 
     # -- tunnel and Connectly registration ---------------------------------------------------
 
@@ -913,13 +936,41 @@ class InspectorApp(App[int]):
             self.notify("Sent unsigned: set a secret (--secret or Set secret…) to sign samples.",
                         severity="warning")
 
-    async def action_delete(self) -> None:
+    def action_delete(self) -> None:
+        """Delete the selected event; `u` brings it back for UNDO_SECONDS (an undo rather
+        than a question: deleting noise one event after another stays one key each)."""
         seq = self.event_list.selected
         if seq is None:
             return
-        await self.store.write(store.delete_events, [seq])
+        self._doomed[seq] = (time.monotonic() + UNDO_SECONDS, self._filter)
         self.event_list.remove({seq})
-        self._after_bulk_change()
+        self._total -= 1
+        self._show_counts()
+        self.notify(f"Press u within {UNDO_SECONDS:.0f} s to undo.", title="Event deleted",
+                    timeout=UNDO_SECONDS)
+
+    def action_undo_delete(self) -> None:
+        """Bring back the event deleted last, as it was (nothing left the store yet)."""
+        if not self._doomed:
+            self.notify(f"Nothing to undo: deletes can be undone for {UNDO_SECONDS:.0f} s.",
+                        severity="warning")
+            return
+        seq, (_, query) = self._doomed.popitem()  # the newest entry: the last delete
+        self._total += 1
+        if query == self._filter:
+            self.event_list.restore(seq)
+        else:  # the filter changed since: let it decide whether the event shows
+            self.apply_filter(self._filter or Query())
+        self._show_counts()
+        self.notify("The event is back.", title="Undone")
+
+    @work(group="delete")
+    async def purge(self, seqs: list[int]) -> None:
+        """Delete events from the store once they are past undo."""
+        try:
+            await self.store.write(store.delete_events, seqs)
+        except StoreError as exc:
+            self.notify(str(exc), title="Delete failed", severity="error", markup=False)
 
     def action_clear(self) -> None:
         total = len(self.event_list.seqs)
@@ -929,6 +980,7 @@ class InspectorApp(App[int]):
         async def confirmed(answer: str | None) -> None:
             if answer:
                 await self.store.write(store.clear_events)
+                self._doomed.clear()
                 self.event_list.clear_marks()
                 self.event_list.load(self.store.seqs())
                 self._after_bulk_change()
@@ -938,7 +990,7 @@ class InspectorApp(App[int]):
                                  "Delete all"), confirmed)
 
     def _after_bulk_change(self) -> None:
-        self._total = self.store.count()
+        self._total = self.store.count() - len(self._doomed)
         self._show_counts()
 
     async def action_quit(self) -> None:
@@ -947,6 +999,10 @@ class InspectorApp(App[int]):
             return
         self._stopping = True
         try:
+            if self._doomed:  # quitting ends the undo window: delete them for good
+                doomed, self._doomed = list(self._doomed), {}
+                with contextlib.suppress(StoreError):  # then they stay: the safe side
+                    await self.store.write(store.delete_events, doomed)
             await self.runtime.stop()
             await self.http.aclose()
         finally:
@@ -960,8 +1016,10 @@ class InspectorApp(App[int]):
                             self.action_replay)
         yield SystemCommand("Toggle follow mode", "Select the newest event as it arrives (f)",
                             self.action_toggle_follow)
-        yield SystemCommand("Delete selected event", "Remove it from the database (d)",
-                            self.action_delete)
+        yield SystemCommand("Delete selected event", "Remove it from the database (d; u "
+                            f"undoes it for {UNDO_SECONDS:.0f} s)", self.action_delete)
+        yield SystemCommand("Undo delete", "Bring back the event deleted last (u)",
+                            self.action_undo_delete)
         yield SystemCommand("Clear all events", "Delete every event, after asking (D)",
                             self.action_clear)
         yield SystemCommand("Filter events…", "Search path, headers and body; method:POST "

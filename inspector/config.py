@@ -52,6 +52,7 @@ class Settings:
     follow: bool = True
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
     routes: list[Route] = field(default_factory=list)  # from inspector.toml / --config
+    config_note: str = ""  # which config file was loaded, said at start-up
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
     resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
     forward_timeout: float = 10.0  # seconds a forward may take

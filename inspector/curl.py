@@ -29,15 +29,16 @@ _METHODS_WITHOUT_BODY = ("GET", "HEAD", "OPTIONS", "DELETE", "TRACE")
 
 def curl_command(
     event: Event,
-    base_url: str | None = None,
+    base_url: str,
     *,
     method: str | None = None,
     headers: HeaderList | None = None,
     body: bytes | None = None,
 ) -> str:
     """The command for `event` sent to `base_url` (path rule as replay: a base ending in /
-    gets the event's path and query); without a base, to the URL it arrived at."""
-    url = target_url(base_url, event) if base_url else event.url()
+    gets the event's path and query). Never to the event's own Host header: the sender
+    chose it, and a command aimed there would send the event wherever a stranger said."""
+    url = target_url(base_url, event)
     method = method or event.method
     pairs = replay_headers(event.headers if headers is None else headers)
     data = event.body if body is None else body

@@ -1,6 +1,12 @@
 """The search grammar shared by the filter bar (`/`) and `inspector export --filter`.
 
-    stripe "card declined" method:POST verdict:invalid -kind:ping since:10m status:5xx
+    stripe "card declined" method:POST verdict:invalid -kind:ping since:10m answered:4xx
+
+Two fields are about status codes, and they mean different things: `answered:` is what the
+sender got from the inspector (413 for a refused body, 401 under --reject-invalid, ...);
+`result:` is what the latest replay or forward of the event got from your app (the list's
+RESULT column). `status:` is the old name of `result:`, kept so that existing filters and
+scripts still work.
 
 Words and "quoted phrases" are free text: each must appear (case-insensitive for ASCII) in
 the path and query, a header name or value, or the body. `field:value` narrows by a field.
@@ -21,13 +27,15 @@ from typing import Any
 from inspector import search
 from inspector.model import Verdict
 
-FIELDS = ("method", "verdict", "provider", "kind", "path", "status", "since", "id")
+FIELDS = ("method", "verdict", "provider", "kind", "path", "answered", "result", "since", "id")
+ALIASES = {"status": "result"}  # the name `result:` had before `answered:` existed
 HELP = ('text "a phrase" method:POST verdict:invalid provider:stripe kind:delivery_status '
-        "path:/webhooks/* status:5xx since:10m -exclude")
+        "path:/webhooks/* answered:4xx result:5xx since:10m -exclude")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _VERDICTS = {v.value: v.value for v in Verdict} | {"no-secret": "no_secret",
                                                   "nosecret": "no_secret"}
 _FIELD_RE = re.compile(r"([A-Za-z_]+):")
+_STATUS = re.compile(r"[1-5]xx|[1-5]\d\d")
 
 
 class FilterError(ValueError):
@@ -82,6 +90,7 @@ def parse(text: str) -> Query:
             pos += 1
         match = _FIELD_RE.match(text, pos)
         name = match.group(1).lower() if match else ""
+        name = ALIASES.get(name, name)
         # "https://x" or "12:30" is text, not a field.
         if match and not text.startswith("//", match.end()):
             if name not in FIELDS:
@@ -109,7 +118,8 @@ _EXAMPLES = {
     "provider": "provider:stripe",
     "kind": "kind:delivery_status",
     "path": "path:/webhooks/*",
-    "status": "status:5xx",
+    "answered": "answered:4xx",
+    "result": "result:5xx",
     "since": "since:10m",
     "id": "id:01J...",
 }
@@ -153,11 +163,18 @@ def _check(name: str, value: str) -> str:
         return verdict
     if name in ("provider", "kind"):
         return value.lower()
-    if name == "status":
+    if name == "result":
         value = value.lower()
-        if not (re.fullmatch(r"[1-5]xx|[1-5]\d\d", value) or value in ("failed", "none")):
-            raise FilterError(f"status:{value} is not a status: use 2xx, 5xx, an exact code "
-                              "such as 404, failed (no answer) or none (never sent)")
+        if not (_STATUS.fullmatch(value) or value in ("failed", "none")):
+            raise FilterError(f"result:{value} is not a replay/forward result: use 2xx, 5xx, "
+                              "an exact code such as 404, failed (no answer) or none (never "
+                              "sent)")
+        return value
+    if name == "answered":
+        value = value.lower()
+        if not _STATUS.fullmatch(value):
+            raise FilterError(f"answered:{value} is not a status the sender got: use 2xx, "
+                              "4xx or an exact code such as 413")
         return value
     if name == "since":
         since_seconds(value, 0.0)  # raises when bad
@@ -219,16 +236,23 @@ def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
     if name == "path":
         # GLOB: * and ? are wildcards, case-sensitive; '[' is taken literally.
         return "e.path GLOB ?", [value.replace("[", "[[]")]
-    if name == "status":
+    if name == "result":
         if value == "failed":
             return "e.result_status = 0", []
         if value == "none":
             return "+e.result_status IS NULL", []  # '+': most rows; a scan beats the index
-        if value.endswith("xx"):
-            low = int(value[0]) * 100
-            return "e.result_status BETWEEN ? AND ?", [low, low + 99]
-        return "e.result_status = ?", [int(value)]
+        return _status_clause("e.result_status", value)
+    if name == "answered":
+        return _status_clause("e.status", value)
     if name == "since":
         # Two-sided, so SQLite expects few rows and uses the received_at index.
         return "e.received_at BETWEEN ? AND 1e15", [since_seconds(value, now)]
     raise AssertionError(name)
+
+
+def _status_clause(column: str, value: str) -> tuple[str, list[Any]]:
+    """`column` matching 4xx (a class) or 413 (a code)."""
+    if value.endswith("xx"):
+        low = int(value[0]) * 100
+        return f"{column} BETWEEN ? AND ?", [low, low + 99]
+    return f"{column} = ?", [int(value)]

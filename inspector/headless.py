@@ -24,9 +24,9 @@ import asyncio
 import json
 import signal
 import sys
-import time
 from typing import TextIO
 
+from inspector import clock
 from inspector.model import VERDICT_LABELS, Attempt, Event
 from inspector.runtime import Runtime
 from inspector.sanitize import clip, visible_line
@@ -36,7 +36,7 @@ from inspector.tunnel import TunnelState
 def line(event: Event) -> str:
     """A one-line, terminal-safe description of an event. Every field (the method and the
     kind come from the sender too) is made visible at once, after it is put together."""
-    when = time.strftime("%H:%M:%S", time.localtime(event.received_at))
+    when = clock.local(event.received_at)
     verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
     kind = f"refused {event.status}" if event.refused else clip(event.kind or "-", 60)
     target = clip(event.target, 120)
@@ -46,7 +46,7 @@ def line(event: Event) -> str:
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
-    when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
+    when = clock.local(attempt.at)
     if attempt.status is None:
         outcome = "✗ " + clip(attempt.error, 200)
     else:

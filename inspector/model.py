@@ -22,8 +22,12 @@ def new_id(now: float | None = None) -> str:
 
     Sortable by time and unique across databases (so imports never collide).
     """
-    millis = int((time.time() if now is None else now) * 1000)
-    raw = millis.to_bytes(6, "big") + os.urandom(10)
+    return id_of(int((time.time() if now is None else now) * 1000), os.urandom(10))
+
+
+def id_of(millis: int, tail: bytes) -> str:
+    """An id from 48 bits of milliseconds and 80 bits of `tail` (random, or a digest)."""
+    raw = millis.to_bytes(6, "big") + tail[:10]
     return base64.b32encode(raw)[:26].translate(_CROCKFORD).decode("ascii")
 
 
@@ -51,6 +55,15 @@ def header_value(headers: HeaderList, name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the sender was answered, when it was not the default answer (which is rebuilt
+    from the event: see responses.default_answer). The status is the event's."""
+
+    headers: HeaderList  # as sent: content-length and the event id included
+    body: bytes
+
+
 @dataclass(slots=True)
 class Event:
     """One HTTP request as received, and the facts derived from it."""
@@ -76,6 +89,7 @@ class Event:
     summary: str = ""
     verdict: str = ""
     reason: str = ""
+    answer: Answer | None = None  # a custom answer (stored with the event); None: default
 
     def __post_init__(self) -> None:
         if self.body_size < 0:

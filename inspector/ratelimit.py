@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inspector.model import Event
+from inspector.model import Answer, Event
 from inspector.receiver import request_event
 
 Record = Callable[[Event], Awaitable[object]]
@@ -63,16 +63,18 @@ class RateLimit:
         self.tokens = tokens
         self.refused += 1
         retry = max(1, math.ceil((1.0 - tokens) / self.rate))
+        start, body = self._answer(retry, _has_body(scope))
         if self.record is not None and now >= self._next_sample:
             self._next_sample = now + SAMPLE_EVERY
             skipped, self._skipped = self._skipped, 0
+            answer = Answer([(k.decode("latin-1"), v.decode("latin-1"))
+                             for k, v in start["headers"]], body["body"])
             try:
-                await self.record(refused_event(scope, self.rate, skipped))
+                await self.record(refused_event(scope, self.rate, skipped, answer))
             except Exception:  # a store failure must not turn a 429 into a 500
                 pass
         else:
             self._skipped += 1
-        start, body = self._answer(retry, _has_body(scope))
         await send(start)
         await send(body)
 
@@ -102,7 +104,8 @@ def _has_body(scope: Scope) -> bool:
     return False
 
 
-def refused_event(scope: Scope, rate: float, skipped: int) -> Event:
+def refused_event(scope: Scope, rate: float, skipped: int, answer: Answer | None = None
+                  ) -> Event:
     """A request refused by the rate limit, as an event: no body, marked refused 429."""
     event = request_event(scope)
     declared = event.header("content-length") or ""
@@ -111,4 +114,5 @@ def refused_event(scope: Scope, rate: float, skipped: int) -> Event:
     event.refused = (f"rate limited: over {rate:g} requests a second (--rate-limit){more}; "
                      "body not kept")
     event.body_size = int(declared) if declared.isdigit() else 0
+    event.answer = answer
     return event

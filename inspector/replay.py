@@ -63,13 +63,18 @@ def check_target(url: str) -> str:
 
 
 def target_url(base: str, event: Event) -> str:
-    """The path rule: a target without a path, or ending in '/', gets the event's path+query."""
+    """The path rule: a target without a path, or ending in '/', gets the event's path+query.
+
+    Always as a path: the receiver records request targets that are not one, and
+    "@evil.example/x" appended to "http://localhost:3000" would make a replay, a forward or
+    a curl command go to the host a stranger chose."""
     base = check_target(base)
     parts = urlsplit(base)
     if parts.path in ("", "/") or parts.path.endswith("/"):
         if parts.query or parts.fragment:
             return base
-        return base.rstrip("/") + event.target
+        target = event.target
+        return base.rstrip("/") + (target if target.startswith("/") else "/" + target)
     return base
 
 

@@ -9,16 +9,20 @@ be changed live (`Runtime.set_policy`); route overrides stay as the file says.
 Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
 then only in that header.
 
-The status is decided in the store's writer thread, before the insert (`Responder.decide`),
-so the stored event records what the sender got; the reply itself is sent after the commit
-(`Responder.respond`), after the delay if any (asyncio.sleep: the loop is never blocked).
+The status, and the whole answer when it is not the default one, are decided in the store's
+writer thread before the insert (`Responder.decide`), so the stored event records what the
+sender got (a default answer is rebuilt from the event: `default_answer`); the reply itself
+is sent after the commit (`Responder.respond`), after the delay if any (asyncio.sleep: the
+loop is never blocked). A mirrored downstream answer is stored once sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Send
 
-from inspector.model import Attempt, Event, HeaderList, Verdict
+from inspector.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.plural import count
-from inspector.receiver import EVENT_ID_HEADER
+from inspector.receiver import EVENT_ID_HEADER, USUAL_METHODS
+from inspector.sanitize import visible_line
 
 if TYPE_CHECKING:
     from inspector.forward import Forwarder
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 REJECT_STATUS = 401
 REJECTED_NOTE = "answered 401: the signature is invalid (--reject-invalid)"
 MAX_DELAY = 600.0  # seconds; longer and every sender gives up first
+MAX_BODY_FILE = 10 * 1024 * 1024  # bytes of a response body read from a file
 # Set by the server for each response; a user's value would be wrong or duplicated.
 RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
                       "upgrade", "te", "trailer", "date"})
@@ -138,15 +144,37 @@ def parse_header_line(text: str) -> tuple[str, str]:
     return name, value.encode("utf-8").decode("latin-1")
 
 
-def read_body(text: str, base: Path | None = None) -> bytes:
-    """`TEXT` as UTF-8, or `@path` for a file's bytes (relative to `base` when given)."""
+def read_body(text: str, base: Path | None = None, *, confined: bool = False) -> bytes:
+    """`TEXT` as UTF-8, or `@path` for a file's bytes (relative to `base` when given).
+
+    `confined`: the file must be inside `base` once symlinks and `..` are resolved (a config
+    file nobody named on the command line must not serve, say, ~/.ssh/id_rsa to senders)."""
     if not text.startswith("@"):
         return text.encode("utf-8")
     path = Path(text[1:]).expanduser()
     if base is not None and not path.is_absolute():
         path = base / path
     try:
-        return path.read_bytes()
+        if confined and base is not None:
+            real, folder = path.resolve(strict=True), base.resolve(strict=True)
+            if not real.is_relative_to(folder):
+                raise PolicyError(
+                    f"{visible_line(text)} is outside {visible_line(str(folder))}, the folder "
+                    "of this config file, which was found in the working directory rather "
+                    "than named: keep response files next to it, or name the file with "
+                    "--config to allow files elsewhere")
+            path = real
+        # A FIFO or a device would block or never end: only a regular file, of a sane size
+        # (opened without blocking, then checked: a FIFO's open would wait for a writer).
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise PolicyError(f"the response body file {visible_line(str(path))} is not "
+                                  "a regular file")
+            if info.st_size > MAX_BODY_FILE:
+                raise PolicyError(f"the response body file {visible_line(str(path))} is "
+                                  f"{info.st_size:,} bytes; the limit is {MAX_BODY_FILE:,}")
+            return file.read(MAX_BODY_FILE + 1)[:MAX_BODY_FILE]
     except OSError as exc:
         raise PolicyError(f"cannot read the response body file {path}: "
                           f"{exc.strerror or exc}") from exc
@@ -204,82 +232,108 @@ class Responder:
         return policy
 
     def decide(self, event: Event) -> None:
-        """Set the status the sender will get (runs before the insert, in the writer)."""
+        """Set the status the sender will get, and the answer itself when it is not the
+        default one (runs before the insert, in the writer: both are stored with it)."""
         if event.refused:
             return
         policy = self.policy_for(event.path)
         if policy.reject_invalid and event.verdict == Verdict.INVALID:
             event.status = REJECT_STATUS
             event.notes.append(REJECTED_NOTE)
-        else:
-            event.status = policy.status
+            payload = {"ok": False, "id": event.id,
+                       "error": f"invalid signature: {event.reason}"}
+            event.answer = make_answer(event.status, _json(payload), [], event.id)
+            return
+        event.status = policy.status
+        if policy.body is not None:
+            headers = list(policy.headers)
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(("content-type", _guess_type(policy.body)))
+            event.answer = make_answer(event.status, policy.body, headers, event.id)
+        elif policy.headers:
+            event.answer = make_answer(event.status, default_body(event), list(policy.headers),
+                                       event.id)
 
     async def respond(self, event: Event, send: Send) -> None:
-        """Answer a committed, accepted event."""
+        """Answer a committed, accepted event: what `decide` chose, or the downstream's."""
         policy = self.policy_for(event.path)
         if policy.delay:
             await asyncio.sleep(policy.delay)
-        ident = event.id.encode("ascii")
-        if REJECTED_NOTE in event.notes:
-            payload = {"ok": False, "id": event.id,
-                       "error": f"invalid signature: {event.reason}"}
-            await reply(send, event.status, _json(payload), [], ident)
-            return
-        if policy.respond_with_downstream and self.forwarder is not None:
+        if (policy.respond_with_downstream and self.forwarder is not None
+                and REJECTED_NOTE not in event.notes):
             waiter = self.forwarder.claim(event.id)
             if waiter is not None:
                 await self._mirror(event, send, await waiter)
                 return
-        if policy.body is None:
-            ok = b"true" if 200 <= event.status < 300 else b"false"
-            body = b'{"ok":' + ok + b',"id":"' + ident + b'"}'
-            headers: HeaderList = list(policy.headers)
-        else:
-            body = policy.body
-            headers = list(policy.headers)
-            if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("content-type", _guess_type(body)))
-        await reply(send, event.status, body, headers, ident)
+        await send_answer(send, event.status, event.answer or default_answer(event))
 
     async def _mirror(self, event: Event, send: Send, attempt: Attempt) -> None:
-        """Answer what the forward target answered, as a proxy would; 502 when it failed."""
-        ident = event.id.encode("ascii")
+        """Answer what the forward target answered, as a proxy would; 502 when it failed.
+        The answer is stored with the event once sent."""
         if attempt.status is None:
             status = 502
             payload = {"ok": False, "id": event.id,
                        "error": f"downstream failed: {attempt.error}"}
-            await reply(send, status, _json(payload), [], ident)
+            answer = make_answer(status, _json(payload), [], event.id)
         else:
             status = attempt.status
             headers = [(k, v) for k, v in attempt.response_headers
                        if k.lower() not in MIRROR_DROP]
-            await reply(send, status, attempt.response_body, headers, ident, default_type=False)
-        if status != event.status and self.store is not None:
-            event.status = status
+            answer = make_answer(status, attempt.response_body, headers, event.id,
+                                 default_type=False)
+        await send_answer(send, status, answer)
+        event.status, event.answer = status, answer
+        if self.store is not None:
             try:
-                self.store.write(set_status, event.seq, status)
+                self.store.write(set_answer, event.seq, status, answer)
             except Exception:  # a closed store at shutdown: the answer is what matters
                 pass
 
 
-async def reply(send: Send, status: int, body: bytes, headers: HeaderList, ident: bytes,
-                *, default_type: bool = True) -> None:
-    """Send one response: `headers` plus content-type (JSON unless given), length and id."""
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    if default_type and not any(k.lower() == b"content-type" for k, _ in raw):
-        raw.append((b"content-type", b"application/json"))
+def default_body(event: Event) -> bytes:
+    """Our JSON, as the receiver sends it: {"ok":true,"id":"…"} (false past 2xx), or for a
+    refused delivery {"ok":false,"id":"…","error":"why"}."""
+    if event.refused:
+        return _json({"ok": False, "id": event.id, "error": event.refused})
+    ok = b"true" if 200 <= event.status < 300 else b"false"
+    return b'{"ok":' + ok + b',"id":"' + event.id.encode("ascii") + b'"}'
+
+
+def default_answer(event: Event) -> Answer:
+    """The answer an event got when none was stored with it: the receiver's own (a 405
+    names the methods it takes, after the id)."""
+    answer = make_answer(event.status, default_body(event), [], event.id)
+    if event.refused and event.status == 405:
+        answer.headers.append(("allow", ", ".join(sorted(USUAL_METHODS))))
+    return answer
+
+
+def make_answer(status: int, body: bytes, headers: HeaderList, event_id: str, *,
+                default_type: bool = True) -> Answer:
+    """`headers` plus content-type (JSON unless given), length and the event id: exactly
+    what `send_answer` puts on the wire."""
+    out = list(headers)
+    if default_type and not any(k.lower() == "content-type" for k, _ in out):
+        out.append(("content-type", "application/json"))
     if status in (204, 304):
         body = b""
     else:
-        raw.append((b"content-length", str(len(body)).encode("ascii")))
-    raw.append((EVENT_ID_HEADER, ident))
+        out.append(("content-length", str(len(body))))
+    out.append((EVENT_ID_HEADER.decode("ascii"), event_id))
+    return Answer(out, body)
+
+
+async def send_answer(send: Send, status: int, answer: Answer) -> None:
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
-def set_status(conn: sqlite3.Connection, seq: int, status: int) -> None:
-    """Store op: the status answered, once known after the insert (respond-with-downstream)."""
+def set_answer(conn: sqlite3.Connection, seq: int, status: int, answer: Answer) -> None:
+    """Store op: the answer, once known after the insert (respond-with-downstream)."""
     conn.execute("UPDATE events SET status = ? WHERE seq = ?", (status, seq))
+    conn.execute("INSERT OR REPLACE INTO answers (seq, headers, body) VALUES (?, ?, ?)",
+                 (seq, json.dumps(answer.headers), answer.body))
 
 
 def _json(payload: dict[str, object]) -> bytes:

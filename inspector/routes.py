@@ -22,6 +22,8 @@
     path = "/webhooks/flaky"
     status = 500                  # what this path answers (200 to 599)
     response_body = '{"error": "try again"}'   # or "@reply.json": a file, relative to here
+                                  # (./inspector.toml, found rather than named with --config,
+                                  # may only use files inside its own folder)
     response_headers = ["Retry-After: 5"]
     delay = 2.5                   # seconds before answering
     reject_invalid = true         # answer 401 when the signature is invalid
@@ -42,6 +44,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from inspector import plural
 from inspector.responses import (
     PolicyError,
     ResponseOverride,
@@ -50,10 +53,12 @@ from inspector.responses import (
     parse_header_line,
     read_body,
 )
+from inspector.sanitize import visible_line
 from inspector.signatures import PROVIDERS, Provider
 from inspector.signatures.generic import Generic, HmacSpec
 
 CONFIG_NAME = "inspector.toml"
+MAX_CONFIG_BYTES = 1024 * 1024  # a routes file is a few KB; past this it is something else
 GENERIC = "generic"
 AUTO = "auto"
 _SPEC_KEYS = tuple(f.name for f in fields(HmacSpec))
@@ -85,6 +90,34 @@ def match(routes: Sequence[Route], path: str) -> Route | None:
     return next((r for r in routes if r.matches(path)), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The routes of a config file, and where they came from (said at start-up)."""
+
+    routes: list[Route] = field(default_factory=list)
+    path: Path | None = None  # None: no config file
+    named: bool = False  # given with --config (else found in the working directory)
+
+    def describe(self) -> str:
+        """"config: /abs/inspector.toml (found in the working directory), 3 routes"."""
+        if self.path is None:
+            return ""
+        how = "--config" if self.named else "found in the working directory"
+        where = visible_line(str(self.path.absolute()))
+        return f"config: {where} ({how}), {plural.count(len(self.routes), 'route')}"
+
+
+def load_config(explicit: str | None = None, cwd: Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """The config named with --config, else ./inspector.toml if any (whose `@` files must
+    stay in its folder: nobody chose that file on purpose). ConfigError on any mistake."""
+    path = config_path(explicit, cwd)
+    if path is None:
+        return Config()
+    named = bool(explicit)
+    return Config(load_routes(path, environ, confined=not named), path, named)
+
+
 def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
     """The config file to read: `explicit` (which must exist), else ./inspector.toml if any."""
     if explicit:
@@ -96,12 +129,18 @@ def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | 
     return default if default.is_file() else None
 
 
-def load_routes(path: str | os.PathLike[str],
-                environ: Mapping[str, str] | None = None) -> list[Route]:
-    """Parse a config file into routes; every mistake raises ConfigError."""
-    name = str(path)
+def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
+                *, confined: bool = False) -> list[Route]:
+    """Parse a config file into routes; every mistake raises ConfigError. `confined`: files
+    named with `@` must be inside the config file's folder."""
+    name = visible_line(str(path))
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{name}: larger than {MAX_CONFIG_BYTES:,} bytes: not a config "
+                              "file")
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read it: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -109,7 +148,9 @@ def load_routes(path: str | os.PathLike[str],
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: invalid TOML: {exc}") from exc
+        raise ConfigError(f"{name}: invalid TOML: {visible_line(str(exc))}") from exc
+    except RecursionError:
+        raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
     where = _Where(name, text.splitlines())
     for key in data:
         if key != "route":
@@ -119,12 +160,14 @@ def load_routes(path: str | os.PathLike[str],
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
     env = os.environ if environ is None else environ
-    return [_route(table, index, where, env) for index, table in enumerate(tables)]
+    return [_route(table, index, where, env, confined) for index, table in enumerate(tables)]
 
 
-def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, str]) -> Route:
+def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, str],
+           confined: bool) -> Route:
     def fail(key: str, what: str) -> ConfigError:
-        return ConfigError(f"{where.key(index, key)}: route {index + 1}: {key} {what}")
+        return ConfigError(f"{where.key(index, key)}: route {index + 1}: {visible_line(key)} "
+                           f"{what}")
 
     for key in table:
         if key not in _KEYS:
@@ -172,12 +215,12 @@ def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, s
         raise fail(spec_keys[0], 'applies only to provider = "generic"')
     secret_env = table.get("secret_env", "")
     secret = env.get(secret_env) if secret_env else table.get("secret")
-    response = _response(table, fail, Path(where.name).parent)
+    response = _response(table, fail, Path(where.name).parent, confined)
     return Route(path, provider, secret or None, secret_env, where.key(index, "path"), response)
 
 
 def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
-              base: Path) -> ResponseOverride | None:
+              base: Path, confined: bool) -> ResponseOverride | None:
     """The route's response keys, checked; None when it has none."""
     if not any(k in table for k in _RESPONSE_KEYS):
         return None
@@ -190,7 +233,7 @@ def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
         key = "response_headers"
         headers = (tuple(parse_header_line(h) for h in table[key]) if key in table else None)
         key = "response_body"
-        body = read_body(table[key], base) if key in table else None
+        body = read_body(table[key], base, confined=confined) if key in table else None
     except PolicyError as exc:
         raise fail(key, f"is wrong: {exc}") from exc
     return ResponseOverride(status, body, headers, delay, table.get("reject_invalid"))

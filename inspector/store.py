@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 
 from inspector import search
 from inspector.filter import Query, compile_query, parse
-from inspector.model import Attempt, Event, HeaderList, Row
+from inspector.model import Answer, Attempt, Event, HeaderList, Row
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_BATCH = 2048
 
 # Version 1 of the schema; later versions are the MIGRATIONS below (a new database runs them
@@ -458,6 +458,17 @@ class Store:
                 out.setdefault(r[1], []).append(_attempt_of(r))
         return out
 
+    def answers_for(self, seqs: Sequence[int]) -> dict[int, Answer]:
+        """The stored (custom) answers of these events; the others got the default one."""
+        out: dict[int, Answer] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for seq, headers, body in self._read(
+                    f"SELECT seq, headers, body FROM answers WHERE seq IN ({marks})", chunk):
+                out[seq] = Answer(_pairs(headers), bytes(body))
+        return out
+
     def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
         """Whole events (bodies included) in the order given, read `chunk` at a time, so an
         export of 100k events never holds more than one chunk of bodies."""
@@ -538,6 +549,7 @@ def _insert_many(
     top = conn.execute(_TOP_SQL).fetchone()[0]
     rows = []
     bodies = []
+    answers = []
     for seq, event in enumerate(events, top + 1):
         if prepare is not None:
             try:
@@ -545,6 +557,8 @@ def _insert_many(
             except Exception as exc:  # analysis must never cost us the event
                 event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
         event.seq = seq
+        if event.answer is not None:  # a custom answer; the default one is rebuilt
+            answers.append((seq, json.dumps(event.answer.headers), event.answer.body))
         rows.append((
             seq, event.id, event.received_at, event.method, event.path, event.query,
             event.http_version, event.client, event.scheme, json.dumps(event.headers),
@@ -555,6 +569,8 @@ def _insert_many(
         bodies.append((seq, event.body))
     _insert_rows(conn, "events", _EVENT_INSERT_COLUMNS, rows)
     _insert_rows(conn, "bodies", "seq, body", bodies)
+    if answers:
+        _insert_rows(conn, "answers", "seq, headers, body", answers)
     return events
 
 
@@ -594,12 +610,14 @@ def insert_events(conn: sqlite3.Connection, events: list[Event]) -> list[Event]:
 
 
 def insert_imported(
-    conn: sqlite3.Connection, items: list[tuple[Event, list[Attempt]]]
+    conn: sqlite3.Connection, items: list[tuple[Event, list[Attempt]]],
+    prepare: Callable[[Event], Any] | None = None,
 ) -> list[Event]:
     """Insert imported events with their replay/forward attempts, keeping ids; events
-    already present (same id) are skipped with their attempts. Returns the new events."""
+    already present (same id) are skipped with their attempts. `prepare` analyses each new
+    one, as the writer does live events. Returns the new events."""
     fresh = _fresh(conn, items, lambda item: item[0])
-    events = _insert_many(conn, [event for event, _ in fresh], None)
+    events = _insert_many(conn, [event for event, _ in fresh], prepare)
     for event, attempts in fresh:
         for attempt in attempts:
             attempt.event_seq = event.seq
@@ -650,6 +668,7 @@ def delete_events(conn: sqlite3.Connection, seqs: list[int]) -> int:
         deleted += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
         conn.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
         conn.execute(f"DELETE FROM attempts WHERE seq IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM answers WHERE seq IN ({marks})", chunk)
     return deleted
 
 
@@ -658,6 +677,7 @@ def clear_events(conn: sqlite3.Connection) -> int:
     deleted = conn.execute("DELETE FROM events").rowcount
     conn.execute("DELETE FROM bodies")
     conn.execute("DELETE FROM attempts")
+    conn.execute("DELETE FROM answers")
     # Ask the search indexer to drop what it holds (see inspector.search).
     conn.execute("INSERT INTO meta (key, value) VALUES ('search_reset', '1') "
                  "ON CONFLICT (key) DO UPDATE SET "
@@ -760,4 +780,12 @@ def _migrate_v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE attempts ADD COLUMN note TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _migrate_v2, _migrate_v3]
+def _migrate_v4(conn: sqlite3.Connection) -> None:
+    """What each sender was answered, when it was not the default answer (a custom body or
+    headers, --reject-invalid, --respond-with-downstream): the HAR export's `response`."""
+    conn.execute("CREATE TABLE IF NOT EXISTS answers (seq INTEGER PRIMARY KEY, "
+                 "headers TEXT NOT NULL, body BLOB NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_v1, _migrate_v2, _migrate_v3, _migrate_v4]

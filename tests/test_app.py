@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from inspector.app import InspectorApp
 from inspector.widgets.detail import DetailPane
@@ -160,7 +161,9 @@ async def test_follow_toggle_and_navigation(tmp_path: Path) -> None:
         assert events.follow
 
 
-async def test_delete_and_clear_with_confirmation(tmp_path: Path) -> None:
+async def test_delete_and_clear_with_confirmation(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("inspector.app.UNDO_SECONDS", 0.2)  # past undo at once
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         for case in CONNECTLY["events"][:3]:
             await post(base, case, client)
@@ -168,7 +171,7 @@ async def test_delete_and_clear_with_confirmation(tmp_path: Path) -> None:
         await wait_for(lambda: len(events.seqs) == 3, what="rows")
         await pilot.press("d")
         await wait_for(lambda: len(events.seqs) == 2, what="deleted")
-        assert app.store.count() == 2
+        await wait_for(lambda: app.store.count() == 2, what="gone from the store")
         await pilot.press("D")
         await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         await pilot.press("escape")

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from inspector import export
+from inspector import export, importing
+from inspector.analysis import Analyzer
 from inspector.responses import DEFAULT_POLICY
 from inspector.screens.prompt import Confirm
 from inspector.signatures import Secrets
@@ -110,7 +111,7 @@ async def test_a_forced_resign_asks_first_naming_the_verdict_and_is_recorded(
     again = Store(tmp_path / "again.db")
     try:
         with (tmp_path / "out.jsonl").open("rb") as data:
-            export.import_file(again, data)
+            importing.import_file(again, data, Analyzer(Secrets(default=SECRET)))
         (imported,) = again.attempts(again.seqs()[0])
         assert imported.forced and imported.note == attempt.note
     finally:

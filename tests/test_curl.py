@@ -96,9 +96,10 @@ async def test_get_without_body_adds_nothing(recorder: Recorder, shell: str) -> 
     assert sent_headers(got) == [("x-only", "1")]
 
 
-def test_default_target_is_where_it_arrived() -> None:
+def test_the_target_is_given_never_the_host_header() -> None:
     event = fixture_event("text", query="a=1")
-    command = curl_command(event)
-    assert "'http://inspector.example:8765/webhooks/connectly?a=1'" in command
+    command = curl_command(event, "http://127.0.0.1:8765/")
+    assert "'http://127.0.0.1:8765/webhooks/connectly?a=1'" in command
+    assert "inspector.example" not in command
     assert command.startswith("printf '%b' '{")
     assert "\n  --data-binary @-" in command

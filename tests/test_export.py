@@ -15,10 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from inspector import replay
+from inspector.analysis import Analyzer
 from inspector.commands.export import export_command
 from inspector.commands.import_ import import_command
-from inspector.export import ImportFailed, export, import_file
+from inspector.export import export
+from inspector.importing import Imported, ImportFailed, import_file
 from inspector.model import Attempt, Event, new_id
+from inspector.signatures import Secrets
 from inspector.store import Store, insert_attempt, insert_events
 from tests.conftest import (
     CONNECTLY,
@@ -29,6 +32,8 @@ from tests.conftest import (
     make_settings,
 )
 
+ANALYZER = Analyzer(Secrets(default=SECRET))  # what the receiver runs, with the secret
+
 
 def odd_event(n: int = 0) -> Event:
     """Non-UTF-8 body with NUL, duplicate and non-ASCII headers, a query, notes."""
@@ -38,8 +43,7 @@ def odd_event(n: int = 0) -> Event:
         headers=[("Host", "127.0.0.1:8765"), ("X-Dup", "1"), ("X-Dup", "2"),
                  ("X-Latin", "caf\xe9"), ("Content-Type", "application/octet-stream")],
         body=b"\x00\xff\xfe raw \x1b[31m bytes\n" + bytes([n % 256]),
-        client="203.0.113.7:40000", notes=["odd one"], provider="github", kind="push",
-        summary="pushed \x1b]0;title\x07", verdict="invalid", reason="signature mismatch")
+        client="203.0.113.7:40000", notes=["odd one"])
 
 
 def fixture_events() -> list[Event]:
@@ -49,13 +53,25 @@ def fixture_events() -> list[Event]:
             id=new_id(1_700_000_100 + i), received_at=1_700_000_100.5 + i, method="POST",
             path=case["path"], query="",
             headers=[("host", "127.0.0.1:8765"), *case["headers"].items()],
-            body=case["body"].encode(), verdict=case["expected"], provider="connectly"))
+            body=case["body"].encode()))
     return events
+
+
+def analysed(events: list[Event]) -> list[Event]:
+    """As the receiver's writer stores them: analysed with the secret."""
+    for event in events:
+        ANALYZER.analyze(event)
+    return events
+
+
+def imported(store: Store, blob: bytes, **options: object) -> Imported:
+    return import_file(store, io.BytesIO(blob), ANALYZER, **options)  # type: ignore[arg-type]
 
 
 def filled_store(path: Path) -> Store:
     store = Store(path, index=False)
-    stored = store.write_sync(insert_events, [odd_event(1), *fixture_events(), odd_event(2)])
+    stored = store.write_sync(insert_events,
+                              analysed([odd_event(1), *fixture_events(), odd_event(2)]))
     first = stored[0]
     store.write_sync(insert_attempt, Attempt(
         event_seq=first.seq, kind="replay", at=1_700_000_500.25, method="POST",
@@ -89,11 +105,12 @@ def test_jsonl_round_trips_byte_exact(tmp_path: Path) -> None:
     assert first.isascii() and "\x1b" not in first  # escapes stay escaped in the file
 
     again = Store(tmp_path / "b.db", index=False)
-    result = import_file(again, io.BytesIO(first.encode()))
+    result = imported(again, first.encode())
     assert (result.format, result.read, result.added) == ("jsonl", len(lines), len(lines))
+    assert not result.skipped
     assert exported(again, "jsonl") == first
     # Importing again adds nothing: ids are kept.
-    assert import_file(again, io.BytesIO(first.encode())).added == 0
+    assert imported(again, first.encode()).added == 0
     assert again.count() == len(lines)
     row = again.rows([again.seqs()[0]])[again.seqs()[0]]
     assert row.result == 0  # the latest attempt (the failed forward) is the list's result
@@ -119,15 +136,25 @@ def test_har_opens_as_har_and_imports_without_loss(tmp_path: Path) -> None:
     assert odd["request"]["queryString"] == [{"name": "x", "value": "1"},
                                              {"name": "x", "value": "2"}]
     assert {"name": "X-Latin", "value": "caf\xe9"} in odd["request"]["headers"]
-    assert odd["response"]["status"] == 0 and "connection refused" in odd["response"]["_error"]
+    # The response is what the sender got; replays and forwards are in the extension field.
+    odd_id = odd["_webhookInspector"]["id"]
+    assert odd["response"]["status"] == 200
+    assert odd["response"]["content"]["text"] == f'{{"ok":true,"id":"{odd_id}"}}'
+    assert odd["response"]["headers"] == [
+        {"name": "content-type", "value": "application/json"},
+        {"name": "content-length", "value": str(len(f'{{"ok":true,"id":"{odd_id}"}}'))},
+        {"name": "x-inspector-event-id", "value": odd_id}]
+    assert "answered the sender" in odd["response"]["comment"]
+    assert [a["status"] for a in odd["_webhookInspector"]["attempts"]] == [502, None]
+    assert "2 replay/forward attempts, the latest forward" in odd["comment"]
     assert text["request"]["postData"]["text"] == CONNECTLY["events"][0]["body"]
-    assert text["response"]["status"] == 200 and text["response"]["content"]["text"] == '{"ok":1}'
-    assert entries[2]["response"]["status"] == 200 and "inspector answered" in \
-        entries[2]["response"]["comment"]
+    assert text["response"]["status"] == 200 and '"ok":true' in text["response"]["content"]["text"]
+    assert text["_webhookInspector"]["attempts"][0]["response_body_base64"] == \
+        base64.b64encode(b'{"ok":1}').decode()
 
     again = Store(tmp_path / "b.db", index=False)
     har_text = exported(store, "har")
-    assert import_file(again, io.BytesIO(har_text.encode())).format == "har"
+    assert imported(again, har_text.encode()).format == "har"
     assert exported(again, "jsonl") == exported(store, "jsonl")
 
 
@@ -144,10 +171,15 @@ def test_har_from_another_tool_imports_its_requests(tmp_path: Path) -> None:
                                    "bodySize": 9,
                                    "postData": {"mimeType": "application/json",
                                                 "text": '{"a":"é"}'}},
-                       "response": {"status": 200}, "cache": {}, "timings": {}}]}}
+                       "response": {"status": 202, "statusText": "Accepted",
+                                    "headers": [{"name": "Content-Type",
+                                                 "value": "text/plain"}],
+                                    "content": {"size": 2, "mimeType": "text/plain",
+                                                "text": "ok"}},
+                       "cache": {}, "timings": {}}]}}
     blob = json.dumps(har, indent=2).encode()
     store = Store(tmp_path / "e.db", index=False)
-    assert import_file(store, io.BytesIO(blob)).added == 1
+    assert imported(store, blob).added == 1
     event = store.event(store.seqs()[0])
     assert event is not None
     assert (event.method, event.path, event.query) == ("POST", "/hooks/in", "a=1")
@@ -155,12 +187,19 @@ def test_har_from_another_tool_imports_its_requests(tmp_path: Path) -> None:
     assert ("X-Name", "café".encode().decode("latin-1")) in event.headers
     assert event.header("host") == "api.example"
     assert event.received_at == datetime(2026, 11, 27, 12, 0, 0, 250000, UTC).timestamp()
-    assert import_file(store, io.BytesIO(blob)).added == 0  # same entry, same id
+    assert (event.verdict, event.kind) == ("unsigned", "json")  # analysed, as live
+    assert event.notes[0] == "imported from a HAR file written by another tool"
+    # Its response is what the sender got, and goes out again as the HAR's response.
+    assert event.status == 202
+    entry = json.loads(exported(store, "har"))["log"]["entries"][0]
+    assert entry["response"]["status"] == 202 and entry["response"]["content"]["text"] == "ok"
+    assert entry["response"]["headers"] == [{"name": "Content-Type", "value": "text/plain"}]
+    assert imported(store, blob).added == 0  # same entry, same id
 
 
 def test_curl_export_is_one_command_per_event(tmp_path: Path) -> None:
     store = filled_store(tmp_path / "a.db")
-    text = exported(store, "curl", "provider:connectly")
+    text = exported(store, "curl", "path:/webhook*")
     assert text.count("\ncurl ") + text.startswith("curl ") == len(CONNECTLY["events"])
     assert text.count("# ") == len(CONNECTLY["events"])
     assert "'http://127.0.0.1:8765/webhooks/connectly'" in text
@@ -170,20 +209,32 @@ def test_curl_export_is_one_command_per_event(tmp_path: Path) -> None:
     ("blob", "message"),
     [
         (b"", "the file is empty"),
-        (b'{"id": "x", "method": "POST"}\n', "line 1: missing field 'time'"),
-        (b'{"v":1,"id":"A","time":1,"method":"GET","path":"/"}\nnot json\n',
-         "line 2: not JSON"),
-        (b'{"log": {"entries": [{"request": {}}]}}', "HAR entry 1: missing field"),
         (b"<html>", "neither JSON lines nor HAR"),
-        (b'{"v":1,"id":"A","time":1,"method":"GET","path":"/","body_base64":"%%"}\n',
-         "line 1: bad base64"),
+        (b'{"log": {"entries": {}}}', "nor HAR .no log.entries"),
+        (b'{"log": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
     ],
 )
-def test_bad_files_are_one_clear_error(tmp_path: Path, blob: bytes, message: str) -> None:
+def test_a_file_of_neither_format_is_one_clear_error(tmp_path: Path, blob: bytes,
+                                                     message: str) -> None:
     store = Store(tmp_path / "e.db", index=False)
     with pytest.raises(ImportFailed, match=message):
-        import_file(store, io.BytesIO(blob))
+        imported(store, blob)
     assert store.count() == 0
+
+
+def test_bad_entries_are_skipped_and_named_the_rest_imported(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db", index=False)
+    store.write_sync(insert_events, analysed([odd_event(i) for i in range(3)]))
+    lines = exported(store, "jsonl").splitlines()
+    blob = "\n".join(["{oops", lines[0], lines[1], '{"id": "x", "method": "POST"}',
+                      lines[2]]).encode()
+    again = Store(tmp_path / "b.db", index=False)
+    result = imported(again, blob, batch=2)
+    assert (result.read, result.added) == (3, 3)
+    assert [p.split(":")[0] for p in result.skipped] == ["line 1", "line 4"]
+    assert result.skipped[0].startswith("line 1: not JSON")
+    assert result.skipped[1] == 'line 4: id "x" is not 26 letters and digits, as ours'
+    assert exported(again, "jsonl") == exported(store, "jsonl")
 
 
 def test_commands(tmp_path: Path) -> None:
@@ -192,19 +243,22 @@ def test_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out" / "invalid.jsonl"
     out.parent.mkdir()
+    invalid = sum(case["expected"] == "invalid" for case in CONNECTLY["events"])
     result = runner.invoke(export_command, ["--db", str(db), "--format", "jsonl",
                                             "--filter", "verdict:invalid", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "exported 5 events to" in result.output
+    assert f"exported {invalid} events to" in result.output
     assert [json.loads(line)["verdict"] for line in out.read_text().splitlines()] == \
-        ["invalid"] * 5
+        ["invalid"] * invalid
     assert not list(out.parent.glob(".*"))  # no temporary file left
 
-    result = runner.invoke(import_command, [str(out), "--db", str(tmp_path / "b.db")])
+    result = runner.invoke(import_command, [str(out), "--db", str(tmp_path / "b.db"),
+                                            "--secret", SECRET])
     assert result.exit_code == 0, result.output
-    assert "imported 5 of 5 events (jsonl)" in result.output
+    assert f"imported {invalid} of {invalid} events (jsonl)" in result.output
     result = runner.invoke(import_command, [str(out), "--db", str(tmp_path / "b.db")])
-    assert "imported 0 of 5 events" in result.output and "5 were already there" in result.output
+    assert f"imported 0 of {invalid} events" in result.output
+    assert f"{invalid} were already there" in result.output
 
     result = runner.invoke(export_command, ["--db", str(db), "--format", "curl",
                                             "--target", "http://localhost:3000/"])
@@ -264,7 +318,7 @@ async def test_imported_events_can_be_replayed(tmp_path: Path, recorder: Recorde
     source.write_sync(insert_events, events)
     blob = exported(source, "jsonl").encode()
     store = Store(tmp_path / "b.db", index=False)
-    import_file(store, io.BytesIO(blob))
+    imported(store, blob)
     event = store.event_by_id(events[5].id)  # delivery_failed
     assert event is not None
     async with replay.new_client() as client:
@@ -276,13 +330,14 @@ async def test_imported_events_can_be_replayed(tmp_path: Path, recorder: Recorde
     assert base64.b64encode(digest).decode() == got.header("x-connectly-hmac-sha256")
 
 
-def test_a_bad_line_after_good_batches_says_what_was_kept(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db", index=False)
-    store.write_sync(insert_events, [odd_event(i) for i in range(3)])
-    lines = exported(store, "jsonl").splitlines()
-    blob = "\n".join([*lines, "{oops"]).encode()
-    again = Store(tmp_path / "b.db", index=False)
-    with pytest.raises(ImportFailed, match=r"line 4: not JSON .*\(2 events before it were "
-                                           r"imported; importing again skips them\)"):
-        import_file(again, io.BytesIO(blob), batch=2)
-    assert again.count() == 2
+def test_curl_export_never_aims_at_the_senders_host(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.db", index=False)
+    event = odd_event(0)
+    event.headers[0] = ("Host", "internal-admin.example:9000")  # chosen by the sender
+    store.write_sync(insert_events, [event])
+    store.close()
+    result = CliRunner().invoke(export_command, ["--db", str(tmp_path / "a.db"), "--format",
+                                                 "curl"])
+    assert result.exit_code == 0, result.output
+    assert "'http://127.0.0.1:8765/hooks/a%2Fb?x=1&x=2'" in result.output
+    assert "internal-admin" not in result.output

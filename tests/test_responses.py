@@ -18,6 +18,7 @@ from inspector.responses import (
     PolicyError,
     ResponsePolicy,
     build_policy,
+    default_answer,
 )
 from inspector.routes import ConfigError, load_routes
 from inspector.runtime import Runtime
@@ -138,6 +139,27 @@ async def test_reject_invalid_answers_401_to_the_tampered_fixture(tmp_path: Path
         assert stored_status(runtime, valid) == 200
         event = runtime.store.event_by_id(payload["id"])
         assert event is not None and REJECTED_NOTE in event.notes
+
+
+async def test_what_each_sender_got_is_stored_with_the_event(tmp_path: Path) -> None:
+    """A non-default answer is stored exactly as sent; a default one is rebuilt."""
+    policy = options(status=202, response_headers=["X-Custom: 1"], reject_invalid=True)
+    async with running(tmp_path, policy) as (runtime, client):
+        answers = [await post_case(client, name) for name in ("text", "text-tampered")]
+        answers.append(await client.post("/hook/custom", content=b"{}"))
+        runtime.set_policy(DEFAULT_POLICY)
+        answers.append(await client.post("/hook/default", content=b"{}"))
+        events = [runtime.store.event_by_id(r.headers["x-inspector-event-id"])
+                  for r in answers]
+        stored = runtime.store.answers_for([e.seq for e in events if e is not None])
+    assert [r.status_code for r in answers] == [202, 401, 202, 200]
+    assert len(stored) == 3  # the default answer is not stored: it is rebuilt
+    for response, event in zip(answers, events, strict=True):
+        assert event is not None
+        answer = stored.get(event.seq) or default_answer(event)
+        assert event.status == response.status_code and answer.body == response.content
+        assert answer.headers == [(k.decode(), v.decode()) for k, v in response.headers.raw
+                                  if k not in (b"date", b"server")]
 
 
 ROUTES = """\

@@ -9,7 +9,7 @@ import click
 
 from inspector import plural
 from inspector.config import default_db
-from inspector.export import FORMATS, export, export_to_file
+from inspector.export import DEFAULT_CURL_TARGET, FORMATS, export, export_to_file
 from inspector.filter import FilterError, parse
 from inspector.replay import ReplayError, check_target
 from inspector.store import Store, StoreError
@@ -37,7 +37,8 @@ def open_existing(db: str | None) -> Store:
               help="Where to write [default: stdout].")
 @click.option("--target", default=None, metavar="URL",
               help="curl only: send to this URL (a URL ending in / gets the event's path) "
-                   "[default: the URL each event arrived at].")
+                   f"[default: {DEFAULT_CURL_TARGET}, where the inspector listens by default; "
+                   "never the Host header a sender chose].")
 def export_command(db: str | None, fmt: str, expr: str, output: str,
                    target: str | None) -> None:
     """Export stored events (oldest first). Secrets are never stored, so never exported.
@@ -58,6 +59,7 @@ def export_command(db: str | None, fmt: str, expr: str, output: str,
             target = check_target(target)
         except ReplayError as exc:
             raise click.BadParameter(str(exc), param_hint="--target") from exc
+    target = target or DEFAULT_CURL_TARGET
     store = open_existing(db)
     try:
         seqs = store.search(query)
@@ -73,7 +75,7 @@ def export_command(db: str | None, fmt: str, expr: str, output: str,
     click.echo(f"exported {plural.count(count, 'event')} to {where}", err=True)
 
 
-def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str | None) -> int:
+def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str) -> int:
     try:
         return export_to_file(store, seqs, fmt, path, target)
     except OSError as exc:

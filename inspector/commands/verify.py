@@ -17,7 +17,7 @@ from inspector import redact
 from inspector.analysis import Analyzer
 from inspector.config import default_db, secret_from_env
 from inspector.model import VERDICT_LABELS, Event, HeaderList
-from inspector.routes import ConfigError, Route, config_path, load_routes
+from inspector.routes import Config, ConfigError, load_config
 from inspector.sanitize import clip, visible_line
 from inspector.signatures import PROVIDERS, Check, Secrets, SignedRequest
 
@@ -35,14 +35,14 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value.strip().encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def load(config: str | None) -> list[Route]:
+def load(config: str | None) -> Config:
+    """The --config file, else ./inspector.toml if any; a usage error when it is wrong."""
     try:
-        path = config_path(config)
-        routes = load_routes(path) if path else []
+        found = load_config(config)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from exc
-    redact.remember(*(route.secret for route in routes))
-    return routes
+    redact.remember(*(route.secret for route in found.routes))
+    return found
 
 
 def stored(event_id: str, db: str | None) -> Event:
@@ -115,7 +115,7 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
 
     Exit status: 0 valid; 1 invalid, unsigned or no secret; 2 usage error.
     """
-    routes = load(config)
+    routes = load(config).routes
     if secret:  # an explicit secret beats the routes' secrets
         routes = [dataclasses.replace(r, secret=None) for r in routes]
     analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)

@@ -6,8 +6,6 @@ Everything shown comes from inspector.diff, already made visible; it is drawn as
 
 from __future__ import annotations
 
-import time
-
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from inspector import clock
 from inspector.diff import CHANGED, EQUAL, LEFT_ONLY, RIGHT_ONLY, Comparison, Pair, Section
 from inspector.model import VERDICT_LABELS, Event
 from inspector.widgets.inert import inert
@@ -83,7 +82,7 @@ def section_table(section: Section, changes_only: bool) -> Table:
 
 
 def event_title(event: Event) -> Text:
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.received_at))
+    when = clock.local(event.received_at, "%Y-%m-%d %H:%M:%S")
     verdict = VERDICT_LABELS.get(event.verdict, event.verdict or "–")
     out = Text(f"{when}  ", style="bold")
     out.append_text(inert(f"{event.method} {event.target}", line=True, limit=80))

@@ -21,12 +21,13 @@ KEYS = [
     ("R", "edit method, URL, headers or body, re-sign, then replay"),
     ("s", "re-sign (fresh timestamp) and replay an event that arrived valid"),
     ("f", "toggle follow mode (select the newest event as it arrives)"),
-    ("/", "filter: free text (path, headers, body) and method: verdict: provider: kind: "
-          "path: status: since:"),
+    ("/", "filter: free text and method: verdict: provider: kind: path: since: "
+          "answered: (what the sender got) result: (the latest replay/forward); "
+          "enter keeps it, escape clears it"),
     ("c", "copy the selected event as a byte-exact curl command"),
     ("e", "export the marked events, or the list as shown (jsonl, HAR, curl)"),
     ("=", "compare the two marked events side by side"),
-    ("d", "delete the selected event"),
+    ("d / u", "delete the selected event / undo that within 10 s"),
     ("D", "clear all events (asks first)"),
     ("1 … 6", "detail tabs: overview, headers, body, raw, signature, replay"),
     ("ctrl+p", "command palette: every action by name"),

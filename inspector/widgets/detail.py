@@ -6,7 +6,6 @@ thread; `DetailPane.show` only hands the prepared lines to virtual views.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -18,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
-from inspector import decoding
+from inspector import clock, decoding
 from inspector.model import VERDICT_LABELS, Attempt, Event
 from inspector.plural import count
 from inspector.resign import Expired, Signer
@@ -140,8 +139,7 @@ def overview(detail: Detail) -> RenderableType:
     table.add_row("Client", inert(event.client or "unknown"))
     table.add_row(
         "Received",
-        Text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.received_at))
-             + f".{int(event.received_at * 1000) % 1000:03d}"),
+        Text(clock.local(event.received_at, "%Y-%m-%d %H:%M:%S") + clock.millis(event.received_at)),
     )
     size = count(event.body_size, "byte")
     if event.body_size >= 1024:
@@ -213,7 +211,7 @@ def replays(detail: Detail) -> RenderableType:
                          style="dim"))
         return Group(*rows)
     for attempt in reversed(detail.attempts[-20:]):
-        when = time.strftime("%H:%M:%S", time.localtime(attempt.at))
+        when = clock.local(attempt.at)
         line = Text(f"{when}  {attempt.kind:<7} ")
         line.append_text(inert(f"{attempt.method} {attempt.url}"))
         line.append("  →  ")

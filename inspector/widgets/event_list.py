@@ -7,8 +7,8 @@ into a Strip and cached. New events append seqs in O(1); nothing is mounted per 
 
 from __future__ import annotations
 
-import time
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from inspector import clock
 from inspector.model import VERDICT_LABELS, Event, Row
 from inspector.sanitize import visible_line
 
@@ -207,6 +208,17 @@ class EventList(ScrollView, can_focus=True):
         self._strips.clear()
         self._resize_virtual()
         self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)
+        self.refresh()
+
+    def restore(self, seq: int) -> None:
+        """Put a removed event back in its place (seqs are in arrival order) and select it."""
+        index = bisect_left(self.seqs, seq)
+        if index < len(self.seqs) and self.seqs[index] == seq:
+            return
+        self.seqs.insert(index, seq)
+        self._strips.clear()
+        self._resize_virtual()
+        self._move(index)
         self.refresh()
 
     def invalidate(self) -> None:
@@ -437,7 +449,7 @@ class EventList(ScrollView, can_focus=True):
         kind = f"refused {row.status}" if refused else (row.kind or "—")
         result = "ok" if row.result and row.result < 400 else "fail"
         cells = [
-            time.strftime("%H:%M:%S", time.localtime(row.received_at)),
+            clock.local(row.received_at),
             row.method,
             path,
             kind,

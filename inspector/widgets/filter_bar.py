@@ -2,8 +2,10 @@
 
 It posts `FilterBar.Changed(query)` about DEBOUNCE seconds after the last key (at once on
 enter), only when the text parses and differs from the last query posted. A parse error
-shows below the input as inert text, and the last good query stays applied. Escape clears
-a non-empty filter (posting an empty query); on an empty one it posts `FilterBar.Closed`.
+shows below the input as inert text, and the last good query stays applied. Enter posts
+`FilterBar.Accepted` (keep the filter, back to the list); Escape clears the filter (posting
+an empty query) and posts `FilterBar.Closed` (back to the list): either way the keys that
+follow act on the list, never land in the box by surprise.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class FilterBar(Widget):
         """Enter: the user is done typing (the app may move focus to the list)."""
 
     class Closed(Message):
-        """Escape on an empty filter (the app may hide the bar)."""
+        """Escape: the filter is cleared (the app hides the bar, focuses the list)."""
 
     def __init__(self, value: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -78,10 +80,8 @@ class FilterBar(Widget):
             return
         event.stop()
         event.prevent_default()
-        if self.input.value:
-            self.clear()
-        else:
-            self.post_message(self.Closed())
+        self.clear()
+        self.post_message(self.Closed())
 
     def clear(self) -> None:
         """Empty the input and show every event again (posted at once)."""

@@ -481,7 +481,8 @@ async def test_concurrent_deliveries_to_a_locked_database_are_answered_promptly(
 
 
 def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> None:
-    """v3 adds `forced` and `note` to attempts; a v2 database's attempts read as neither."""
+    """v3 adds `forced` and `note` to attempts; a v2 database's attempts read as neither.
+    v4 adds the answers table."""
     db = tmp_path / "v2.db"
     conn = sqlite3.connect(db)
     conn.executescript(V1_SCHEMA)  # v2 changed no table, it only tied the search side file:
@@ -499,8 +500,9 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
 
     store = Store(db)
     try:
-        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
-        assert SCHEMA_VERSION == 3
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
+        assert SCHEMA_VERSION == 4
+        assert store.answers_for([1]) == {}  # v4: stored answers; this one got the default
         assert store.meta("search_id") == "0123456789abcdef"
         event = store.event_by_id(ident)
         assert event is not None and event.body == b"{}"

@@ -108,18 +108,40 @@ def _decompress(data: bytes, coding: str, cap: int) -> tuple[bytes, bool]:
     return bytes(out), False
 
 
-def _as_text(data: bytes, charset: str) -> tuple[str, bool]:
-    """Decode; (text, clean). Invalid bytes become \\xNN so nothing is hidden."""
-    codec = charset or "utf-8"
+# Text codecs that are not charsets a body is sent in: they raise a plain UnicodeError
+# whatever the error handler (idna, punycode, undefined), read backslash escapes, or are
+# slow on hostile input (punycode is quadratic).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape",
+                           "raw-unicode-escape"})
+
+
+def charset_codec(charset: str) -> str | None:
+    """The codec for a declared charset, or None when Python has no such charset."""
     try:
-        if not getattr(codecs.lookup(codec), "_is_text_encoding", True):
-            codec = "utf-8"  # base64, zlib ... are not charsets
-    except LookupError:
-        codec = "utf-8"
-    try:
-        return data.decode(codec), True
-    except UnicodeDecodeError:
-        return data.decode(codec, errors="backslashreplace"), False
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):  # unknown; ValueError: a NUL in the name
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None  # base64, zlib, rot13 ... are not charsets
+    return info.name
+
+
+def _as_text(data: bytes, charset: str) -> tuple[str, bool, str]:
+    """Decode; (text, clean, codec used). Invalid bytes become \\xNN so nothing is hidden.
+    Never raises: a codec that fails in any way falls back to UTF-8."""
+    codec = (charset_codec(charset) if charset else None) or "utf-8"
+    for attempt in (codec, "utf-8"):
+        try:
+            return data.decode(attempt), True, attempt
+        except UnicodeDecodeError:
+            pass
+        except Exception:  # UnicodeError and the like: a codec's own failure
+            continue
+        try:
+            return data.decode(attempt, errors="backslashreplace"), False, attempt
+        except Exception:
+            continue
+    return data.decode("latin-1"), False, "latin-1"  # cannot fail
 
 
 def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
@@ -149,9 +171,13 @@ def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
             notes.append(note)
             odd.append(note)
         return Decoded(data, "binary", notes=notes, odd=odd, capped=capped, textual=textual)
-    text, clean = _as_text(data, charset)
+    text, clean, codec = _as_text(data, charset)
+    if charset and charset_codec(charset) != codec:
+        note = f"charset {clip(charset, 40)} is not supported; decoded as {codec}"
+        notes.append(note)
+        odd.append(note)
     if not clean and textual:
-        note = f"body is not valid {clip(charset, 40) or 'utf-8'}; invalid bytes shown as \\xNN"
+        note = f"body is not valid {codec}; invalid bytes shown as \\xNN"
         notes.append(note)
         odd.append(note)
     result = _classify(data, text, clean, mtype, declared_json, notes, odd)

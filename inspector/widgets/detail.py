@@ -269,6 +269,12 @@ class DetailPane(Vertical):
         for name in ("#overview", "#signature", "#replays", "#body-notes"):
             self.query_one(name, Static).update("")
 
+    def show_failure(self, message: str) -> None:
+        """Say why the selected event cannot be shown, where it would have been."""
+        self.clear()
+        self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
+        self.query_one("#overview", Static).update(inert(message, "red"))
+
     def show(self, detail: Detail) -> None:
         self.detail = detail
         event = detail.event

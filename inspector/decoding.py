@@ -144,8 +144,11 @@ def _as_text(data: bytes, charset: str) -> tuple[str, bool, str]:
     return data.decode("latin-1"), False, "latin-1"  # cannot fail
 
 
-def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
-    """The readable view of a body, given the request's headers."""
+def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP,
+           parse_limit: int | None = None) -> Decoded:
+    """The readable view of a body, given the request's headers. JSON longer than
+    `parse_limit` characters is left as text: parsing holds the GIL, and a parsed value can
+    take thirty times the memory of its text."""
     notes: list[str] = []
     odd: list[str] = []
     data = body
@@ -180,7 +183,7 @@ def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
         note = f"body is not valid {codec}; invalid bytes shown as \\xNN"
         notes.append(note)
         odd.append(note)
-    result = _classify(data, text, clean, mtype, declared_json, notes, odd)
+    result = _classify(data, text, clean, mtype, declared_json, notes, odd, parse_limit)
     result.capped = capped
     result.textual = textual
     return result
@@ -203,8 +206,12 @@ _FORMS = ("application/x-www-form-urlencoded",)
 
 
 def _classify(data: bytes, text: str, clean: bool, mtype: str, declared_json: bool,
-              notes: list[str], odd: list[str]) -> Decoded:
+              notes: list[str], odd: list[str], parse_limit: int | None) -> Decoded:
     if declared_json or _looks_like_json(data):
+        if parse_limit is not None and len(text) > parse_limit:
+            notes.append(f"JSON of {len(text):,} characters: too large to parse here; "
+                         "shown as it came")
+            return Decoded(data, "text", text, notes=notes, odd=odd)
         value, error = parse_json(text)
         if error is None:
             return Decoded(data, "json", text, value=value, notes=notes, odd=odd)
@@ -222,14 +229,27 @@ def _classify(data: bytes, text: str, clean: bool, mtype: str, declared_json: bo
         if declared_json:
             return Decoded(data, "text", text, notes=notes, odd=odd)
     if mtype in _FORMS and clean:
-        return Decoded(data, "form", text, form=parse_qsl(text, keep_blank_values=True),
-                       notes=notes, odd=odd)
+        form, cut = form_fields(text)
+        if cut:
+            notes.append(f"form of more than {FORM_FIELDS:,} fields: the first "
+                         f"{FORM_FIELDS:,} are shown (the Raw tab has them all)")
+        return Decoded(data, "form", text, form=form, notes=notes, odd=odd)
     if "xml" in mtype or (clean and data.lstrip()[:1] == b"<"):
         kind = "xml" if "xml" in mtype or data.lstrip()[:5] == b"<?xml" else "text"
         return Decoded(data, kind, text, notes=notes, odd=odd)
     if clean or mtype.startswith("text/"):
         return Decoded(data, "text", text, notes=notes, odd=odd)
     return Decoded(data, "binary", notes=notes, odd=odd)
+
+
+FORM_FIELDS = 10_000  # fields parsed from a form (parsing costs about 0.5 µs a field)
+
+
+def form_fields(text: str, limit: int = FORM_FIELDS) -> tuple[list[tuple[str, str]], bool]:
+    """The first `limit` fields of a form, and whether there were more."""
+    parts = text.split("&", limit)
+    more = len(parts) > limit
+    return parse_qsl("&".join(parts[:limit]), keep_blank_values=True), more
 
 
 def _looks_like_json(data: bytes) -> bool:
@@ -248,16 +268,21 @@ def parse_json(text: str) -> tuple[Any, str | None]:
 
 
 _DEPTH_SCAN = 64 * 1024
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[{]+|[\]}]+")
+# One pass, never backtracking: a string runs to its closing quote or, unterminated, to the
+# end of the text. (A pattern that needs the closing quote retries from every quote and is
+# quadratic on `a\\"a\\"...`.)
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[{]+|[\]}]+', re.DOTALL)
 
 
 def json_depth(text: str) -> int:
     """How deeply brackets nest in JSON-like text (strings skipped); no recursion."""
     depth = deepest = 0
-    for run in _BRACKETS.finditer(_STRING.sub("", text)):
+    for run in _TOKENS.finditer(text):
+        first = run.group()[0]
+        if first == '"':
+            continue
         size = run.end() - run.start()
-        if run.group()[0] in "[{":
+        if first in "[{":
             depth += size
             deepest = max(deepest, depth)
         else:

@@ -265,8 +265,8 @@ async def test_enter_focuses_the_content_and_escape_returns(tmp_path: Path) -> N
         await pilot.press("4", "enter")
         assert app.focused is not None and app.focused.id == "raw"
         view = app.query_one("#raw")
-        assert [view.lines[i] for i in range(len(view.lines))][-3:] == [
-            "first paragraph", " ", "second paragraph"]
+        assert list(view.lines)[-3:] == ["first paragraph", "", "second paragraph"]
+        assert view.virtual_size.height == len(raw)  # the blank line is a line on screen
         await pilot.press("escape")
         assert app.focused is app.query_one(EventList)
         assert app.query_one("#replay").can_focus is False  # `r` is the key for it

@@ -21,6 +21,9 @@ from inspector.sanitize import clip
 # readable view much larger than the 10 MiB body limit helps nobody and costs memory.
 INFLATE_CAP = 16 * 1024 * 1024
 _CHUNK = 256 * 1024
+# JSON bigger than this is shown and compared as it came: parsing and re-indenting it would
+# cost tens of times its size in memory.
+PRETTY_LIMIT = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)

@@ -27,7 +27,6 @@ from inspector.widgets.inert import inert
 from inspector.widgets.text_view import Lines, TextView
 
 HEADER_VALUE_LIMIT = 400
-PRETTY_LIMIT = 4 * 1024 * 1024  # bigger JSON is shown as it came, not parsed and re-indented
 VERDICT_STYLES = {
     "valid": "bold green",
     "invalid": "bold red",
@@ -55,7 +54,7 @@ class Detail:
 
 def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "") -> Detail:
     detail = Detail(event, check, attempts, secret_note=secret_note)
-    decoded = decoding.decode(event.body, event.headers, parse_limit=PRETTY_LIMIT)
+    decoded = decoding.decode(event.body, event.headers, parse_limit=decoding.PRETTY_LIMIT)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
     if event.refused:
@@ -102,7 +101,7 @@ def _reply_lines(attempt: Attempt) -> tuple[Lines, bool]:
     if not attempt.response_body:
         return Lines(head + "\n(empty body)", sanitised=True), False
     decoded = decoding.decode(attempt.response_body, attempt.response_headers,
-                              parse_limit=PRETTY_LIMIT)
+                              parse_limit=decoding.PRETTY_LIMIT)
     body, json = _body_lines(decoded)
     return Lines(head + "\n" + body.text, sanitised=True), json
 

@@ -24,7 +24,7 @@ import pytest
 
 from inspector import decoding, describe, sanitize
 from inspector.analysis import Analyzer, request_notes
-from inspector.diff import compare
+from inspector.diff import compare, side_by_side
 from inspector.model import Event, new_id
 from inspector.routes import Route
 from inspector.signatures import Secrets
@@ -146,6 +146,29 @@ def test_compare_is_linear(name: str, body: bytes, headers: list[tuple[str, str]
         compare(event_of(b, h), event_of(b[::-1], h))
 
     assert_linear(step, body, headers)
+
+
+def _lines(count: int, width: int, tag: str = "") -> list[str]:
+    return [f"{i:08d}{tag}".ljust(width, "x") for i in range(count)]
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    (_lines(2500, 80), _lines(2500, 80)[::-1]),  # every line moved
+    (_lines(2500, 80), sorted(_lines(2500, 80), key=lambda s: s[7::-1])),  # shuffled
+    (_lines(2500, 80), [_lines(2500, 80)[i ^ 1] for i in range(2500)]),  # pairs swapped
+    (["a" * 1999 + str(i % 10) for i in range(100)],  # long lines, all nearly alike
+     ["a" * 1998 + str(i % 10) + "b" for i in range(100)]),
+    (["ab" * 1000] * 100, ["ba" * 1000] * 100),
+    ([f"x{i % 50}" for i in range(5000)], [f"x{i * 7 % 50}" for i in range(5000)]),  # repeats
+    (_lines(5000, 40, "l"), _lines(5000, 40, "r")),  # nothing in common
+], ids=["reversed", "shuffled", "swapped", "long alike", "long repeated", "repeats", "disjoint"])
+def test_aligning_lines_is_bounded(left: list[str], right: list[str]) -> None:
+    """The side-by-side alignment (difflib is cubic at worst) against a benign diff that is
+    aligned and paired in full: every third of 1,500 lines changed in place."""
+    benign = _lines(1500, 80)
+    changed = [line + "!" if i % 3 == 0 else line for i, line in enumerate(benign)]
+    baseline = best(lambda: side_by_side(benign, changed))
+    assert best(lambda: side_by_side(left, right), runs=1) <= MARGIN * baseline
 
 
 @pytest.mark.parametrize("text", [

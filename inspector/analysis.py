@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
+from typing import Any
 
 from inspector import decoding
 from inspector.describe import describe
@@ -14,6 +16,10 @@ from inspector.sanitize import FORMAT, clip, visible_line
 from inspector.signatures import Check, Secrets, SignedRequest, check
 
 DESCRIBE_LIMIT = 1024 * 1024  # bodies above this are not parsed for a summary
+# CPU seconds of analysis per event before the optional steps (summary, odd characters) are
+# skipped. Every step is linear and capped; this is the backstop, well above what the largest
+# body costs (about 40 ms for a 1 MiB JSON body of empty objects).
+BUDGET = 0.25
 # Past these a request is odd enough to say so on the event (a "Note" row in the Overview).
 MANY_HEADERS = 100
 LONG_HEADER_VALUE = 8 * 1024
@@ -28,6 +34,7 @@ class Analyzer:
     secrets: Secrets = field(default_factory=Secrets)
     public_url: str = ""  # the URL senders call, for schemes that sign it (Twilio)
     routes: list[Route] = field(default_factory=list)  # from the config file; first match wins
+    budget: float = BUDGET  # CPU seconds per event, see BUDGET
 
     def request_of(self, event: Event) -> SignedRequest:
         if self.public_url:
@@ -57,32 +64,57 @@ class Analyzer:
 
     def analyze(self, event: Event) -> Check:
         """Fill the event's derived fields and notes; returns the full check for the detail
-        pane. Runs in the store's writer for every event: keep it cheap."""
+        pane. Runs in the store's writer for every event, so every ack waits for it: each
+        step is linear and capped, and past `budget` seconds of work the rest is skipped
+        with a note (the event is stored all the same)."""
+        started = time.thread_time()
         result = self.verify(event)
         event.provider = result.provider
         event.verdict = result.verdict.value
         event.reason = storable(result.reason)
         notes = request_notes(event)
-        if event.body and len(event.body) <= DESCRIBE_LIMIT and not event.refused:
-            decoded = decoding.decode(event.body, event.headers, cap=DESCRIBE_LIMIT * 4)
+        if event.refused:
+            event.kind, event.summary = "refused", event.refused
+        elif event.body and len(event.body) <= DESCRIBE_LIMIT and self._within(started):
+            decoded = decoding.decode(event.body, event.headers, cap=DESCRIBE_LIMIT * 4,
+                                      parse_limit=DESCRIBE_LIMIT)
             # Forms (Twilio, Slack commands) are described from their fields.
             value = dict(decoded.form) if decoded.kind == "form" else decoded.value
-            kind, summary = describe(event.provider, event.headers, value)
-            # JSON may carry lone surrogates ("\ud800"): SQLite cannot store those.
-            event.kind, event.summary = storable(kind), storable(summary)
+            self._describe(event, value)
             if not event.kind and decoded.kind not in ("empty", "binary"):
                 event.kind = decoded.kind
-            notes += body_notes(event.body, decoded)
-        elif event.refused:
-            event.kind, event.summary = "refused", event.refused
+            if self._within(started):
+                notes += body_notes(event.body, decoded)
+            else:
+                notes.append(self._over(started, "the body was not checked for odd characters"))
         elif event.body:
-            notes.append(f"body of {event.body_size:,} bytes: too large to summarise or "
-                         "check for odd characters (see the Body tab)")
-        elif event.method in BODY_METHODS:
-            notes.append(f"empty body on a {event.method}")
+            self._describe(event, None)  # what the headers say does not depend on the size
+            if len(event.body) > DESCRIBE_LIMIT:
+                notes.append(f"body of {event.body_size:,} bytes: too large to summarise or "
+                             "check for odd characters (see the Body tab)")
+            else:
+                notes.append(self._over(started, "the body was not summarised or checked for "
+                                        "odd characters"))
+        else:
+            self._describe(event, None)
+            if event.method in BODY_METHODS:
+                notes.append(f"empty body on a {event.method}")
         if notes:
             event.notes += notes
         return result
+
+    def _describe(self, event: Event, value: Any) -> None:
+        kind, summary = describe(event.provider, event.headers, value)
+        # JSON may carry lone surrogates ("\ud800"): SQLite cannot store those.
+        event.kind, event.summary = storable(kind), storable(summary)
+
+    def _within(self, started: float) -> bool:
+        return time.thread_time() - started <= self.budget
+
+    def _over(self, started: float, skipped: str) -> str:
+        spent = (time.thread_time() - started) * 1000
+        return (f"analysis stopped after {spent:,.0f} ms (budget {self.budget * 1000:,.0f} ms): "
+                f"{skipped}")
 
 
 def storable(text: str) -> str:
@@ -106,10 +138,10 @@ _FLAG_WORDS = ((CONTROL, "control characters"), (BIDI, "bidi override characters
 _PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n\r"  # what a body or header usually holds
 _BIDI_CHARS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _BIDI = re.compile(f"[{_BIDI_CHARS}]")
-# Controls (C0 but TAB, LF, CR; DEL; C1) and every format character sanitize escapes.
-_ODD = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{FORMAT}]")
+# Every format character sanitize escapes, but the bidi ones.
+_HIDDEN = re.compile(f"(?![{_BIDI_CHARS}])[{FORMAT}]")
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
-_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # The same, written as JSON escapes in an ASCII body ("\u001b" decodes to ESC).
 _ESCAPED_CONTROL = re.compile(
     rb"\\u00(?:0[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])")
@@ -204,17 +236,13 @@ def _bytes_flags(data: bytes, *, latin1: bool) -> int:
 
 
 def _char_flags(text: str) -> int:
-    flags = 0
-    for found in _ODD.finditer(text):
-        char = found.group()
-        if _CONTROL_CHARS.match(char):
-            flags |= CONTROL
-        elif _BIDI.match(char):
-            flags |= BIDI
-        else:
-            flags |= HIDDEN
-        if flags == CONTROL | BIDI | HIDDEN:
-            break
+    # One C search per flag: looping over the matches would cost Python time per control
+    # character, and a body can hold millions.
+    flags = CONTROL if _CONTROL_CHARS.search(text) else 0
+    if _BIDI.search(text):
+        flags |= BIDI
+    if _HIDDEN.search(text):
+        flags |= HIDDEN
     return flags
 
 

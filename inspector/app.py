@@ -26,7 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from inspector import connectly_api, curl, diff, export, replay, samples, store
 from inspector.filter import FilterError, Query
@@ -80,6 +80,17 @@ BUSY_RATE = 10.0
 UNDO_SECONDS = 10.0
 
 TABS = ["overview", "headers", "body", "raw", "signature", "replay"]
+WORKER_TITLES = {
+    "detail": "Could not show this event",
+    "compare": "Could not compare the events",
+    "filter": "Could not filter",
+    "export": "Export failed",
+    "reverify": "Re-verifying failed",
+    "replay": "Replay failed",
+    "register": "Registering with Connectly failed",
+    "sample": "Could not send the sample",
+    "delete": "Deleting failed",
+}
 
 
 class EventsArrived(Message):
@@ -313,6 +324,21 @@ class InspectorApp(App[int]):
         status.redraw()
         self.notify("Events are being stored again.", title="Storage recovered", timeout=5)
 
+    # -- worker failures ------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, message: Worker.StateChanged) -> None:
+        """A worker that failed is an error shown to the user, never an exit: one bad event
+        (or a database gone bad) must not take the app down, again at every restart."""
+        worker = message.worker
+        if message.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        reason = clip(visible_line(f"{type(error).__name__}: {error}"), 300)
+        what = WORKER_TITLES.get(worker.group, f"{worker.name or worker.group} failed")
+        if worker.group == "detail" and self._detail_seq is not None:
+            self.detail_pane.show_failure(f"{what}: {reason}")
+        self.notify(reason, title=what, severity="error", markup=False, timeout=10)
+
     # -- selection and detail -------------------------------------------------------------------
 
     def on_event_list_selected(self, message: EventList.Selected) -> None:
@@ -372,7 +398,7 @@ class InspectorApp(App[int]):
         if self._detail_seq is not None:
             self.load_detail(self._detail_seq)
 
-    @work(thread=True, exclusive=True, group="detail")
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load_detail(self, seq: int, tab: str | None = None) -> None:
         """Read and decode off the loop: a 10 MB body must not freeze the UI."""
         event = self.store.event(seq)
@@ -467,7 +493,7 @@ class InspectorApp(App[int]):
             return
         self._with_target(lambda base: self.replay_resigned(event, base, signer))
 
-    @work(group="replay")
+    @work(group="replay", exit_on_error=False)
     async def replay_resigned(self, event: Event, base: str, signer: Signer) -> None:
         try:
             url = replay.target_url(base, event)
@@ -511,7 +537,7 @@ class InspectorApp(App[int]):
         self.push_screen(SecretPrompt(choices, provider, mask(secrets.for_provider(provider))),
                          chosen)
 
-    @work(thread=True, exclusive=True, group="reverify")
+    @work(thread=True, exclusive=True, group="reverify", exit_on_error=False)
     def reverify(self) -> None:
         """Re-check stored events with the current secrets: the visible ones first."""
         worker = get_current_worker()
@@ -552,7 +578,7 @@ class InspectorApp(App[int]):
         if event.button.id == "replay":
             self.action_replay()
 
-    @work(group="replay", exclusive=True)
+    @work(group="replay", exclusive=True, exit_on_error=False)
     async def replay(self, seqs: list[int], base: str) -> None:
         """Send events again, one at a time in arrival order, and store each attempt."""
         try:
@@ -592,7 +618,7 @@ class InspectorApp(App[int]):
         if self._detail_seq in seqs:
             self.load_detail(self._detail_seq, "replay")
 
-    @work(group="replay")
+    @work(group="replay", exit_on_error=False)
     async def replay_edited(self, event: Event, edit: replay.Edit, signer: Signer) -> None:
         attempt = await replay.send_edit(self.http, event, edit, signer)
         await self._finish_replay(event, attempt)
@@ -643,7 +669,7 @@ class InspectorApp(App[int]):
         self.query_one(FilterBar).remove_class("-open")
         self.event_list.focus()
 
-    @work(thread=True, exclusive=True, group="filter")
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def apply_filter(self, query: Query) -> None:
         """Search off the loop (SQLite indexes and the trigram side file), then show."""
         try:
@@ -706,7 +732,7 @@ class InspectorApp(App[int]):
                                     "(.jsonl lossless, .har for browser devtools, .sh curl)",
                                     export.default_name("jsonl"), check, ok="Export"), chosen)
 
-    @work(thread=True, group="export")
+    @work(thread=True, group="export", exit_on_error=False)
     def export_events(self, seqs: list[int], path: str) -> None:
         fmt = export.format_for(path) or "jsonl"
         target = self._curl_target()
@@ -731,7 +757,7 @@ class InspectorApp(App[int]):
             return
         self.compare(marked[0], marked[1])
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def compare(self, older: int, newer: int) -> None:
         left, right = self.store.event(older), self.store.event(newer)
         if left is None or right is None:
@@ -820,7 +846,7 @@ class InspectorApp(App[int]):
 
         self._with_business_id(with_key)
 
-    @work(group="register")
+    @work(group="register", exit_on_error=False)
     async def register_connectly(self, business: str, url: str) -> None:
         settings = self.runtime.settings
         try:
@@ -918,7 +944,7 @@ class InspectorApp(App[int]):
     def action_response_default(self) -> None:
         self._set_policy(DEFAULT_POLICY)
 
-    @work(group="sample")
+    @work(group="sample", exit_on_error=False)
     async def send_sample(self, kind: str) -> None:
         """Post a signed sample Connectly event to ourselves: a first-run demo."""
         if not self.runtime.url:
@@ -964,7 +990,7 @@ class InspectorApp(App[int]):
         self._show_counts()
         self.notify("The event is back.", title="Undone")
 
-    @work(group="delete")
+    @work(group="delete", exit_on_error=False)
     async def purge(self, seqs: list[int]) -> None:
         """Delete events from the store once they are past undo."""
         try:

@@ -21,6 +21,9 @@ from inspector.sanitize import clip
 # readable view much larger than the 10 MiB body limit helps nobody and costs memory.
 INFLATE_CAP = 16 * 1024 * 1024
 _CHUNK = 256 * 1024
+# JSON bigger than this is shown and compared as it came: parsing and re-indenting it would
+# cost tens of times its size in memory.
+PRETTY_LIMIT = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -108,22 +111,47 @@ def _decompress(data: bytes, coding: str, cap: int) -> tuple[bytes, bool]:
     return bytes(out), False
 
 
-def _as_text(data: bytes, charset: str) -> tuple[str, bool]:
-    """Decode; (text, clean). Invalid bytes become \\xNN so nothing is hidden."""
-    codec = charset or "utf-8"
-    try:
-        if not getattr(codecs.lookup(codec), "_is_text_encoding", True):
-            codec = "utf-8"  # base64, zlib ... are not charsets
-    except LookupError:
-        codec = "utf-8"
-    try:
-        return data.decode(codec), True
-    except UnicodeDecodeError:
-        return data.decode(codec, errors="backslashreplace"), False
+# Text codecs that are not charsets a body is sent in: they raise a plain UnicodeError
+# whatever the error handler (idna, punycode, undefined), read backslash escapes, or are
+# slow on hostile input (punycode is quadratic).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape",
+                           "raw-unicode-escape"})
 
 
-def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
-    """The readable view of a body, given the request's headers."""
+def charset_codec(charset: str) -> str | None:
+    """The codec for a declared charset, or None when Python has no such charset."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):  # unknown; ValueError: a NUL in the name
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None  # base64, zlib, rot13 ... are not charsets
+    return info.name
+
+
+def _as_text(data: bytes, charset: str) -> tuple[str, bool, str]:
+    """Decode; (text, clean, codec used). Invalid bytes become \\xNN so nothing is hidden.
+    Never raises: a codec that fails in any way falls back to UTF-8."""
+    codec = (charset_codec(charset) if charset else None) or "utf-8"
+    for attempt in (codec, "utf-8"):
+        try:
+            return data.decode(attempt), True, attempt
+        except UnicodeDecodeError:
+            pass
+        except Exception:  # UnicodeError and the like: a codec's own failure
+            continue
+        try:
+            return data.decode(attempt, errors="backslashreplace"), False, attempt
+        except Exception:
+            continue
+    return data.decode("latin-1"), False, "latin-1"  # cannot fail
+
+
+def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP,
+           parse_limit: int | None = None) -> Decoded:
+    """The readable view of a body, given the request's headers. JSON longer than
+    `parse_limit` characters is left as text: parsing holds the GIL, and a parsed value can
+    take thirty times the memory of its text."""
     notes: list[str] = []
     odd: list[str] = []
     data = body
@@ -149,12 +177,16 @@ def decode(body: bytes, headers: HeaderList, cap: int = INFLATE_CAP) -> Decoded:
             notes.append(note)
             odd.append(note)
         return Decoded(data, "binary", notes=notes, odd=odd, capped=capped, textual=textual)
-    text, clean = _as_text(data, charset)
-    if not clean and textual:
-        note = f"body is not valid {clip(charset, 40) or 'utf-8'}; invalid bytes shown as \\xNN"
+    text, clean, codec = _as_text(data, charset)
+    if charset and charset_codec(charset) != codec:
+        note = f"charset {clip(charset, 40)} is not supported; decoded as {codec}"
         notes.append(note)
         odd.append(note)
-    result = _classify(data, text, clean, mtype, declared_json, notes, odd)
+    if not clean and textual:
+        note = f"body is not valid {codec}; invalid bytes shown as \\xNN"
+        notes.append(note)
+        odd.append(note)
+    result = _classify(data, text, clean, mtype, declared_json, notes, odd, parse_limit)
     result.capped = capped
     result.textual = textual
     return result
@@ -177,8 +209,12 @@ _FORMS = ("application/x-www-form-urlencoded",)
 
 
 def _classify(data: bytes, text: str, clean: bool, mtype: str, declared_json: bool,
-              notes: list[str], odd: list[str]) -> Decoded:
+              notes: list[str], odd: list[str], parse_limit: int | None) -> Decoded:
     if declared_json or _looks_like_json(data):
+        if parse_limit is not None and len(text) > parse_limit:
+            notes.append(f"JSON of {len(text):,} characters: too large to parse here; "
+                         "shown as it came")
+            return Decoded(data, "text", text, notes=notes, odd=odd)
         value, error = parse_json(text)
         if error is None:
             return Decoded(data, "json", text, value=value, notes=notes, odd=odd)
@@ -196,14 +232,27 @@ def _classify(data: bytes, text: str, clean: bool, mtype: str, declared_json: bo
         if declared_json:
             return Decoded(data, "text", text, notes=notes, odd=odd)
     if mtype in _FORMS and clean:
-        return Decoded(data, "form", text, form=parse_qsl(text, keep_blank_values=True),
-                       notes=notes, odd=odd)
+        form, cut = form_fields(text)
+        if cut:
+            notes.append(f"form of more than {FORM_FIELDS:,} fields: the first "
+                         f"{FORM_FIELDS:,} are shown (the Raw tab has them all)")
+        return Decoded(data, "form", text, form=form, notes=notes, odd=odd)
     if "xml" in mtype or (clean and data.lstrip()[:1] == b"<"):
         kind = "xml" if "xml" in mtype or data.lstrip()[:5] == b"<?xml" else "text"
         return Decoded(data, kind, text, notes=notes, odd=odd)
     if clean or mtype.startswith("text/"):
         return Decoded(data, "text", text, notes=notes, odd=odd)
     return Decoded(data, "binary", notes=notes, odd=odd)
+
+
+FORM_FIELDS = 10_000  # fields parsed from a form (parsing costs about 0.5 µs a field)
+
+
+def form_fields(text: str, limit: int = FORM_FIELDS) -> tuple[list[tuple[str, str]], bool]:
+    """The first `limit` fields of a form, and whether there were more."""
+    parts = text.split("&", limit)
+    more = len(parts) > limit
+    return parse_qsl("&".join(parts[:limit]), keep_blank_values=True), more
 
 
 def _looks_like_json(data: bytes) -> bool:
@@ -222,16 +271,21 @@ def parse_json(text: str) -> tuple[Any, str | None]:
 
 
 _DEPTH_SCAN = 64 * 1024
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[{]+|[\]}]+")
+# One pass, never backtracking: a string runs to its closing quote or, unterminated, to the
+# end of the text. (A pattern that needs the closing quote retries from every quote and is
+# quadratic on `a\\"a\\"...`.)
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[{]+|[\]}]+', re.DOTALL)
 
 
 def json_depth(text: str) -> int:
     """How deeply brackets nest in JSON-like text (strings skipped); no recursion."""
     depth = deepest = 0
-    for run in _BRACKETS.finditer(_STRING.sub("", text)):
+    for run in _TOKENS.finditer(text):
+        first = run.group()[0]
+        if first == '"':
+            continue
         size = run.end() - run.start()
-        if run.group()[0] in "[{":
+        if first in "[{":
             depth += size
             deepest = max(deepest, depth)
         else:

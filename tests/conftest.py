@@ -71,6 +71,7 @@ class Recorder:
     status: int = 200
     body: bytes = b'{"received": true}'
     delay: float = 0.0
+    content_type: str = "application/json"
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     _server: EmbeddedServer | None = None
@@ -91,7 +92,7 @@ class Recorder:
                     body,
                 )
             )
-            return Response(self.body, self.status, media_type="application/json")
+            return Response(self.body, self.status, headers={"content-type": self.content_type})
 
         app = Starlette(routes=[Route("/{p:path}", record, methods=["GET", "POST", "PUT",
                                                                    "PATCH", "DELETE"])])

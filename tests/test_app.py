@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -266,8 +267,8 @@ async def test_enter_focuses_the_content_and_escape_returns(tmp_path: Path) -> N
         await pilot.press("4", "enter")
         assert app.focused is not None and app.focused.id == "raw"
         view = app.query_one("#raw")
-        assert [view.lines[i] for i in range(len(view.lines))][-3:] == [
-            "first paragraph", " ", "second paragraph"]
+        assert list(view.lines)[-3:] == ["first paragraph", "", "second paragraph"]
+        assert view.virtual_size.height == len(raw)  # the blank line is a line on screen
         await pilot.press("escape")
         assert app.focused is app.query_one(EventList)
         assert app.query_one("#replay").can_focus is False  # `r` is the key for it
@@ -284,3 +285,18 @@ async def test_deleting_a_marked_event_updates_the_count(tmp_path: Path) -> None
         assert len(events.marked) == 1
         await wait_for(lambda: "1 marked" in str(app.query_one(StatusBar).render()),
                        what="count")
+
+
+@pytest.mark.parametrize("size", [100, 3 * 1024 * 1024])
+async def test_the_kind_from_a_header_does_not_depend_on_the_body_size(tmp_path: Path,
+                                                                      size: int) -> None:
+    """X-GitHub-Event names the kind whatever the body's size (it was lost from 2.5 MB)."""
+    body = json.dumps({"ref": "refs/heads/main", "pad": "x" * size}).encode()
+    async with running_app(tmp_path) as (app, _pilot, base), httpx.AsyncClient() as client:
+        answer = await client.post(base + "/gh", content=body, timeout=30, headers={
+            "content-type": "application/json", "x-github-event": "push"})
+        events = app.query_one(EventList)
+        await wait_for(lambda: events.seqs, what="the row")
+        row = app.store.rows(events.seqs).popitem()[1]
+        assert row.kind == "push"
+        assert app.store.event_by_id(answer.json()["id"]).kind == "push"

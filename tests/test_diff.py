@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-from rich.text import Text
+import httpx
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Static
 
 from inspector.diff import CHANGED, EQUAL, LEFT_ONLY, RIGHT_ONLY, Span, compare
 from inspector.model import Event, new_id
-from inspector.screens.diff import NEW_SPAN, OLD_SPAN, DiffScreen
-from tests.conftest import connectly_event, wait_for
+from inspector.screens.diff import NEW_SPAN, OLD_SPAN, DiffScreen, DiffView
+from inspector.widgets.detail import DetailPane
+from inspector.widgets.event_list import EventList
+from tests.conftest import connectly_event, running_app, wait_for
+from tests.test_injection import terminal_output
 
 
 def fixture(name: str, **changes: Any) -> Event:
@@ -71,12 +81,9 @@ class DiffApp(App[None]):
         self.push_screen(DiffScreen(self.comparison))
 
 
-def column_cells(table: Table, index: int) -> list[Any]:
-    return list(table.columns[index]._cells)
-
-
-def highlighted(text: Text, style: Any) -> str:
-    return "".join(text.plain[s.start:s.end] for s in text.spans if s.style == style)
+def styled(strip: Strip, style: Any) -> str:
+    """The text of a rendered line drawn with `style`'s background."""
+    return "".join(s.text for s in strip if s.style and s.style.bgcolor == style.bgcolor)
 
 
 async def test_screen_highlights_test_11_against_test_12() -> None:
@@ -84,23 +91,100 @@ async def test_screen_highlights_test_11_against_test_12() -> None:
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await wait_for(lambda: isinstance(app.screen, DiffScreen) and app.screen,
                                 what="diff screen")
-        body = screen.query_one("#body-diff", Static)
-        table = body.content
-        assert isinstance(table, Table)
-        left, right = column_cells(table, 0), column_cells(table, 2)
-        row = next(i for i, cell in enumerate(left) if "TEST 11" in cell.plain)
-        assert right[row].plain == '    "text": "TEST 12"'
-        assert highlighted(left[row], OLD_SPAN) == "1" and highlighted(right[row], NEW_SPAN) == "2"
-        assert column_cells(table, 1)[row].plain == "≠"
-        others = [i for i, cell in enumerate(column_cells(table, 1)) if cell.plain == "≠"]
-        assert others == [row]  # the only highlighted line
-        headings = " ".join(str(s.render()) for s in screen.query(".heading"))
-        assert "1 of" in headings and "lines differ" in headings and "identical" in headings
+        view = screen.query_one(DiffView)
+        assert app.focused is view  # arrows and PgDn scroll it
+        pairs = [(i, v) for i, (kind, v) in enumerate(view.rows) if kind == "pair"]
+        row, pair = next((i, p) for i, p in pairs if "TEST 11" in (p.left or ""))
+        assert pair.right == '    "text": "TEST 12"' and pair.tag == CHANGED
+        (strip,) = view._render_row(row)
+        assert styled(strip, OLD_SPAN) == "1" and styled(strip, NEW_SPAN) == "2"
+        assert "≠" in strip.text
+        assert [p.tag for _, p in pairs].count(CHANGED) == 1  # the only highlighted line
+        screen_text = terminal_output(app)[1]
+        line = next(t for t in screen_text.splitlines() if "TEST 11" in t)
+        assert "TEST 12" in line and "≠" in line
+        assert "1 of" in screen_text and "lines differ" in screen_text
+        assert "identical" in screen_text
 
         await pilot.press("c")  # changes only: equal lines far from the change collapse
-        table = body.content
-        cells = [c.plain for c in column_cells(table, 0)]
-        assert "⋯" in cells and len(cells) < len(left)
-        assert any("TEST 11" in c for c in cells)
+        kinds = [kind for kind, _ in view.rows]
+        assert "skip" in kinds and len(kinds) < len(pairs)
+        assert any("TEST 11" in (p.left or "") for k, p in view.rows if k == "pair")
         await pilot.press("escape")
         await wait_for(lambda: not isinstance(app.screen, DiffScreen), what="closed")
+
+
+def acks(base: str, until: Callable[[], bool], at_least: int) -> list[float]:
+    """From another thread (a sender outside the app): small deliveries one after another
+    until `until()` and `at_least` of them; how long each waited for its ack."""
+    waited: list[float] = []
+    with httpx.Client(timeout=120) as client:
+        while not until() or len(waited) < at_least:
+            start = time.perf_counter()
+            answer = client.post(base + "/probe", content=b'{"type": "probe"}')
+            waited.append(time.perf_counter() - start)
+            assert answer.status_code == 200
+    return waited
+
+
+async def timed(pilot: Pilot[Any], key: str, done: Callable[[], bool], what: str) -> float:
+    start = time.perf_counter()
+    await pilot.press(key)
+    await wait_for(done, timeout=120, what=what)
+    await pilot.pause()  # and drawn
+    return time.perf_counter() - start
+
+
+async def test_comparing_two_large_events_keeps_the_app_responsive(tmp_path: Path) -> None:
+    """Two 1.6 MB bodies with thousands of differing lines took 18 s to open and 35 s per key,
+    and a delivery meanwhile waited 36.5 s for its ack. The baselines, in the same run: a key
+    in the list, and showing one of those events in the detail pane while deliveries stream
+    in (as they do while the comparison opens)."""
+    items = 15_000
+    left = [{"id": i, "name": f"item {i}", "value": "x" * 60} for i in range(items)]
+    right = [{**item, "name": item["name"] + "!"} if item["id"] % 3 == 0 else item
+             for item in left]
+    async with running_app(tmp_path) as (app, pilot, base), \
+            httpx.AsyncClient(timeout=120) as client:
+        app.animation_level = "none"
+        for body in (left, right):
+            await client.post(base + "/big", content=json.dumps(body).encode(),
+                              headers={"content-type": "application/json"})
+        events = app.query_one(EventList)
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: len(events.seqs) == 2, what="both events listed")
+        app.action_focus_list()
+        await pilot.press("end")
+        await wait_for(lambda: pane.detail is not None and pane.detail.event.seq == 2,
+                       what="the newest shown")
+        list_key = await timed(pilot, "up", lambda: pane.detail is not None
+                               and pane.detail.event.seq == 1, "the cursor moved")
+        # Baselines under the same stream of deliveries: showing one of the events.
+        await pilot.press("down")
+        await wait_for(lambda: pane.detail is not None and pane.detail.event.seq == 2,
+                       what="the newest shown")
+        showing = asyncio.create_task(timed(pilot, "up", lambda: pane.detail is not None
+                                            and pane.detail.event.seq == 1, "one shown"))
+        calm = await asyncio.to_thread(acks, base, showing.done, 3)
+
+        await pilot.press("space", "space")
+        opening = asyncio.create_task(timed(pilot, "equals_sign", lambda: isinstance(
+            app.screen, DiffScreen), "the comparison open"))
+        during = await asyncio.to_thread(acks, base, opening.done, 3)
+        assert await opening <= 10 * await showing
+        assert statistics.median(during) <= 10 * statistics.median(calm), (during, calm)
+
+        view = app.screen.query_one(DiffView)
+        assert await timed(pilot, "pagedown", lambda: view.scroll_y > 0,
+                           "page down") <= 10 * list_key
+        assert await timed(pilot, "end", lambda: view.scroll_y == view.max_scroll_y > 0,
+                           "end") <= 10 * list_key
+        assert "not compared" in terminal_output(app)[1]  # the summary past the budget
+        rows = len(view.rows)
+        assert await timed(pilot, "c", lambda: len(view.rows) < rows,
+                           "changes only") <= 10 * list_key
+        heading = next(str(v) for kind, v in view.rows if kind == "heading"
+                       and str(v).startswith("Body"))
+        assert "lines differ" in heading
+        assert await timed(pilot, "escape", lambda: not isinstance(app.screen, DiffScreen),
+                           "closed") <= 10 * list_key

@@ -6,13 +6,20 @@ Everything shown comes from inspector.diff, already made visible; it is drawn as
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
+from rich.cells import chop_cells
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.cache import LRUCache
+from textual.containers import Vertical
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Footer, Static
 
 from inspector import clock
@@ -65,22 +72,6 @@ def shown_pairs(pairs: list[Pair], changes_only: bool) -> list[Pair | None]:
     return out
 
 
-def section_table(section: Section, changes_only: bool) -> Table:
-    table = Table(show_header=False, expand=True, box=None, padding=(0, 1), pad_edge=False)
-    table.add_column(ratio=1, overflow="fold")
-    table.add_column(width=1)
-    table.add_column(ratio=1, overflow="fold")
-    if not section.pairs:
-        table.add_row(Text("(empty)", style=MISSING), "", Text("(empty)", style=MISSING))
-    for pair in shown_pairs(section.pairs, changes_only):
-        if pair is None:
-            table.add_row(Text("⋯", style=MISSING), "", Text("⋯", style=MISSING))
-            continue
-        left, right = pair_texts(pair)
-        table.add_row(left, Text("│" if pair.tag == EQUAL else "≠", style="dim"), right)
-    return table
-
-
 def event_title(event: Event) -> Text:
     when = clock.local(event.received_at, "%Y-%m-%d %H:%M:%S")
     verdict = VERDICT_LABELS.get(event.verdict, event.verdict or "–")
@@ -93,10 +84,136 @@ def event_title(event: Event) -> Text:
 def section_heading(section: Section) -> Text:
     total = len(section.pairs)
     if section.changes:
-        note = f"{section.changes} of {total} lines differ"
+        note = f"{section.changes:,} of {total:,} lines differ"
     else:
         note = "identical" if total else "both empty"
-    return Text.assemble((section.title, "bold underline"), "  ", (note, "dim"))
+    heading = Text.assemble((section.title, "bold underline"), "  ", (note, "dim"))
+    if section.note:
+        heading.append(f"  ({section.note})", style="yellow")
+    return heading
+
+
+Row = tuple[str, object]  # ("heading", Text), ("pair", Pair), ("skip", None), ("blank", None)
+
+
+def rows_of(comparison: Comparison, changes_only: bool) -> list[Row]:
+    """Everything below the titles, one entry per row of the view."""
+    rows: list[Row] = []
+    if comparison.same:
+        rows += [("heading", Text("The two events are identical (headers and body).",
+                                  style="bold")), ("blank", None)]
+    for section in (comparison.headers, comparison.body):
+        rows.append(("heading", section_heading(section)))
+        if not section.pairs:
+            rows.append(("pair", Pair(EQUAL, "(empty)", "(empty)")))
+        rows += [("skip", None) if pair is None else ("pair", pair)
+                 for pair in shown_pairs(section.pairs, changes_only)]
+        rows.append(("blank", None))
+    return rows
+
+
+def _folds(line: str | None, width: int) -> list[str]:
+    """A cell's text cut into pieces of `width` cells (how many screen lines it takes)."""
+    if not line:
+        return [""]
+    if line.isascii():
+        return [line[i : i + width] for i in range(0, len(line), width)]
+    return chop_cells(line, width) or [""]
+
+
+class DiffView(ScrollView, can_focus=True):
+    """The rows of a comparison, two columns, long lines folded. Virtual: only the rows on
+    screen are laid out and rendered, so 5,000 differing lines cost what a screenful does."""
+
+    DEFAULT_CSS = """
+    DiffView { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, rows: list[Row], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows = rows
+        self._tops: list[int] = []  # the first screen line of each row
+        self._half = 0
+        self._strips: LRUCache[int, list[Strip]] = LRUCache(256)
+
+    def show(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self._layout(self.scrollable_content_region.width, force=True)
+        self.scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        self._layout(self.scrollable_content_region.width)
+
+    def _layout(self, width: int, force: bool = False) -> None:
+        half = max((width - 3) // 2, 1)
+        if half == self._half and not force:
+            return
+        self._half = half
+        self._strips.clear()
+        tops, top = [], 0
+        for kind, value in self.rows:
+            tops.append(top)
+            if kind == "pair":
+                assert isinstance(value, Pair)
+                top += max(len(_folds(value.left, half)), len(_folds(value.right, half)))
+            else:
+                top += 1
+        self._tops = tops
+        self.virtual_size = Size(width, top)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        row = bisect_right(self._tops, index) - 1
+        if row < 0 or row >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        strips = self._strips.get(row)
+        if strips is None:
+            strips = self._render_row(row)
+            self._strips[row] = strips
+        line = index - self._tops[row]
+        if line >= len(strips):
+            return Strip.blank(width, self.rich_style)
+        return strips[line].crop_extend(0, width, self.rich_style).apply_offsets(0, index)
+
+    def _render_row(self, row: int) -> list[Strip]:
+        kind, value = self.rows[row]
+        console = self.app.console
+        if kind == "heading":
+            assert isinstance(value, Text)
+            return [Strip(value.render(console))]
+        if kind == "skip":
+            value = Pair(EQUAL, "⋯", "⋯")
+        if kind == "blank" or not isinstance(value, Pair):
+            return [Strip.blank(0)]
+        half = self._half
+        left, right = pair_texts(value)
+        if kind == "skip":
+            left.stylize(MISSING)
+            right.stylize(MISSING)
+        marker = Text("│" if value.tag == EQUAL else "≠", style="dim")
+        lefts, rights = _cut(left, value.left, half), _cut(right, value.right, half)
+        strips = []
+        for i in range(max(len(lefts), len(rights))):
+            parts = [lefts[i] if i < len(lefts) else Text(), Text(" "), marker, Text(" "),
+                     rights[i] if i < len(rights) else Text()]
+            parts[0].pad_right(half - parts[0].cell_len)
+            strips.append(Strip(Text.assemble(*parts, end="").render(console)))
+            marker = Text(" ")
+        return strips
+
+
+def _cut(text: Text, line: str | None, width: int) -> list[Text]:
+    """`text` (the styled `line`) divided where `_folds` cuts the line."""
+    pieces = _folds(line, width)
+    if len(pieces) == 1:
+        return [text]
+    offsets, at = [], 0
+    for piece in pieces[:-1]:
+        at += len(piece)
+        offsets.append(at)
+    return list(text.divide(offsets))
 
 
 class DiffScreen(ModalScreen[None]):
@@ -113,8 +230,6 @@ class DiffScreen(ModalScreen[None]):
         width: 95%; height: 95%; border: thick $primary; background: $surface;
     }
     DiffScreen #titles { height: auto; padding: 0 1; background: $panel; }
-    DiffScreen VerticalScroll { height: 1fr; padding: 0 1; }
-    DiffScreen .heading { margin-top: 1; }
     """
 
     def __init__(self, comparison: Comparison) -> None:
@@ -129,21 +244,14 @@ class DiffScreen(ModalScreen[None]):
         titles.add_row(event_title(self.comparison.left), event_title(self.comparison.right))
         with Vertical():
             yield Static(titles, id="titles")
-            with VerticalScroll():
-                if self.comparison.same:
-                    yield Static(Text("The two events are identical (headers and body).",
-                                      style="bold"), classes="heading")
-                for name, section in (("headers", self.comparison.headers),
-                                      ("body", self.comparison.body)):
-                    yield Static(section_heading(section), classes="heading")
-                    yield Static(section_table(section, False), id=f"{name}-diff")
+            yield DiffView(rows_of(self.comparison, False), id="diff")
             yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DiffView).focus()
 
     def action_toggle_changes(self) -> None:
         self.changes_only = not self.changes_only
-        for name, section in (("headers", self.comparison.headers),
-                              ("body", self.comparison.body)):
-            self.query_one(f"#{name}-diff", Static).update(
-                section_table(section, self.changes_only))
+        self.query_one(DiffView).show(rows_of(self.comparison, self.changes_only))
         self.notify("Showing changes only" if self.changes_only else "Showing every line",
                     timeout=2)

@@ -25,10 +25,9 @@ from inspector.sanitize import visible_line
 from inspector.signatures import Check
 from inspector.widgets.event_list import human_size
 from inspector.widgets.inert import inert
-from inspector.widgets.text_view import TextView, prepare_lines
+from inspector.widgets.text_view import Lines, TextView
 
 HEADER_VALUE_LIMIT = 400
-PRETTY_LIMIT = 4 * 1024 * 1024  # bigger bodies are shown as they came, not re-indented
 VERDICT_STYLES = {
     "valid": "bold green",
     "invalid": "bold red",
@@ -44,12 +43,12 @@ class Detail:
     event: Event
     check: Check
     attempts: list[Attempt]
-    body_lines: list[str] = field(default_factory=list)
+    body_lines: Lines = field(default_factory=lambda: Lines.of([]))
     body_json: bool = False
     body_notes: list[str] = field(default_factory=list)
     content_kind: str = ""
-    raw_lines: list[str] = field(default_factory=list)
-    reply_lines: list[str] = field(default_factory=list)
+    raw_lines: Lines = field(default_factory=lambda: Lines.of([]))
+    reply_lines: Lines = field(default_factory=lambda: Lines.of([]))
     reply_json: bool = False
     secret_note: str = ""  # masked: "set, 21 characters, ends …et"
     advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
@@ -58,31 +57,31 @@ class Detail:
 def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "",
           advice: str = "") -> Detail:
     detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice)
-    decoded = decoding.decode(event.body, event.headers)
+    decoded = decoding.decode(event.body, event.headers, parse_limit=decoding.PRETTY_LIMIT)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
     if event.refused:
         detail.body_notes.insert(0, f"refused: {event.refused}")
-    if decoded.kind == "json":
-        pretty = decoding.pretty_json(decoded.value) if len(decoded.data) <= PRETTY_LIMIT else None
-        detail.body_json = pretty is not None
-        detail.body_lines = prepare_lines(pretty if pretty is not None else decoded.text)
-    elif decoded.kind == "form":
-        width = max((len(k) for k, _ in decoded.form[:1000]), default=0)
-        width = min(width, 40)
-        detail.body_lines = [
-            visible_line(f"{k:<{width}}  {v}") for k, v in decoded.form
-        ]
-    elif decoded.kind in ("text", "xml"):
-        detail.body_lines = prepare_lines(decoded.text)
-    elif decoded.kind == "binary":
-        detail.body_lines = decoding.hexdump(decoded.data)
-    else:
-        detail.body_lines = ["(empty body)"]
-    detail.raw_lines = prepare_lines(_raw(event))
+    detail.body_lines, detail.body_json = _body_lines(decoded)
+    detail.raw_lines = Lines(_raw(event))
     if attempts:
         detail.reply_lines, detail.reply_json = _reply_lines(attempts[-1])
     return detail
+
+
+def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:
+    """The Body tab's lines, and whether they are JSON (to highlight)."""
+    if decoded.kind == "json":
+        pretty = decoding.pretty_json(decoded.value)
+        return Lines(pretty if pretty is not None else decoded.text), pretty is not None
+    if decoded.kind == "form":
+        width = min(max((len(k) for k, _ in decoded.form), default=0), 40)
+        return Lines.of([visible_line(f"{k:<{width}}  {v}") for k, v in decoded.form]), False
+    if decoded.kind in ("text", "xml"):
+        return Lines(decoded.text), False
+    if decoded.kind == "binary":
+        return Lines.of(decoding.hexdump(decoded.data)), False
+    return Lines.of(["(empty body)"]), False
 
 
 def _raw(event: Event) -> str:
@@ -97,21 +96,17 @@ def _raw(event: Event) -> str:
     return text + "\n\n" + body
 
 
-def _reply_lines(attempt: Attempt) -> tuple[list[str], bool]:
+def _reply_lines(attempt: Attempt) -> tuple[Lines, bool]:
     """The latest response: headers, a blank line, the decoded body."""
     if attempt.error:
-        return [], False
-    lines = [visible_line(f"{k}: {v}") for k, v in attempt.response_headers]
-    body = attempt.response_body
-    if not body:
-        return [*lines, "", "(empty body)"], False
-    decoded = decoding.decode(body, attempt.response_headers)
-    if decoded.kind == "json":
-        pretty = decoding.pretty_json(decoded.value)
-        return [*lines, "", *prepare_lines(pretty or decoded.text)], pretty is not None
-    if decoded.kind == "binary":
-        return [*lines, "", *decoding.hexdump(decoded.data)], False
-    return [*lines, "", *prepare_lines(decoded.text)], False
+        return Lines.of([]), False
+    head = "".join(visible_line(f"{k}: {v}") + "\n" for k, v in attempt.response_headers)
+    if not attempt.response_body:
+        return Lines(head + "\n(empty body)", sanitised=True), False
+    decoded = decoding.decode(attempt.response_body, attempt.response_headers,
+                              parse_limit=decoding.PRETTY_LIMIT)
+    body, json = _body_lines(decoded)
+    return Lines(head + "\n" + body.text, sanitised=True), json
 
 
 def status_text(status: int | None) -> str:
@@ -303,6 +298,12 @@ class DetailPane(Vertical):
         self.query_one("#headers", DataTable).clear()
         for name in ("#overview", "#signature", "#replays", "#body-notes"):
             self.query_one(name, Static).update("")
+
+    def show_failure(self, message: str) -> None:
+        """Say why the selected event cannot be shown, where it would have been."""
+        self.clear()
+        self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
+        self.query_one("#overview", Static).update(inert(message, "red"))
 
     def show(self, detail: Detail) -> None:
         self.detail = detail

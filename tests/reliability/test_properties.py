@@ -4,6 +4,7 @@ holds no character a terminal would act on; analysed events are always storable.
 
 from __future__ import annotations
 
+import encodings.aliases
 import gzip
 import json
 import re
@@ -18,9 +19,10 @@ from hypothesis import strategies as st
 
 from inspector import decoding, sanitize
 from inspector.analysis import Analyzer
-from inspector.model import Event, Verdict, new_id
+from inspector.model import Attempt, Event, Verdict, new_id
 from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check
 from inspector.store import Store, insert_events
+from inspector.widgets.detail import build
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -98,6 +100,37 @@ def test_decode_never_raises(body: bytes, headers: list[tuple[str, str]]) -> Non
     assert set(decoded.odd) <= set(decoded.notes)
     if decoded.kind in ("text", "xml", "json"):
         assert isinstance(decoded.text, str)
+
+
+# Every name Python's codec registry answers to, plus the text codecs that are not charsets
+# and raise a plain UnicodeError (undefined, punycode, idna) or read escapes.
+ODD_CODECS = ["undefined", "punycode", "idna", "unicode_escape", "raw_unicode_escape", "utf_7",
+              "rot13", "base64", "zlib", "mbcs", "oem", "palmos", "cp65001", "utf-16", "utf-32"]
+CODECS = sorted({*encodings.aliases.aliases, *encodings.aliases.aliases.values()})
+charsets = st.one_of(st.sampled_from(ODD_CODECS), st.sampled_from(CODECS), latin1)
+content_types = st.builds(lambda m, c, rest: f"{m}; charset={c}{rest}",
+                          st.sampled_from(["text/plain", "application/json", "text/xml",
+                                           "application/x-www-form-urlencoded", "image/png"]),
+                          charsets, st.one_of(st.just(""), latin1))
+
+
+@FAST
+@given(body=st.one_of(bodies, st.binary(max_size=2000)), content_type=st.one_of(content_types,
+       latin1), encoding=st.one_of(st.sampled_from(VALUES), latin1))
+def test_decode_never_raises_whatever_the_charset(body: bytes, content_type: str,
+                                                  encoding: str) -> None:
+    """Any bytes under any declared charset, content type and content encoding: a view, and
+    the detail pane built from it (the request's body and a target's answer)."""
+    headers = [("content-type", content_type), ("content-encoding", encoding)]
+    decoded = decoding.decode(body, headers)
+    if decoded.kind in ("text", "xml", "json", "form"):
+        assert isinstance(decoded.text, str)
+    event = Event(id=new_id(), received_at=time.time(), method="POST", path="/", query="",
+                  headers=headers, body=body)
+    attempt = Attempt(event_seq=1, kind="replay", at=time.time(), method="POST", url="/",
+                      status=200, elapsed_ms=1.0, response_headers=headers, response_body=body)
+    detail = build(event, Analyzer().verify(event), [attempt])
+    assert detail.body_lines and detail.reply_lines
 
 
 @FAST

@@ -54,11 +54,12 @@ def assert_no_secret(where: str, output: bytes) -> None:
 
 
 def test_a_tui_crash_shows_no_locals_and_no_secret(tmp_path: Path) -> None:
-    """The TUI dies on a bug in its detail worker: the report (after the screen is restored)
-    says so, with a traceback, without a local variable or a secret."""
+    """The TUI dies on a bug on its own loop (drawing a list row; a worker's failure is only
+    a notification): the report (after the screen is restored) says so, with a traceback,
+    without a local variable or a secret."""
     env_args = ("--db", str(tmp_path / "e.db"), "--port", "0", "--secret", SECRET,
                 "--provider-secret", f"stripe={STRIPE}")
-    term = Pty(faulty("inspector.widgets.detail:build", *env_args))
+    term = Pty(faulty("inspector.widgets.event_list:result_label", *env_args))
     try:
         port = int(term.wait_for(r"●\s*http://127\.0\.0\.1:(\d+)/").group(1))
         httpx.post(f"http://127.0.0.1:{port}/hook", content=b"{}")

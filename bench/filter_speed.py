@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 from bench.fixture import deliveries, secret
-from inspector import search
-from inspector import store as store_mod
-from inspector.analysis import Analyzer
-from inspector.model import Event
-from inspector.signatures import Secrets
-from inspector.store import Store, insert_events
+from inspector.core import store as store_mod
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.model import Event
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store, insert_events, search
 
 QUERIES = [
     "",

@@ -24,7 +24,7 @@ BATCH = 2000
 
 
 def cache_path(folder: Path, count: int) -> Path:
-    from inspector.store import SCHEMA_VERSION
+    from inspector.core.store import SCHEMA_VERSION
 
     digest = hashlib.sha256(EVENTS.read_bytes()).hexdigest()[:10]
     return folder / f"scale-{count}-schema{SCHEMA_VERSION}-{digest}.db"
@@ -32,10 +32,10 @@ def cache_path(folder: Path, count: int) -> Path:
 
 def build(path: Path, count: int) -> float:
     """Write `count` analysed events into a new database at `path`; returns seconds taken."""
-    from inspector.analysis import Analyzer
-    from inspector.model import Event, new_id
-    from inspector.signatures import Secrets
-    from inspector.store import Store, insert_events
+    from inspector.core.analysis.analyzer import Analyzer
+    from inspector.core.model import Event, new_id
+    from inspector.core.signatures import Secrets
+    from inspector.core.store import Store, insert_events
 
     start = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,9 @@ os.environ.setdefault("TZ", "UTC")
 
 import httpx  # noqa: E402
 
-from inspector.app import InspectorApp  # noqa: E402
-from inspector.tunnel import parse_spec  # noqa: E402
-from inspector.widgets.detail import DetailPane  # noqa: E402
+from inspector.core.capture.tunnel import parse_spec  # noqa: E402
+from inspector.faces.tui.app import InspectorApp  # noqa: E402
+from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
 
 STANDIN = ROOT / "tests" / "bin" / "tunnel_standin.py"

@@ -22,10 +22,10 @@ from starlette.routing import Route
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-from inspector.config import Settings  # noqa: E402
-from inspector.runtime import Runtime  # noqa: E402
-from inspector.server import EmbeddedServer, bind, make_server  # noqa: E402
-from inspector.signatures import Secrets  # noqa: E402
+from inspector.core.capture.server import EmbeddedServer, bind, make_server  # noqa: E402
+from inspector.core.session import Runtime  # noqa: E402
+from inspector.core.settings import Settings  # noqa: E402
+from inspector.core.signatures import Secrets  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONNECTLY = json.loads((SHARED / "fixtures/connectly/events.json").read_text())
@@ -142,7 +142,7 @@ async def running_app(
 ) -> AsyncIterator[Any]:
     """The real app, on port 0, driven by Pilot. Yields (app, pilot, base_url).
     `notifications`: show toasts on the screen (Pilot hides them by default)."""
-    from inspector.app import InspectorApp
+    from inspector.faces.tui.app import InspectorApp
 
     runtime = make_runtime(make_settings(tmp_path, **overrides))
     app = InspectorApp(runtime)

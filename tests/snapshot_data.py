@@ -5,10 +5,10 @@ from __future__ import annotations
 import calendar
 from pathlib import Path
 
-from inspector.analysis import Analyzer
-from inspector.model import Attempt, Event
-from inspector.signatures import Secrets
-from inspector.store import Store, insert_attempt, insert_events
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.model import Attempt, Event
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store, insert_attempt, insert_events
 from tests.conftest import CONNECTLY, SECRET
 
 START = calendar.timegm((2026, 11, 27, 12, 0, 0))

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.app import InspectorApp
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
-from inspector.widgets.status_bar import StatusBar
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, Recorder, connectly_event, running_app, wait_for
 
 
@@ -164,7 +164,7 @@ async def test_follow_toggle_and_navigation(tmp_path: Path) -> None:
 
 async def test_delete_and_clear_with_confirmation(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("inspector.app.UNDO_SECONDS", 0.2)  # past undo at once
+    monkeypatch.setattr("inspector.faces.tui.app.UNDO_SECONDS", 0.2)  # past undo at once
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         for case in CONNECTLY["events"][:3]:
             await post(base, case, client)
@@ -219,7 +219,7 @@ async def test_2000_concurrent_posts_all_stored_and_listed(tmp_path: Path) -> No
 
 
 async def test_set_secret_reverifies_events(tmp_path: Path) -> None:
-    from inspector.signatures import Secrets
+    from inspector.core.signatures import Secrets
 
     async with running_app(tmp_path, secrets=Secrets()) as (app, pilot, base), \
             httpx.AsyncClient() as client:

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.filter import parse
-from inspector.store import Store
-from inspector.widgets.event_list import EventList
-from inspector.widgets.status_bar import StatusBar
+from inspector.core.store import Store
+from inspector.core.store.filter import parse
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, Recorder, running_app, wait_for
 from tests.reliability.conftest import request, send_raw
 
@@ -147,7 +147,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
 
 
 async def test_an_undo_window_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("inspector.app.UNDO_SECONDS", 0.3)
+    monkeypatch.setattr("inspector.faces.tui.app.UNDO_SECONDS", 0.3)
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         await post(base, CONNECTLY["events"][0], client)
         events = app.query_one(EventList)

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.tunnel import parse_spec
-from inspector.widgets.event_list import EventList
-from inspector.widgets.status_bar import StatusBar
+from inspector.core.capture.tunnel import parse_spec
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, connectly_event, running_app, wait_for
 from tests.test_connectly_register import KEY, ConnectlyStandIn
 from tests.test_tunnel import STANDIN

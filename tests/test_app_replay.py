@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from inspector import export, importing
-from inspector.analysis import Analyzer
-from inspector.responses import DEFAULT_POLICY
-from inspector.screens.prompt import Confirm
-from inspector.signatures import Secrets
-from inspector.store import Store
-from inspector.widgets.detail import DetailPane, replays
-from inspector.widgets.event_list import EventList
-from inspector.widgets.status_bar import StatusBar
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.capture.answers import DEFAULT_POLICY
+from inspector.core.interop import export, importing
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store
+from inspector.faces.tui.screens.prompt import Confirm
+from inspector.faces.tui.widgets.detail import DetailPane, replays
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, SECRET, Recorder, connectly_event, running_app, wait_for
 
 

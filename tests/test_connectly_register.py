@@ -21,14 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inspector.commands.connectly import connectly
-from inspector.connectly_api import (
+from inspector.core.capture.server import EmbeddedServer, bind, make_server
+from inspector.core.providers.connectly.api import (
     RegistrationError,
     address_for,
     register,
     registration_curl,
 )
-from inspector.server import EmbeddedServer, bind, make_server
+from inspector.faces.cli.commands.connectly import connectly
 
 KEY = "ck_live_example_key_123"
 
@@ -187,7 +187,7 @@ async def test_register_function_for_the_tui(api: ConnectlyStandIn) -> None:
 
 
 def test_urls_and_addresses() -> None:
-    from inspector.connectly_api import webhooks_url
+    from inspector.core.providers.connectly.api import webhooks_url
 
     assert webhooks_url("https://api.connectly.ai/", "a/b?c") == \
         "https://api.connectly.ai/v1/businesses/a%2Fb%3Fc/create/webhooks"

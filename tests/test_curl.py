@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from inspector.curl import curl_command
-from inspector.model import Event, new_id
-from inspector.replay import replay_headers
+from inspector.core.delivery.curl import curl_command
+from inspector.core.delivery.replay import replay_headers
+from inspector.core.model import Event, new_id
 from tests.conftest import SECRET, Recorded, Recorder, connectly_event
 
 CURL = shutil.which("curl")

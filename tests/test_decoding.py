@@ -6,7 +6,7 @@ import gzip
 import json
 import zlib
 
-from inspector import decoding
+from inspector.core.analysis import decoding
 
 JSON = [("content-type", "application/json")]
 

@@ -9,9 +9,9 @@ import json
 
 from conftest import VECTORS
 
-from inspector.model import HeaderList, Verdict
-from inspector.signatures import Check, Secrets, SignedRequest, check
-from inspector.signatures.generic import Generic, HmacSpec
+from inspector.core.model import HeaderList, Verdict
+from inspector.core.signatures import Check, Secrets, SignedRequest, check
+from inspector.core.signatures.generic import Generic, HmacSpec
 
 NOW = 1_700_000_000
 

@@ -16,11 +16,11 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Static
 
-from inspector.diff import CHANGED, EQUAL, LEFT_ONLY, RIGHT_ONLY, Span, compare
-from inspector.model import Event, new_id
-from inspector.screens.diff import NEW_SPAN, OLD_SPAN, DiffScreen, DiffView
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
+from inspector.core.analysis.diff import CHANGED, EQUAL, LEFT_ONLY, RIGHT_ONLY, Span, compare
+from inspector.core.model import Event, new_id
+from inspector.faces.tui.screens.diff import NEW_SPAN, OLD_SPAN, DiffScreen, DiffView
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import connectly_event, running_app, wait_for
 from tests.test_injection import terminal_output
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from inspector import replay
-from inspector.analysis import Analyzer
-from inspector.commands.export import export_command
-from inspector.commands.import_ import import_command
-from inspector.export import export
-from inspector.importing import Imported, ImportFailed, import_file
-from inspector.model import Attempt, Event, new_id
-from inspector.signatures import Secrets
-from inspector.store import Store, insert_attempt, insert_events
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.delivery import replay
+from inspector.core.interop.export import export
+from inspector.core.interop.importing import Imported, ImportFailed, import_file
+from inspector.core.model import Attempt, Event, new_id
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store, insert_attempt, insert_events
+from inspector.faces.cli.commands.export import export_command
+from inspector.faces.cli.commands.import_ import import_command
 from tests.conftest import (
     CONNECTLY,
     SECRET,

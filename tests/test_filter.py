@@ -12,12 +12,11 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from inspector import search
-from inspector import store as store_mod
-from inspector.filter import FilterError, Query, Term, parse
-from inspector.model import Attempt, Event, new_id
-from inspector.store import SCHEMA_VERSION, Store, insert_attempt, insert_events
-from inspector.widgets.filter_bar import FilterBar
+from inspector.core import store as store_mod
+from inspector.core.model import Attempt, Event, new_id
+from inspector.core.store import SCHEMA_VERSION, Store, insert_attempt, insert_events, search
+from inspector.core.store.filter import FilterError, Query, Term, parse
+from inspector.faces.tui.widgets.filter_bar import FilterBar
 from tests.conftest import wait_for
 
 NOW = 1_800_000_000.0
@@ -108,7 +107,7 @@ def reference(query: Query, known: dict[int, tuple[Event, int | None]]) -> list[
     """What the filter means, in plain Python."""
     import fnmatch
 
-    from inspector.filter import since_seconds
+    from inspector.core.store.filter import since_seconds
 
     def term_ok(term: Term, event: Event, status: int | None) -> bool:
         value = term.value

@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
-from inspector.headless import serve
-from inspector.model import Attempt
-from inspector.runtime import Runtime
-from inspector.store import Store
+from inspector.core.model import Attempt
+from inspector.core.session import Runtime
+from inspector.core.store import Store
+from inspector.faces.serve import serve
 from tests.conftest import SECRET, Recorder, connectly_event, make_runtime, make_settings, wait_for
 
 
@@ -185,9 +185,9 @@ async def test_resign_forwards_a_fresh_signature_only_for_events_that_arrived_va
     """--resign never launders a forgery: a tampered event (answered 401 under
     --reject-invalid) and an unsigned one go as they arrived, and the attempt says why. An
     unsigned event on a path whose route pins Connectly would be signable: it is not signed."""
-    from inspector.responses import ResponsePolicy
-    from inspector.routes import Route
-    from inspector.signatures import PROVIDERS
+    from inspector.core.capture.answers import ResponsePolicy
+    from inspector.core.config import Route
+    from inspector.core.signatures import PROVIDERS
 
     routes = [Route("/pinned/*", PROVIDERS["connectly"])]
     names = ["text", "text-tampered", "text-unsigned", "text-unsigned"]
@@ -248,7 +248,7 @@ async def test_serve_prints_why_a_forward_was_not_resigned(
 
 async def test_respond_with_downstream_mirrors_the_apps_answer(
         tmp_path: Path, recorder: Recorder) -> None:
-    from inspector.responses import ResponsePolicy
+    from inspector.core.capture.answers import ResponsePolicy
 
     recorder.status = 202
     recorder.body = b'{"app": "queued it"}'
@@ -268,7 +268,7 @@ async def test_respond_with_downstream_mirrors_the_apps_answer(
 
 
 async def test_respond_with_downstream_answers_502_when_the_app_fails(tmp_path: Path) -> None:
-    from inspector.responses import ResponsePolicy
+    from inspector.core.capture.answers import ResponsePolicy
 
     target = f"http://127.0.0.1:{closed_port()}/"
     policy = ResponsePolicy(respond_with_downstream=True)

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 from click.testing import CliRunner, Result
 
-from inspector.commands.export import export_command
-from inspector.commands.import_ import import_command
-from inspector.model import Event
-from inspector.responses import ResponsePolicy
-from inspector.runtime import Runtime
-from inspector.store import Store
+from inspector.core.capture.answers import ResponsePolicy
+from inspector.core.model import Event
+from inspector.core.session import Runtime
+from inspector.core.store import Store
+from inspector.faces.cli.commands.export import export_command
+from inspector.faces.cli.commands.import_ import import_command
 from tests.conftest import CONNECTLY, SECRET, Recorder, make_runtime, make_settings, wait_for
 
 DERIVED = ("provider", "verdict", "reason", "kind", "summary")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from inspector.app import InspectorApp
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import running_app, wait_for
 
 SGR = re.compile(r"\x1b\[[0-9;]*[mH]")  # colours and cursor moves: what Textual emits

@@ -37,17 +37,17 @@ from starlette.routing import Route
 from textual.widgets import Checkbox
 from twilio.request_validator import RequestValidator
 
-from inspector.analysis import Analyzer
-from inspector.model import Event, new_id
-from inspector.routes import Route as ConfigRoute
-from inspector.screens.prompt import Confirm
-from inspector.screens.replay_editor import ReplayEditor
-from inspector.server import Running, bind, make_server
-from inspector.signatures import Secrets
-from inspector.signatures.generic import Generic, HmacSpec
-from inspector.store import Store, insert_events
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.capture.server import Running, bind, make_server
+from inspector.core.config import Route as ConfigRoute
+from inspector.core.model import Event, new_id
+from inspector.core.signatures import Secrets
+from inspector.core.signatures.generic import Generic, HmacSpec
+from inspector.core.store import Store, insert_events
+from inspector.faces.tui.screens.prompt import Confirm
+from inspector.faces.tui.screens.replay_editor import ReplayEditor
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import running_app, wait_for
 
 STRIPE_SECRET = "whsec_sdk_crosscheck_stripe"
@@ -281,7 +281,7 @@ async def test_a_forgery_never_leaves_with_a_signature_the_sdk_accepts(
         tmp_path: Path, sdk_app: SdkApp, provider: Provider) -> None:
     """With --resign (and --reject-invalid): forward, replay-many, `s`, and the R editor
     without confirmation. The genuine event, re-signed on the same paths, is the control."""
-    from inspector.responses import ResponsePolicy
+    from inspector.core.capture.answers import ResponsePolicy
 
     async with running_app(tmp_path, secrets=SECRETS, forward_to=sdk_app.url,
                            replay_to=sdk_app.url, resign=True,

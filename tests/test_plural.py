@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from inspector.plural import count
-from inspector.responses import build_policy
-from inspector.widgets.status_bar import StatusBar
+from inspector.core.capture.answers import build_policy
+from inspector.core.display import count
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import connectly_event, running_app, wait_for
 from tests.test_injection import terminal_output
 

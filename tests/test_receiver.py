@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.analysis import Analyzer
-from inspector.model import Verdict
-from inspector.receiver import create_receiver
-from inspector.signatures import Secrets
-from inspector.store import Store
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.capture.receiver import create_receiver
+from inspector.core.model import Verdict
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store
 from tests.conftest import CONNECTLY, SECRET
 
 

@@ -9,10 +9,10 @@ import socket
 
 import pytest
 
-from inspector import replay
-from inspector.analysis import Analyzer
-from inspector.model import Attempt, Event, new_id
-from inspector.signatures import Secrets
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.delivery import replay
+from inspector.core.model import Attempt, Event, new_id
+from inspector.core.signatures import Secrets
 from tests.conftest import SECRET, Recorder, connectly_event
 
 

@@ -13,17 +13,17 @@ from hypothesis import strategies as st
 from textual.app import App
 from textual.widgets import Checkbox, Input, Label, TextArea
 
-from inspector import replay
-from inspector.analysis import Analyzer
-from inspector.model import Event, new_id
-from inspector.resign import Signer, signer_for
-from inspector.screens.replay_editor import (
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.delivery import replay
+from inspector.core.delivery.resign import Signer, signer_for
+from inspector.core.model import Event, new_id
+from inspector.core.signatures import Secrets
+from inspector.faces.tui.screens.replay_editor import (
     ReplayEditor,
     escape_body,
     parse_headers,
     unescape_body,
 )
-from inspector.signatures import Secrets
 from tests.conftest import SECRET, Recorder, connectly_event
 
 SIZE = (120, 40)

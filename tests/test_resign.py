@@ -17,14 +17,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inspector import replay
-from inspector.analysis import Analyzer
-from inspector.model import Event, Verdict, new_id
-from inspector.resign import Expired, ResignError, Signer, expired, resign_headers, signer_for
-from inspector.routes import Route as ConfigRoute
-from inspector.server import Running, bind, make_server
-from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check
-from inspector.signatures.generic import Generic, HmacSpec
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.capture.server import Running, bind, make_server
+from inspector.core.config import Route as ConfigRoute
+from inspector.core.delivery import replay
+from inspector.core.delivery.resign import (
+    Expired,
+    ResignError,
+    Signer,
+    expired,
+    resign_headers,
+    signer_for,
+)
+from inspector.core.model import Event, Verdict, new_id
+from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest, check
+from inspector.core.signatures.generic import Generic, HmacSpec
 from tests.conftest import SECRET, VECTORS, connectly_event
 
 STRIPE_SECRET = "whsec_test_resign"

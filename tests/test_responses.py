@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.config import OptionError, Settings, apply_options
-from inspector.responses import (
+from inspector.core.capture.answers import (
     DEFAULT_POLICY,
     REJECTED_NOTE,
     PolicyError,
@@ -20,8 +19,9 @@ from inspector.responses import (
     build_policy,
     default_answer,
 )
-from inspector.routes import ConfigError, load_routes
-from inspector.runtime import Runtime
+from inspector.core.config import ConfigError, load_routes
+from inspector.core.session import Runtime
+from inspector.core.settings import OptionError, Settings, apply_options
 from tests.conftest import connectly_event, make_runtime, make_settings, wait_for
 
 

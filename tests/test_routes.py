@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import VECTORS
 
-from inspector.analysis import Analyzer
-from inspector.model import Event, Verdict, new_id
-from inspector.routes import ConfigError, Route, config_path, load_routes, match
-from inspector.signatures import Secrets
-from inspector.signatures.generic import Generic
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.config import ConfigError, Route, config_path, load_routes, match
+from inspector.core.model import Event, Verdict, new_id
+from inspector.core.signatures import Secrets
+from inspector.core.signatures.generic import Generic
 
 CONFIG = """\
 # webhook routes

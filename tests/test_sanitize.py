@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inspector.sanitize import clip, has_unsafe, pieces, visible, visible_line
+from inspector.core.sanitize import clip, has_unsafe, pieces, visible, visible_line
 
 
 def test_escape_sequences_become_visible() -> None:

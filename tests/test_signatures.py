@@ -13,11 +13,11 @@ from conftest import CONNECTLY, VECTORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inspector.analysis import Analyzer
-from inspector.model import Event, HeaderList, Verdict, new_id
-from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check, detect
-from inspector.signatures.generic import Generic, HmacSpec
-from inspector.signatures.twilio import Twilio
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.model import Event, HeaderList, Verdict, new_id
+from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest, check, detect
+from inspector.core.signatures.generic import Generic, HmacSpec
+from inspector.core.signatures.twilio import Twilio
 
 NOW = 1_700_000_000.0
 

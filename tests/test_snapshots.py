@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from inspector.app import InspectorApp
-from inspector.widgets.detail import DetailPane
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import DetailPane
 from tests.conftest import make_runtime, make_settings, wait_for
 from tests.snapshot_data import build_db
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector import store as store_mod
-from inspector.model import Attempt, Event, new_id
-from inspector.store import SCHEMA_VERSION, Store, StoreError
+from inspector.core import store as store_mod
+from inspector.core.model import Attempt, Event, new_id
+from inspector.core.store import SCHEMA_VERSION, Store, StoreError
 
 
 def event(n: int = 0, body: bytes = b"{}") -> Event:

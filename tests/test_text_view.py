@@ -12,9 +12,9 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inspector.sanitize import visible
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.text_view import BLOCK, WRAP_AT, Lines, TextView
+from inspector.core.sanitize import visible
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.text_view import BLOCK, WRAP_AT, Lines, TextView
 from tests.conftest import running_app, wait_for
 from tests.test_injection import terminal_output
 

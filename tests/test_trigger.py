@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from inspector.commands.trigger import trigger
-from inspector.model import Event
-from inspector.runtime import Runtime
-from inspector.samples import KINDS, SampleError, build, parse_set, set_path
+from inspector.core.model import Event
+from inspector.core.providers.connectly.samples import (
+    KINDS,
+    SampleError,
+    build,
+    parse_set,
+    set_path,
+)
+from inspector.core.session import Runtime
+from inspector.faces.cli.commands.trigger import trigger
 from tests.conftest import SECRET, make_runtime, make_settings, wait_for
 
 EXPECTED = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.tunnel import (
+from inspector.core.capture.tunnel import (
     DOWN,
     STARTING,
     UP,

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import CONNECTLY, VECTORS
 
-from inspector.commands.verify import verify
-from inspector.model import Event, new_id
-from inspector.store import Store, insert_events
+from inspector.core.model import Event, new_id
+from inspector.core.store import Store, insert_events
+from inspector.faces.cli.commands.verify import verify
 
 CLEAN_ENV = {"CONNECTLY_WEBHOOK_SECRET": "", "INSPECTOR_SECRET": ""}
 
@@ -59,7 +59,8 @@ def test_as_a_real_process_with_the_body_on_stdin(tmp_path: Path) -> None:
     args = ["--provider", "auto", "--body-file", "-", "--now", str(vector["now"]),
             "--header", f"Stripe-Signature: {vector['headers']['Stripe-Signature']}"]
     proc = subprocess.run(
-        [sys.executable, "-c", "from inspector.commands.verify import verify; verify()", *args],
+        [sys.executable, "-c",
+         "from inspector.faces.cli.commands.verify import verify; verify()", *args],
         input=vector["body"].encode(), capture_output=True, timeout=60, cwd=tmp_path,
         env={**os.environ, **CLEAN_ENV, "INSPECTOR_SECRET": vector["secret"]},
     )

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 import timeit
 
-from inspector import decoding
-from inspector.analysis import Analyzer, body_notes, request_notes
-from inspector.model import Event, new_id
-from inspector.signatures import Secrets
+from inspector.core.analysis import decoding
+from inspector.core.analysis.analyzer import Analyzer, body_notes, request_notes
+from inspector.core.model import Event, new_id
+from inspector.core.signatures import Secrets
 from tests.conftest import CONNECTLY, SECRET
 
 

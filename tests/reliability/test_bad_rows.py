@@ -7,8 +7,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from inspector.model import Event, new_id
-from inspector.store import Store, insert_events
+from inspector.core.model import Event, new_id
+from inspector.core.store import Store, insert_events
 from tests.conftest import connectly_event
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 

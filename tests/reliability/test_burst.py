@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.widgets.event_list import EventList
-from inspector.widgets.status_bar import StatusBar
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import running_app, wait_for
 from tests.reliability.conftest import (
     acked_ids,

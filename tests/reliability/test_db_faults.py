@@ -18,17 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector import dbcheck
-from inspector.model import Attempt, Event, new_id
-from inspector.store import (
+from inspector.core.model import Attempt, Event, new_id
+from inspector.core.store import (
     SCHEMA_VERSION,
     Store,
     StoreError,
+    dbcheck,
     explain,
     insert_attempt,
     insert_events,
 )
-from inspector.widgets.status_bar import StatusBar
+from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import connectly_event, make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import ROOT, child_env, inspector_argv
 
@@ -37,7 +37,7 @@ V1_SCHEMA = Path(__file__).with_name("v1_schema.sql").read_text()
 
 def require_dbcheck_wiring() -> None:
     """Fail at once (not after a 30 s timeout) while the CLI does not call dbcheck yet."""
-    import inspector.__main__ as cli
+    import inspector.faces.cli.main as cli
 
     assert "dbcheck" in Path(cli.__file__).read_text(), "the CLI does not call dbcheck yet"
 

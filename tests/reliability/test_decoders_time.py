@@ -22,13 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from inspector import decoding, describe, sanitize
-from inspector.analysis import Analyzer, request_notes
-from inspector.diff import compare, side_by_side
-from inspector.model import Event, new_id
-from inspector.routes import Route
-from inspector.signatures import Secrets
-from inspector.widgets.detail import build
+from inspector.core import sanitize
+from inspector.core.analysis import decoding
+from inspector.core.analysis.analyzer import Analyzer, request_notes
+from inspector.core.analysis.diff import compare, side_by_side
+from inspector.core.config import Route
+from inspector.core.model import Event, new_id
+from inspector.core.providers import describe
+from inspector.core.signatures import Secrets
+from inspector.faces.tui.widgets.detail import build
 from tests.conftest import SECRET, connectly_event, running_app
 from tests.reliability.conftest import port_of, request, send_raw, serve
 

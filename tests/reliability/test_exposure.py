@@ -20,11 +20,11 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from inspector.config import DEFAULT_HOST, OptionError, Settings, apply_options
-from inspector.ratelimit import RateLimit
-from inspector.replay import ReplayError, check_target
-from inspector.runtime import Runtime
-from inspector.server import Running, bind, exposure_warning, make_server
+from inspector.core.capture.ratelimit import RateLimit
+from inspector.core.capture.server import Running, bind, exposure_warning, make_server
+from inspector.core.delivery.replay import ReplayError, check_target
+from inspector.core.session import Runtime
+from inspector.core.settings import DEFAULT_HOST, OptionError, Settings, apply_options
 from tests.conftest import (
     CONNECTLY,
     SECRET,

@@ -20,11 +20,11 @@ from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import DataTable, TabbedContent
 
-from inspector.app import InspectorApp
-from inspector.receiver import DEFAULT_MAX_BODY
-from inspector.server import MALFORMED
-from inspector.widgets.detail import Detail, DetailPane
-from inspector.widgets.event_list import EventList
+from inspector.core.capture.receiver import DEFAULT_MAX_BODY
+from inspector.core.capture.server import MALFORMED
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import Detail, DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import running_app, wait_for
 from tests.reliability.conftest import Answer, assert_terminal_safe, port_of, request, send_raw
 from tests.test_injection import terminal_output

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from inspector.analysis import Analyzer
-from inspector.export import record
-from inspector.importing import Limits, import_file
-from inspector.model import Event
-from inspector.signatures import Secrets
-from inspector.store import Store
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.interop.export import record
+from inspector.core.interop.importing import Limits, import_file
+from inspector.core.model import Event
+from inspector.core.signatures import Secrets
+from inspector.core.store import Store
 from tests.conftest import SECRET, connectly_event
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 

@@ -17,12 +17,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from inspector import decoding, sanitize
-from inspector.analysis import Analyzer
-from inspector.model import Attempt, Event, Verdict, new_id
-from inspector.signatures import PROVIDERS, Secrets, SignedRequest, check
-from inspector.store import Store, insert_events
-from inspector.widgets.detail import build
+from inspector.core import sanitize
+from inspector.core.analysis import decoding
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.model import Attempt, Event, Verdict, new_id
+from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest, check
+from inspector.core.store import Store, insert_events
+from inspector.faces.tui.widgets.detail import build
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

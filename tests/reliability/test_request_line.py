@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.model import Event
-from inspector.runtime import Runtime
-from inspector.server import DEFAULT_LIMITS, MALFORMED
+from inspector.core.capture.server import DEFAULT_LIMITS, MALFORMED
+from inspector.core.model import Event
+from inspector.core.session import Runtime
 from tests.conftest import wait_for
 from tests.reliability.conftest import read_answer, send_raw
 from tests.reliability.test_slow_clients import PARSERS, open_conn, read_all, receiver

@@ -21,9 +21,7 @@ from pathlib import Path
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from inspector.model import Event
-from inspector.runtime import Runtime
-from inspector.server import (
+from inspector.core.capture.server import (
     DEFAULT_LIMITS,
     GuardedHttpTools,
     Limits,
@@ -31,6 +29,8 @@ from inspector.server import (
     bind,
     make_server,
 )
+from inspector.core.model import Event
+from inspector.core.session import Runtime
 from tests.conftest import make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import Answer, port_of, read_answer, request, send_raw
 

@@ -34,11 +34,11 @@ from typing import Any
 from rich.segment import Segment
 from textual.widgets import Input, Static
 
-from inspector.app import InspectorApp
-from inspector.model import Event, new_id
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
-from inspector.widgets.filter_bar import FilterBar
+from inspector.core.model import Event, new_id
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.filter_bar import FilterBar
 from tests.conftest import running_app, wait_for
 from tests.reliability.conftest import (
     ROOT,

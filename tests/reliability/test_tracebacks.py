@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.config import Settings
-from inspector.routes import Route
-from inspector.signatures import PROVIDERS, Secrets, mask
+from inspector.core.config import Route
+from inspector.core.settings import Settings
+from inspector.core.signatures import PROVIDERS, Secrets, mask
 from tests.conftest import SECRET
 from tests.reliability.conftest import ROOT, Pty, child_env, inspector_argv, wait_until
 
@@ -31,7 +31,7 @@ API_KEY = "connectly-api-key-for-the-crash-test"
 # the secrets, the way a real bug would.
 FAULT = """
 import importlib, sys
-from inspector.__main__ import main
+from inspector.faces.cli.main import main
 module, name = sys.argv[1].split(":")
 secret, stripe = sys.argv[2], sys.argv[3]
 def broken(*args, **kwargs):
@@ -59,7 +59,7 @@ def test_a_tui_crash_shows_no_locals_and_no_secret(tmp_path: Path) -> None:
     without a local variable or a secret."""
     env_args = ("--db", str(tmp_path / "e.db"), "--port", "0", "--secret", SECRET,
                 "--provider-secret", f"stripe={STRIPE}")
-    term = Pty(faulty("inspector.widgets.event_list:result_label", *env_args))
+    term = Pty(faulty("inspector.faces.tui.widgets.event_list:result_label", *env_args))
     try:
         port = int(term.wait_for(r"●\s*http://127\.0\.0\.1:(\d+)/").group(1))
         httpx.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
@@ -80,7 +80,7 @@ def test_a_command_line_crash_has_no_secret(tmp_path: Path) -> None:
     body = tmp_path / "body.json"
     body.write_bytes(b"{}")
     proc = subprocess.run(
-        faulty("inspector.commands.verify:report", "verify", "--secret", SECRET,
+        faulty("inspector.faces.cli.commands.verify:report", "verify", "--secret", SECRET,
                "--body-file", str(body), "--header", "X-Hub-Signature-256: sha256=00"),
         capture_output=True, env=child_env(STRIPE_WEBHOOK_SECRET=STRIPE), cwd=ROOT, timeout=60)
     assert proc.returncode == 1

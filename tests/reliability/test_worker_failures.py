@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from inspector.app import InspectorApp
-from inspector.widgets.detail import DetailPane
-from inspector.widgets.event_list import EventList
+from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import Recorder, running_app, wait_for
 from tests.reliability.conftest import assert_terminal_safe, port_of, request, send_raw
 from tests.test_injection import terminal_output

@@ -1,0 +1,271 @@
+"""Routes from the config file: pin a provider and its secret per request path.
+
+`inspector.toml` in the working directory, or the file given with `--config PATH`:
+
+    [[route]]
+    path = "/webhooks/stripe/*"            # a glob on the request path; the first match wins
+    provider = "stripe"                    # a provider name, "generic", or "auto" (detect)
+    secret_env = "STRIPE_WEBHOOK_SECRET"   # or secret = "..." (discouraged: files get shared)
+
+    [[route]]
+    path = "/webhooks/linear"
+    provider = "generic"
+    header = "Linear-Signature"
+    prefix = ""                 # text before the signature, e.g. "sha256="
+    algorithm = "sha256"        # sha1, sha256 or sha512
+    encoding = "hex"            # hex or base64
+    template = "{body}"         # {body} {timestamp} {id} {url} {header:Name}
+    timestamp_header = ""       # with tolerance = 300 (seconds; 0 turns the check off)
+    id_header = ""
+
+    [[route]]
+    path = "/webhooks/flaky"
+    status = 500                  # what this path answers (200 to 599)
+    response_body = '{"error": "try again"}'   # or "@reply.json": a file, relative to here
+                                  # (./inspector.toml, found rather than named with --config,
+                                  # may only use files inside its own folder)
+    response_headers = ["Retry-After: 5"]
+    delay = 2.5                   # seconds before answering
+    reject_invalid = true         # answer 401 when the signature is invalid
+
+The response keys override the flags (--status, --response-body, ...) for the route's paths.
+
+Secrets are read from the environment when the file is loaded and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from inspector.core import display as plural
+from inspector.core.capture.answers import (
+    PolicyError,
+    ResponseOverride,
+    check_delay,
+    check_status,
+    parse_header_line,
+    read_body,
+)
+from inspector.core.sanitize import visible_line
+from inspector.core.signatures import PROVIDERS, Provider
+from inspector.core.signatures.generic import Generic, HmacSpec
+
+CONFIG_NAME = "inspector.toml"
+MAX_CONFIG_BYTES = 1024 * 1024  # a routes file is a few KB; past this it is something else
+GENERIC = "generic"
+AUTO = "auto"
+_SPEC_KEYS = tuple(f.name for f in fields(HmacSpec))
+_RESPONSE_KEYS = ("status", "response_body", "response_headers", "delay", "reject_invalid")
+_KEYS = ("path", "provider", "secret", "secret_env", *_SPEC_KEYS, *_RESPONSE_KEYS)
+
+
+class ConfigError(Exception):
+    """A mistake in the config file, as one line naming the file, the place and the fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path matches `path` are checked with `provider` and `secret`."""
+
+    path: str
+    provider: Provider | None = None  # None: detected from the headers
+    secret: str | None = field(default=None, repr=False)  # None: the global secret
+    secret_env: str = ""  # where the secret comes from, to say what to set when it is missing
+    where: str = ""  # "inspector.toml:3", for messages
+    response: ResponseOverride | None = None  # what this route answers, when not the default
+
+    def matches(self, path: str) -> bool:
+        return fnmatchcase(path, self.path)
+
+
+def match(routes: Sequence[Route], path: str) -> Route | None:
+    """The first route whose glob matches the request path."""
+    return next((r for r in routes if r.matches(path)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The routes of a config file, and where they came from (said at start-up)."""
+
+    routes: list[Route] = field(default_factory=list)
+    path: Path | None = None  # None: no config file
+    named: bool = False  # given with --config (else found in the working directory)
+
+    def describe(self) -> str:
+        """"config: /abs/inspector.toml (found in the working directory), 3 routes"."""
+        if self.path is None:
+            return ""
+        how = "--config" if self.named else "found in the working directory"
+        where = visible_line(str(self.path.absolute()))
+        return f"config: {where} ({how}), {plural.count(len(self.routes), 'route')}"
+
+
+def load_config(explicit: str | None = None, cwd: Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """The config named with --config, else ./inspector.toml if any (whose `@` files must
+    stay in its folder: nobody chose that file on purpose). ConfigError on any mistake."""
+    path = config_path(explicit, cwd)
+    if path is None:
+        return Config()
+    named = bool(explicit)
+    return Config(load_routes(path, environ, confined=not named), path, named)
+
+
+def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
+    """The config file to read: `explicit` (which must exist), else ./inspector.toml if any."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        return path
+    default = (cwd or Path.cwd()) / CONFIG_NAME
+    return default if default.is_file() else None
+
+
+def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
+                *, confined: bool = False) -> list[Route]:
+    """Parse a config file into routes; every mistake raises ConfigError. `confined`: files
+    named with `@` must be inside the config file's folder."""
+    name = visible_line(str(path))
+    try:
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{name}: larger than {MAX_CONFIG_BYTES:,} bytes: not a config "
+                              "file")
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read it: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {visible_line(str(exc))}") from exc
+    except RecursionError:
+        raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
+    where = _Where(name, text.splitlines())
+    for key in data:
+        if key != "route":
+            raise ConfigError(f"{where.key(None, key)}: unknown key {key!r} "
+                              "(the file holds [[route]] tables)")
+    tables = data.get("route", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
+    env = os.environ if environ is None else environ
+    return [_route(table, index, where, env, confined) for index, table in enumerate(tables)]
+
+
+def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, str],
+           confined: bool) -> Route:
+    def fail(key: str, what: str) -> ConfigError:
+        return ConfigError(f"{where.key(index, key)}: route {index + 1}: {visible_line(key)} "
+                           f"{what}")
+
+    for key in table:
+        if key not in _KEYS:
+            raise fail(key, f"is not a known key (known: {', '.join(_KEYS)})")
+    for key, value in table.items():
+        if key == "tolerance":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(key, "must be a whole number of seconds")
+        elif key == "status":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(key, "must be a whole number, such as 500")
+        elif key == "delay":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise fail(key, "must be a number of seconds")
+        elif key == "reject_invalid":
+            if not isinstance(value, bool):
+                raise fail(key, "must be true or false")
+        elif key == "response_headers":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail(key, 'must be a list of "Name: value" strings')
+        elif not isinstance(value, str):
+            raise fail(key, "must be a string")
+    path = table.get("path")
+    if path is None:
+        raise fail("path", "is missing (a glob such as \"/webhooks/stripe/*\")")
+    if not path.startswith(("/", "*")):
+        raise fail("path", "must start with / (it is matched against the request path)")
+    name = table.get("provider", AUTO)
+    known = [AUTO, *PROVIDERS, GENERIC]
+    if name not in known:
+        raise fail("provider", f"{name!r} is unknown (known: {', '.join(known)})")
+    if "secret" in table and "secret_env" in table:
+        raise fail("secret", "and secret_env are both set: keep one (secret_env is safer)")
+    spec_keys = [k for k in table if k in _SPEC_KEYS]
+    provider: Provider | None = PROVIDERS.get(name)
+    if name == GENERIC:
+        if "header" not in table:
+            raise fail("header", "is missing: a generic route names its signature header")
+        spec = HmacSpec(**{k: table[k] for k in spec_keys})
+        problems = spec.problems()
+        if problems:
+            raise fail(*problems[0])
+        provider = Generic(spec)
+    elif spec_keys:
+        raise fail(spec_keys[0], 'applies only to provider = "generic"')
+    secret_env = table.get("secret_env", "")
+    secret = env.get(secret_env) if secret_env else table.get("secret")
+    response = _response(table, fail, Path(where.name).parent, confined)
+    return Route(path, provider, secret or None, secret_env, where.key(index, "path"), response)
+
+
+def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
+              base: Path, confined: bool) -> ResponseOverride | None:
+    """The route's response keys, checked; None when it has none."""
+    if not any(k in table for k in _RESPONSE_KEYS):
+        return None
+    key = ""
+    try:
+        key = "status"
+        status = check_status(table["status"]) if key in table else None
+        key = "delay"
+        delay = check_delay(table["delay"]) if key in table else None
+        key = "response_headers"
+        headers = (tuple(parse_header_line(h) for h in table[key]) if key in table else None)
+        key = "response_body"
+        body = read_body(table[key], base, confined=confined) if key in table else None
+    except PolicyError as exc:
+        raise fail(key, f"is wrong: {exc}") from exc
+    return ResponseOverride(status, body, headers, delay, table.get("reject_invalid"))
+
+
+class _Where:
+    """Line numbers for messages: tomllib gives none for values, so find them in the text."""
+
+    _TABLE = re.compile(r"\s*\[\[\s*route\s*\]\]")
+    _HEADER = re.compile(r"\s*\[")
+
+    def __init__(self, name: str, lines: list[str]) -> None:
+        self.name = name
+        self.lines = lines
+        self.starts = [n for n, line in enumerate(lines) if self._TABLE.match(line)]
+
+    def key(self, index: int | None, key: str) -> str:
+        """"file:line" of `key` in the index-th [[route]] (None: top level), or "file"."""
+        name = rf"[\"']?{re.escape(key)}[\"']?"
+        if index is None:  # a top-level key, or a [table] header of that name
+            pattern = re.compile(rf"\s*(\[+\s*{name}\s*\]|{name}\s*=)")
+            begin, line, stop = 0, None, False
+        elif index < len(self.starts):
+            pattern = re.compile(rf"\s*{name}\s*=")
+            begin = line = self.starts[index] + 1
+            stop = True  # the route's keys end at the next table header
+        else:
+            return self.name
+        for n in range(begin, len(self.lines)):
+            if stop and self._HEADER.match(self.lines[n]):
+                break
+            if pattern.match(self.lines[n]):
+                line = n + 1
+                break
+        return f"{self.name}:{line}" if line else self.name

@@ -1,0 +1,175 @@
+"""Realistic sample Connectly webhooks, signed like Connectly signs them.
+
+Shapes follow the deliveries Connectly sends (see the shared fixtures): a text, media,
+button or referral message, or a delivery status update. Timestamps are fresh; `--set`
+edits dotted paths (`message.text=hi`, `message.attachments.0.type=image`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from inspector.core.model import HeaderList, new_id
+from inspector.core.signatures import PROVIDERS, SignedRequest
+
+PATH = "/webhooks/connectly"
+SIGNATURE_HEADER = "x-connectly-hmac-sha256"
+# What Connectly's Go client sends with every delivery.
+HEADERS: HeaderList = [
+    ("content-type", "text/plain; charset=utf-8"),
+    ("user-agent", "go-resty/2.6.0 (https://github.com/go-resty/resty)"),
+    ("accept-encoding", "gzip"),
+]
+
+_CUSTOMER = {"id": "+16315555500", "channelType": "whatsapp", "name": "Vasi from Connectly"}
+_BUSINESS = {"id": "+16044441234", "channelType": "whatsapp", "name": "connectlyai"}
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "text": {
+        "sender": _CUSTOMER, "recipient": _BUSINESS,
+        "message": {"text": "Hello! Is my order on its way?"},
+    },
+    "media": {
+        "sender": _CUSTOMER, "recipient": _BUSINESS,
+        "message": {"attachments": [
+            {"type": "image", "url": "https://cdn.connectly.ai/media/sample-receipt.jpg"}]},
+    },
+    "button": {
+        "sender": _CUSTOMER, "recipient": _BUSINESS,
+        "message": {"text": "Yes, confirm my order", "isButtonResponse": True},
+    },
+    "referral": {
+        "sender": _CUSTOMER, "recipient": _BUSINESS,
+        "message": {
+            "text": "Hi, I saw your ad",
+            "referral": {
+                "ctwaClid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7Jw",
+                "sourceUrl": "https://fb.me/example",
+                "sourceId": "120203434526830123",
+                "sourceType": "ad",
+                "headline": "Spring sale",
+                "body": "20% off this week",
+                "mediaType": "image",
+                "imageUrl": "https://example.com/ad.jpg",
+            },
+        },
+    },
+    "delivery_status": {
+        "topic": "delivery_status",
+        "sender": {"id": "+16044441234", "channelType": "whatsapp"},
+        "recipient": {"id": "+16315555500", "channelType": "whatsapp"},
+        "statusUpdate": {"id": "", "status": "delivered", "error": None},
+        "metadata": {"campaign_name": "spring_sale"},
+    },
+    "delivery_failed": {
+        "topic": "delivery_status",
+        "sender": {"id": "+16044441234", "channelType": "whatsapp"},
+        "recipient": {"id": "+16315555500", "channelType": "whatsapp"},
+        "statusUpdate": {
+            "id": "",
+            "status": "delivery_failed",
+            "error": {
+                "message": "Message template inputs invalid",
+                "type": "ERROR_TYPE_INVALID_REQUEST",
+                "code": "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID",
+                "userTitle": "Message template inputs invalid",
+                "userMessage": "Pass along the connectly trace id 'cnct_trace_id' to the team "
+                               "for more information.",
+                "cntTraceId": "10827968052975079261",
+                "details": {},
+            },
+        },
+        "metadata": {"campaign_name": "spring_sale"},
+    },
+}
+KINDS = tuple(TEMPLATES)
+
+
+class SampleError(ValueError):
+    """A bad kind or --set; one line saying what to write instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A request ready to send: Connectly's headers (signed when a secret was given)."""
+
+    path: str
+    headers: HeaderList
+    body: bytes
+    signed: bool
+
+
+def payload(kind: str, now: float | None = None) -> dict[str, Any]:
+    """A fresh payload of this kind: the current timestamp, a new status id."""
+    if kind not in TEMPLATES:
+        raise SampleError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    value = copy.deepcopy(TEMPLATES[kind])
+    when = time.time() if now is None else now
+    value = {"timestamp": str(int(when)), **value}  # Connectly sends it as a string, first
+    if "statusUpdate" in value:
+        value["statusUpdate"]["id"] = new_id(when)
+    return value
+
+
+def parse_set(text: str) -> tuple[str, Any]:
+    """'a.b=value': the value as JSON when it parses (1, true, {"x": 1}), else as a string."""
+    path, eq, raw = text.partition("=")
+    path = path.strip()
+    if not eq or not path or any(not part for part in path.split(".")):
+        raise SampleError(f"{text!r} is not path=value (for example message.text=hi)")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return path, value
+
+
+def set_path(value: dict[str, Any], path: str, new: Any) -> None:
+    """Set a dotted path, creating objects on the way; numbers index lists."""
+    parts = path.split(".")
+    node: Any = value
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[:depth]) or "the payload"
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) > len(node):
+                raise SampleError(f"{path}: {where} is a list of {len(node)}; use an index "
+                                  f"from 0 to {len(node)}")
+            index = int(part)
+            if last:
+                if index == len(node):
+                    node.append(new)
+                else:
+                    node[index] = new
+                return
+            if index == len(node):
+                node.append({})
+            node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = new
+                return
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        else:
+            raise SampleError(f"{path}: {where} is {json.dumps(node)}, not an object")
+
+
+def build(kind: str, *, secret: str | None = None, sets: list[str] | tuple[str, ...] = (),
+          now: float | None = None) -> Sample:
+    """A sample delivery of `kind`, with `sets` applied, signed with `secret` if given."""
+    value = payload(kind, now)
+    for text in sets:
+        set_path(value, *parse_set(text))
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    headers = list(HEADERS)
+    if secret:
+        req = SignedRequest("POST", "", headers, body)
+        when = time.time() if now is None else now
+        headers += PROVIDERS["connectly"].sign(req, secret, when)
+    return Sample(PATH, headers, body, bool(secret))

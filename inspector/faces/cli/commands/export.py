@@ -1,0 +1,82 @@
+"""`inspector export`: write stored events as JSON lines, HAR or curl commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from inspector.core import display as plural
+from inspector.core.delivery.replay import ReplayError, check_target
+from inspector.core.interop.export import DEFAULT_CURL_TARGET, FORMATS, export, export_to_file
+from inspector.core.settings import default_db
+from inspector.core.store import Store, StoreError
+from inspector.core.store.filter import FilterError, parse
+
+
+def open_existing(db: str | None) -> Store:
+    """The store at `db` (default: the user's), which must exist; click errors otherwise."""
+    path = db or str(default_db())
+    if path != ":memory:" and not Path(path).is_file():
+        raise click.BadParameter(f"no database at {path}", param_hint="--db")
+    try:
+        return Store(path, index=False)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from exc
+
+
+@click.command("export", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", default=None, metavar="PATH", help="Event database [default: yours].")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
+              help="jsonl: lossless, re-importable; har: for browser devtools; "
+                   "curl: one command per event.")
+@click.option("--filter", "expr", default="", metavar="EXPR",
+              help="Only matching events, e.g. 'verdict:invalid since:1h' (the `/` grammar).")
+@click.option("-o", "--output", default="-", metavar="FILE",
+              help="Where to write [default: stdout].")
+@click.option("--target", default=None, metavar="URL",
+              help="curl only: send to this URL (a URL ending in / gets the event's path) "
+                   f"[default: {DEFAULT_CURL_TARGET}, where the inspector listens by default; "
+                   "never the Host header a sender chose].")
+def export_command(db: str | None, fmt: str, expr: str, output: str,
+                   target: str | None) -> None:
+    """Export stored events (oldest first). Secrets are never stored, so never exported.
+
+    \b
+    inspector export --format jsonl -o events.jsonl
+    inspector export --format har --filter 'provider:connectly since:1d' -o today.har
+    inspector export --format curl --filter 'id:01J...' --target http://localhost:3000/
+    """
+    try:
+        query = parse(expr)
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--filter") from exc
+    if target is not None:
+        if fmt != "curl":
+            raise click.UsageError("--target is for --format curl")
+        try:
+            target = check_target(target)
+        except ReplayError as exc:
+            raise click.BadParameter(str(exc), param_hint="--target") from exc
+    target = target or DEFAULT_CURL_TARGET
+    store = open_existing(db)
+    try:
+        seqs = store.search(query)
+        if output == "-":
+            count = export(store, seqs, fmt, sys.stdout, target)
+        else:
+            count = _to_file(store, seqs, fmt, Path(output), target)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    where = "stdout" if output == "-" else output
+    click.echo(f"exported {plural.count(count, 'event')} to {where}", err=True)
+
+
+def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str) -> int:
+    try:
+        return export_to_file(store, seqs, fmt, path, target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc

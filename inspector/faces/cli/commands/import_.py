@@ -1,0 +1,80 @@
+"""`inspector import FILE`: add the events of a JSON lines or HAR file to the database."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+import click
+
+from inspector.core import display as plural
+from inspector.core import redact
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
+from inspector.core.settings import default_db
+from inspector.core.store import Store, StoreError
+from inspector.faces.cli.commands.options import (
+    config_option,
+    max_body_option,
+    parse_secrets,
+    parse_size,
+    provider_secret_option,
+    public_url_option,
+    secret_option,
+)
+from inspector.faces.cli.commands.verify import load as load_config
+
+
+@click.command("import", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("file", type=click.File("rb"))
+@click.option("--db", default=None, metavar="PATH",
+              help="Event database [default: yours; created if missing].")
+@secret_option
+@provider_secret_option
+@config_option
+@public_url_option
+@max_body_option
+def import_command(file: BinaryIO, db: str | None, secret: str | None,
+                   provider_secrets: tuple[str, ...], config: str | None, public_url: str,
+                   max_body: str) -> None:
+    """Import events from FILE (JSON lines from `inspector export`, or HAR; - reads stdin).
+
+    Every field is checked as a live request is; verdicts, kinds and summaries are never
+    taken from the file but computed again from the bytes, with the secrets given here (as
+    to the TUI). Entries that fail a check are skipped and listed, the rest imported; the
+    exit status is then 1.
+
+    Ids are kept, so importing a file twice adds its events once. Imported events can be
+    replayed like any other.
+    """
+    secrets = parse_secrets(secret, provider_secrets)
+    redact.remember(secrets.default, *secrets.by_provider.values())  # config's: in load
+    analyzer = Analyzer(secrets=secrets, public_url=public_url,
+                        routes=load_config(config).routes)
+    limits = Limits(max_body=parse_size(max_body))
+    path = db or str(default_db())
+    try:
+        store = Store(path, index=False)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from exc
+    try:
+        result = import_file(store, file, analyzer, limits=limits)
+    except ImportFailed as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from exc
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    there = result.read - result.added
+    click.echo(f"imported {result.added:,} of {plural.count(result.read, 'event')} "
+               f"({result.format}) into {path}"
+               + (f"; {there:,} were already there" if there else ""))
+    if result.skipped:
+        skipped = len(result.skipped)
+        click.echo(f"error: skipped {plural.count(skipped, 'bad entry', 'bad entries')} of "
+                   f"{file.name}:", err=True)
+        for problem in result.skipped[:MAX_SHOWN_PROBLEMS]:
+            click.echo(f"  {problem}", err=True)
+        if skipped > MAX_SHOWN_PROBLEMS:
+            click.echo(f"  … and {skipped - MAX_SHOWN_PROBLEMS:,} more", err=True)
+        sys.exit(1)

@@ -1,0 +1,146 @@
+"""`inspector serve`: the same receiver, store, verification and forwarding, without the TUI.
+
+One line per event on stdout (or JSON lines), written once per committed batch.
+
+With `--forward-to`, each forward's outcome is a second line, printed when the forward
+completes (forwards run after the acknowledgement, so the event's line comes first):
+
+    12:00:01 forward → 200 in 3 ms  http://localhost:3000/webhooks/connectly  01HV…
+    12:00:02 forward ✗ connection refused: nothing answers at http://…  01HV…
+
+and with `--json`, a record of its own, joined to the event by `id`:
+
+    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …}
+    {"type": "forward", "id": "01HV…", "url": …, "status": 200, "ms": 3.1, "error": "",
+     "resigned": false, "note": "not re-signed: it arrived with an invalid signature (…)"}
+
+(`status` is null and `error` says why when the forward failed; `note` is "" unless
+`--resign` was asked for and the event went as it arrived.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import TextIO
+
+from inspector.core import clock
+from inspector.core.capture.tunnel import TunnelState
+from inspector.core.model import VERDICT_LABELS, Attempt, Event
+from inspector.core.sanitize import clip, visible_line
+from inspector.core.session import Runtime
+
+
+def line(event: Event) -> str:
+    """A one-line, terminal-safe description of an event. Every field (the method and the
+    kind come from the sender too) is made visible at once, after it is put together."""
+    when = clock.local(event.received_at)
+    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
+    kind = f"refused {event.status}" if event.refused else clip(event.kind or "-", 60)
+    target = clip(event.target, 120)
+    summary = clip(event.summary or event.refused, 120)
+    return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
+                        f"{event.id}")
+
+
+def forward_line(attempt: Attempt, event_id: str) -> str:
+    when = clock.local(attempt.at)
+    if attempt.status is None:
+        outcome = "✗ " + clip(attempt.error, 200)
+    else:
+        outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
+    how = " (re-signed)" if attempt.resigned else ""
+    if attempt.note:
+        how = f" ({clip(attempt.note, 200)})"
+    return visible_line(f"{when} forward {outcome}{how}  {clip(attempt.url, 200)}  {event_id}")
+
+
+def forward_json(attempt: Attempt, event_id: str) -> str:
+    return json.dumps(
+        {
+            "type": "forward",
+            "id": event_id,
+            "url": attempt.url,
+            "status": attempt.status,
+            "ms": round(attempt.elapsed_ms, 1),
+            "error": attempt.error,
+            "resigned": attempt.resigned,
+            "note": attempt.note,
+        },
+        ensure_ascii=True,
+    )
+
+
+def json_line(event: Event) -> str:
+    return json.dumps(
+        {
+            "type": "event",
+            "id": event.id,
+            "time": event.received_at,
+            "method": event.method,
+            "path": event.path,
+            "query": event.query,
+            "status": event.status,
+            "size": event.body_size,
+            "provider": event.provider,
+            "kind": event.kind,
+            "summary": event.summary,
+            "verdict": event.verdict,
+            "reason": event.reason,
+            "refused": event.refused,
+        },
+        ensure_ascii=True,  # keeps control characters escaped in the output
+    )
+
+
+async def serve(runtime: Runtime, *, as_json: bool = False, out: TextIO | None = None,
+                err: TextIO | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop gracefully."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    render = json_line if as_json else line
+    render_forward = forward_json if as_json else forward_line
+    forwarding = runtime.forwarder is not None
+    ids: dict[int, str] = {}  # seq -> id of events whose forward line is still to come
+
+    def on_commit(events: list[Event]) -> None:
+        out.write("".join(render(e) + "\n" for e in events))
+        out.flush()
+        if forwarding:
+            ids.update((e.seq, e.id) for e in events if not e.refused)
+
+    def on_attempt(attempt: Attempt) -> None:
+        if attempt.kind == "forward":
+            out.write(render_forward(attempt, ids.pop(attempt.event_seq, "")) + "\n")
+            out.flush()
+
+    def on_error(message: str) -> None:
+        err.write(f"error: {message}\n")
+        err.flush()
+
+    def on_tunnel(state: TunnelState) -> None:
+        err.write(state.describe() + "\n")
+        err.flush()
+
+    runtime.on_commit(on_commit)
+    runtime.on_attempt(on_attempt)
+    runtime.errors.append(on_error)
+    runtime.tunnel_listeners.append(on_tunnel)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    forward = f"; forwarding to {runtime.forwarder.target}" if runtime.forwarder else ""
+    err.write(f"listening on {runtime.url} (database {runtime.store.path}){forward}; "
+              "Ctrl+C stops\n")
+    err.flush()
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runtime.stop()
+    err.write("stopped\n")

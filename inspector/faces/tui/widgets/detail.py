@@ -1,0 +1,334 @@
+"""The detail pane: overview, headers, decoded body, raw bytes, signature, replays.
+
+`build` does the heavy work (decoding, pretty-printing, sanitising) and is safe to run in a
+thread; `DetailPane.show` only hands the prepared lines to virtual views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
+
+from inspector.core import clock
+from inspector.core.analysis import decoding
+from inspector.core.delivery.resign import Expired, Signer
+from inspector.core.display import count
+from inspector.core.model import VERDICT_LABELS, Attempt, Event
+from inspector.core.sanitize import visible_line
+from inspector.core.signatures import Check
+from inspector.faces.tui.widgets.event_list import human_size
+from inspector.faces.tui.widgets.inert import inert
+from inspector.faces.tui.widgets.text_view import Lines, TextView
+
+HEADER_VALUE_LIMIT = 400
+VERDICT_STYLES = {
+    "valid": "bold green",
+    "invalid": "bold red",
+    "unsigned": "dim",
+    "no_secret": "bold yellow",
+}
+
+
+@dataclass(slots=True)
+class Detail:
+    """Everything the pane shows for one event, prepared off the event loop."""
+
+    event: Event
+    check: Check
+    attempts: list[Attempt]
+    body_lines: Lines = field(default_factory=lambda: Lines.of([]))
+    body_json: bool = False
+    body_notes: list[str] = field(default_factory=list)
+    content_kind: str = ""
+    raw_lines: Lines = field(default_factory=lambda: Lines.of([]))
+    reply_lines: Lines = field(default_factory=lambda: Lines.of([]))
+    reply_json: bool = False
+    secret_note: str = ""  # masked: "set, 21 characters, ends …et"
+    advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
+
+
+def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "",
+          advice: str = "") -> Detail:
+    detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice)
+    decoded = decoding.decode(event.body, event.headers, parse_limit=decoding.PRETTY_LIMIT)
+    detail.content_kind = decoded.kind
+    detail.body_notes = list(decoded.notes)
+    if event.refused:
+        detail.body_notes.insert(0, f"refused: {event.refused}")
+    detail.body_lines, detail.body_json = _body_lines(decoded)
+    detail.raw_lines = Lines(_raw(event))
+    if attempts:
+        detail.reply_lines, detail.reply_json = _reply_lines(attempts[-1])
+    return detail
+
+
+def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:
+    """The Body tab's lines, and whether they are JSON (to highlight)."""
+    if decoded.kind == "json":
+        pretty = decoding.pretty_json(decoded.value)
+        return Lines(pretty if pretty is not None else decoded.text), pretty is not None
+    if decoded.kind == "form":
+        width = min(max((len(k) for k, _ in decoded.form), default=0), 40)
+        return Lines.of([visible_line(f"{k:<{width}}  {v}") for k, v in decoded.form]), False
+    if decoded.kind in ("text", "xml"):
+        return Lines(decoded.text), False
+    if decoded.kind == "binary":
+        return Lines.of(decoding.hexdump(decoded.data)), False
+    return Lines.of(["(empty body)"]), False
+
+
+def _raw(event: Event) -> str:
+    """The request line, the headers as parsed, then the body bytes exactly.
+
+    A backslash that was sent is shown doubled, so `\\x1b` (typed) and `\x1b` (an ESC byte,
+    made visible) cannot be mistaken for each other."""
+    head = [f"{event.method} {event.target} HTTP/{event.http_version}"]
+    head += [f"{k}: {v}" for k, v in event.headers]
+    text = "\n".join(head).replace("\\", "\\\\")
+    body = event.body.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
+    return text + "\n\n" + body
+
+
+def _reply_lines(attempt: Attempt) -> tuple[Lines, bool]:
+    """The latest response: headers, a blank line, the decoded body."""
+    if attempt.error:
+        return Lines.of([]), False
+    head = "".join(visible_line(f"{k}: {v}") + "\n" for k, v in attempt.response_headers)
+    if not attempt.response_body:
+        return Lines(head + "\n(empty body)", sanitised=True), False
+    decoded = decoding.decode(attempt.response_body, attempt.response_headers,
+                              parse_limit=decoding.PRETTY_LIMIT)
+    body, json = _body_lines(decoded)
+    return Lines(head + "\n" + body.text, sanitised=True), json
+
+
+def status_text(status: int | None) -> str:
+    if status is None:
+        return "no response"
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def overview(detail: Detail) -> RenderableType:
+    event = detail.event
+    table = _grid()
+    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
+    table.add_row("URL", inert(event.url(), limit=2000))  # the Raw tab has all of it
+    table.add_row("Method", inert(event.method))
+    table.add_row("Client", inert(event.client or "unknown"))
+    table.add_row(
+        "Received",
+        Text(clock.local(event.received_at, "%Y-%m-%d %H:%M:%S") + clock.millis(event.received_at)),
+    )
+    size = count(event.body_size, "byte")
+    if event.body_size >= 1024:
+        size += f" ({human_size(event.body_size)})"
+    table.add_row("Size", Text(size))
+    table.add_row("Content type", inert(event.content_type or "(none)"))
+    table.add_row("Signature", inert(verdict, VERDICT_STYLES.get(event.verdict, "")))
+    table.add_row("Provider", inert(event.provider or "unknown"))
+    if event.kind:
+        table.add_row("Kind", inert(event.kind))
+    if event.summary:
+        table.add_row("Summary", inert(event.summary))
+    table.add_row("Answered", Text(status_text(event.status)))
+    table.add_row("HTTP", inert(f"HTTP/{event.http_version}"))
+    table.add_row("Id", inert(event.id))
+    for note in [event.refused, *event.notes]:
+        if note:
+            table.add_row("Note", inert(note, "yellow"))
+    return table
+
+
+def signature(detail: Detail) -> RenderableType:
+    check = detail.check
+    table = _grid()
+    table.add_row(
+        "Verdict",
+        Text(VERDICT_LABELS.get(check.verdict.value, check.verdict.value),
+             style=VERDICT_STYLES.get(check.verdict.value, "")),
+    )
+    table.add_row("Reason", inert(check.reason))
+    table.add_row("Provider", Text(check.provider or "not detected"))
+    if check.header:
+        table.add_row("Header", inert(check.header))
+    table.add_row("Secret", Text(detail.secret_note, style="dim"))
+    # Received and expected side by side: the difference is what the user came for.
+    values = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    values.add_column("Received", style="cyan", overflow="fold", ratio=1)
+    values.add_column("Expected (with your secret)", overflow="fold", ratio=1,
+                      style="green" if check.ok else "magenta")
+    values.add_row(inert(check.received or "—"), inert(check.expected or "—"))
+    return Group(table, values)
+
+
+def replay_advice(signer: Signer, stale: Expired | None) -> str:
+    """What the Replay tab says before a replay that the target would refuse as stale."""
+    if stale is None:
+        return ""
+    if signer.doubt:
+        return (f"{stale.text()} It is not re-signed without asking: {signer.doubt}. R opens "
+                "the editor, where you may force a re-sign.")
+    if not signer.ok:
+        return f"{stale.text()} Re-signing would fix it, but {signer.problem}."
+    return f"{stale.text()} Press s to re-sign it with a fresh timestamp and replay."
+
+
+def how_sent(attempt: Attempt) -> str:
+    flags = [f for f, on in (("forced re-sign", attempt.forced),
+                             ("re-signed", attempt.resigned and not attempt.forced),
+                             ("edited", attempt.edited)) if on]
+    return ", ".join(flags) if flags else "original signature"
+
+
+def replays(detail: Detail) -> RenderableType:
+    rows: list[RenderableType] = []
+    if detail.advice:
+        rows.append(_row(f"⚠ {detail.advice}", "bold yellow"))
+    if not detail.attempts:
+        rows.append(Text("Not replayed yet. Press r to send this event to your app.",
+                         style="dim"))
+        return Group(*rows)
+    for attempt in reversed(detail.attempts[-20:]):
+        when = clock.local(attempt.at)
+        line = Text(f"{when}  {attempt.kind:<7} ")
+        line.append_text(inert(f"{attempt.method} {attempt.url}"))
+        line.append("  →  ")
+        if attempt.error:
+            line.append_text(inert(f"✗ {attempt.error}", "bold red"))
+        else:
+            ok = attempt.status is not None and attempt.status < 400
+            line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
+        line.append(f"  {attempt.elapsed_ms:.0f} ms", style="dim")
+        line.append(f"  {how_sent(attempt)}", style="bold yellow" if attempt.forced else "dim")
+        rows.append(line)
+        if attempt.note:  # one line: the list of attempts is short of room
+            rows.append(_row(f"          {attempt.note}", "yellow", wrap=False))
+    return Group(*rows)
+
+
+def _row(text: str, style: str, *, wrap: bool = True) -> Text:
+    """Untrusted text on a line of its own."""
+    row = inert(text, style)
+    row.end = "\n"
+    if not wrap:
+        row.no_wrap, row.overflow = True, "ellipsis"
+    return row
+
+
+class DetailPane(Vertical):
+    """Shows one event; empty until something is selected."""
+
+    DEFAULT_CSS = """
+    DetailPane #detail-bar { height: 1; }
+    DetailPane #detail-title { width: 1fr; height: 1; padding: 0 1; }
+    DetailPane #replay { min-width: 14; height: 1; border: none; margin: 0 1; }
+    DetailPane TabbedContent { height: 1fr; }
+    DetailPane TabPane { padding: 0 1; }
+    DetailPane .notes { color: $warning; height: auto; }
+    DetailPane DataTable { height: 1fr; }
+    DetailPane TextView { height: 1fr; }
+    DetailPane #replays { height: auto; max-height: 8; margin-bottom: 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.detail: Detail | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="detail-bar"):
+            yield Static(Text("No event selected", style="dim"), id="detail-title")
+            replay = Button("Replay (r)", id="replay", variant="primary", compact=True)
+            replay.can_focus = False  # a mouse target; from the keyboard it is `r`
+            yield replay
+        with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="tab-overview"), VerticalScroll():
+                yield Static(id="overview")
+            with TabPane("Headers", id="tab-headers"):
+                yield DataTable(id="headers", cursor_type="row", zebra_stripes=True)
+            with TabPane("Body", id="tab-body"):
+                yield Static(classes="notes", id="body-notes")
+                yield TextView(id="body")
+            with TabPane("Raw", id="tab-raw"):
+                yield TextView(id="raw")
+            with TabPane("Signature", id="tab-signature"), VerticalScroll():
+                yield Static(id="signature")
+            with TabPane("Replay", id="tab-replay"):
+                yield Static(id="replays")
+                yield TextView(id="reply")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#headers", DataTable)
+        table.add_columns("Name", "Value")
+        self.query_one("#replay", Button).disabled = True
+
+    def focus_content(self) -> None:
+        """Focus what the active tab shows (so arrows and PgDn scroll it)."""
+        tabs = self.query_one(TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        if pane is None:
+            return
+        for widget in pane.query("TextView, DataTable, VerticalScroll"):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    def clear(self) -> None:
+        self.detail = None
+        self.query_one("#detail-title", Static).update(Text("No event selected", style="dim"))
+        self.query_one("#replay", Button).disabled = True
+        for view in self.query(TextView):
+            view.clear()
+        self.query_one("#headers", DataTable).clear()
+        for name in ("#overview", "#signature", "#replays", "#body-notes"):
+            self.query_one(name, Static).update("")
+
+    def show_failure(self, message: str) -> None:
+        """Say why the selected event cannot be shown, where it would have been."""
+        self.clear()
+        self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
+        self.query_one("#overview", Static).update(inert(message, "red"))
+
+    def show(self, detail: Detail) -> None:
+        self.detail = detail
+        event = detail.event
+        title = Text.assemble((f"{event.method} ", "bold"))
+        title.append_text(inert(event.target, line=True, limit=200))
+        title.append_text(inert(f"  {event.id}", "dim", line=True))
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one("#replay", Button).disabled = False
+        self.query_one("#overview", Static).update(overview(detail))
+        table = self.query_one("#headers", DataTable)
+        table.clear()
+        table.add_rows(
+            (inert(k, "bold", line=True, limit=80),
+             inert(v, line=True, limit=HEADER_VALUE_LIMIT))
+            for k, v in event.headers
+        )
+        notes = [f"{detail.content_kind} body", *detail.body_notes]
+        self.query_one("#body-notes", Static).update(inert(" · ".join(notes), line=True))
+        self.query_one("#body", TextView).show(detail.body_lines, json=detail.body_json)
+        self.query_one("#raw", TextView).show(detail.raw_lines)
+        self.query_one("#signature", Static).update(signature(detail))
+        self.show_replays(detail)
+
+    def show_replays(self, detail: Detail) -> None:
+        self.query_one("#replays", Static).update(replays(detail))
+        self.query_one("#reply", TextView).show(detail.reply_lines, json=detail.reply_json)

@@ -1,0 +1,501 @@
+"""The event list: a virtual list over the store.
+
+Only seqs live in memory (8 bytes per event in an array). Rows for the visible window are
+read from SQLite on demand and kept in a small cache; each visible line is rendered once
+into a Strip and cached. New events append seqs in O(1); nothing is mounted per event.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from inspector.core import clock
+from inspector.core.model import VERDICT_LABELS, Event, Row
+from inspector.core.sanitize import visible_line
+
+ROW_CACHE = 4096
+STRIP_CACHE = 512
+
+# (title, width); None shares what is left between path and summary.
+COLUMNS: list[tuple[str, int | None]] = [
+    ("time", 8),
+    ("method", 7),
+    ("path", None),
+    ("kind", 15),
+    ("summary", None),
+    ("size", 7),
+    ("signature", 11),
+    ("result", 11),
+]
+
+
+_BOLD = Style(bold=True)
+_VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned",
+                  "no_secret": "no-secret"}
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    for unit in ("KB", "MB", "GB"):
+        size_f = size / 1024
+        if size_f < 1024 or unit == "GB":
+            return f"{size_f:.1f} {unit}" if size_f < 100 else f"{size_f:.0f} {unit}"
+        size = int(size_f)
+    return f"{size} B"
+
+
+def result_label(row: Row) -> str:
+    if row.result is None:
+        return ""
+    if row.result == 0:
+        return "✗ failed"
+    ms = row.result_ms or 0
+    return f"{row.result} {ms:.0f}ms" if ms < 10_000 else f"{row.result} {ms / 1000:.0f}s"
+
+
+class EventList(ScrollView, can_focus=True):
+    """Events, oldest at the top; the cursor marks the selected one."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("enter", "open", "Open", id="open", show=False),
+        Binding("space", "toggle_mark", "Mark", id="mark"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "event-list--header",
+        "event-list--cursor",
+        "event-list--valid",
+        "event-list--invalid",
+        "event-list--unsigned",
+        "event-list--no-secret",
+        "event-list--refused",
+        "event-list--muted",
+        "event-list--ok",
+        "event-list--fail",
+        "event-list--mark",
+    }
+
+    DEFAULT_CSS = """
+    EventList { background: $surface; overflow-x: hidden; }
+    EventList > .event-list--header { text-style: bold; color: $text-muted; background: $panel; }
+    EventList > .event-list--cursor { background: $boost; text-style: bold; }
+    EventList:focus > .event-list--cursor { background: $accent 40%; }
+    EventList > .event-list--valid { color: $success; }
+    EventList > .event-list--invalid { color: $error; }
+    EventList > .event-list--unsigned { color: $text-muted; }
+    EventList > .event-list--no-secret { color: $warning; }
+    EventList > .event-list--refused { color: $error; }
+    EventList > .event-list--muted { color: $text-muted; }
+    EventList > .event-list--ok { color: $success; }
+    EventList > .event-list--fail { color: $error; }
+    EventList > .event-list--mark { color: $accent; text-style: bold; }
+    """
+
+    cursor: reactive[int] = reactive(-1, always_update=True, repaint=False)
+
+    class Selected(Message):
+        """The cursor moved to another event (`by_user` is False for follow mode)."""
+
+        def __init__(self, seq: int | None, by_user: bool) -> None:
+            super().__init__()
+            self.seq = seq
+            self.by_user = by_user
+
+    class Opened(Message):
+        def __init__(self, seq: int) -> None:
+            super().__init__()
+            self.seq = seq
+
+    class MarksChanged(Message):
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
+    class FollowChanged(Message):
+        def __init__(self, follow: bool) -> None:
+            super().__init__()
+            self.follow = follow
+
+    def __init__(
+        self,
+        fetch: Callable[[Iterable[int]], dict[int, Row]],
+        *,
+        follow: bool = True,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._fetch = fetch
+        self.seqs: array[int] = array("q")
+        self._rows: OrderedDict[int, Row] = OrderedDict()
+        self._strips: OrderedDict[tuple[int, bool], Strip] = OrderedDict()
+        self._widths: list[int] = []
+        self._width_for = -1
+        self.follow = follow
+        self._by_user = False
+        self._styles: dict[str, Style] | None = None
+        self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
+
+    # -- data -------------------------------------------------------------------------------
+
+    def load(self, seqs: Iterable[int]) -> None:
+        """Replace the whole list (start-up, clear, filter)."""
+        self.seqs = array("q", seqs)
+        self._rows.clear()
+        self._strips.clear()
+        self._resize_virtual()
+        if self.seqs and (self.follow or self.cursor < 0):
+            self._set_cursor(len(self.seqs) - 1, by_user=False)
+        elif not self.seqs:
+            self._set_cursor(-1, by_user=False)
+        else:
+            self._set_cursor(min(self.cursor, len(self.seqs) - 1), by_user=False)
+        self.refresh()
+
+    def append(self, events: list[Event]) -> None:
+        """New events: O(len(events)), whatever the list size.
+
+        Only the newest screenful become Rows now; older ones are read back from the store
+        if the user ever scrolls to them.
+        """
+        if not events:
+            return
+        self.seqs.extend([e.seq for e in events])
+        for event in events[-(self.page + 8) :]:
+            self._remember(Row.of(event))
+        self._resize_virtual()
+        if self.follow or self.cursor < 0:
+            self._set_cursor(len(self.seqs) - 1, by_user=False)
+        self.refresh()
+
+    def update_row(self, row: Row) -> None:
+        """A stored row changed (verdict, replay result): redraw it if cached."""
+        if row.seq in self._rows:
+            self._rows[row.seq] = row
+        self._strips.pop((row.seq, True), None)
+        self._strips.pop((row.seq, False), None)
+        self.refresh()
+
+    def remove(self, seqs: set[int]) -> None:
+        """Deleted events (O(n): a user action, not per event)."""
+        index = self.cursor
+        self.seqs = array("q", (s for s in self.seqs if s not in seqs))
+        for seq in seqs:
+            self._rows.pop(seq, None)
+        if self.marked & seqs:
+            self.marked -= seqs
+            self.post_message(self.MarksChanged(len(self.marked)))
+        self._strips.clear()
+        self._resize_virtual()
+        self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)
+        self.refresh()
+
+    def restore(self, seq: int) -> None:
+        """Put a removed event back in its place (seqs are in arrival order) and select it."""
+        index = bisect_left(self.seqs, seq)
+        if index < len(self.seqs) and self.seqs[index] == seq:
+            return
+        self.seqs.insert(index, seq)
+        self._strips.clear()
+        self._resize_virtual()
+        self._move(index)
+        self.refresh()
+
+    def invalidate(self) -> None:
+        """Forget cached rows (after a bulk change in the store)."""
+        self._rows.clear()
+        self._strips.clear()
+        self.refresh()
+
+    @property
+    def selected(self) -> int | None:
+        return self.seqs[self.cursor] if 0 <= self.cursor < len(self.seqs) else None
+
+    def has_row(self, seq: int) -> bool:
+        """Whether the row is cached (on screen or near it)."""
+        return seq in self._rows
+
+    def row(self, seq: int) -> Row | None:
+        if seq not in self._rows:
+            self._rows.update(self._fetch([seq]))
+        return self._rows.get(seq)
+
+    def _remember(self, row: Row) -> None:
+        self._rows[row.seq] = row
+        if len(self._rows) > ROW_CACHE:
+            self._rows.popitem(last=False)
+
+    def _rows_for(self, first: int, last: int) -> None:
+        """Make sure rows first..last (indexes) are cached, with one query for the misses."""
+        missing = [s for s in self.seqs[max(first, 0) : last + 1] if s not in self._rows]
+        if missing:
+            for row in self._fetch(missing).values():
+                self._remember(row)
+
+    # -- cursor and scrolling ---------------------------------------------------------------
+
+    @property
+    def page(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _resize_virtual(self) -> None:
+        size = Size(self.size.width, len(self.seqs) + 1)
+        if size == self.virtual_size:
+            return
+        overflow = size.height > self.size.height
+        if overflow != (self.virtual_size.height > self.size.height) or not self.is_mounted:
+            self.virtual_size = size  # the scrollbar appears or goes: a layout pass is due
+            return
+        # Growing list, same scrollbar: skip the screen-wide layout pass that setting
+        # virtual_size normally triggers, and only move the scrollbar thumb.
+        self.set_reactive(EventList.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+    def _set_cursor(self, index: int, *, by_user: bool) -> None:
+        self._by_user = by_user
+        self.cursor = index
+        if index >= 0:
+            self._scroll_to_cursor()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+        self.post_message(self.Selected(self.selected, self._by_user))
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.page:
+            self.scroll_to(y=self.cursor - self.page + 1, animate=False, immediate=True)
+
+    def _move(self, index: int) -> None:
+        if not self.seqs:
+            return
+        index = max(0, min(index, len(self.seqs) - 1))
+        follow = index == len(self.seqs) - 1 and self.follow
+        if index != len(self.seqs) - 1 and self.follow:
+            self.set_follow(False)
+        self._set_cursor(index, by_user=True)
+        if follow:
+            self.set_follow(True)
+
+    def set_follow(self, follow: bool) -> None:
+        if follow != self.follow:
+            self.follow = follow
+            self.post_message(self.FollowChanged(follow))
+        if follow and self.seqs:
+            self._set_cursor(len(self.seqs) - 1, by_user=True)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor - self.page)
+
+    def action_page_down(self) -> None:
+        self._move(self.cursor + self.page)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        if self.seqs:
+            self.set_follow(True)
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the selected event, then move down (like a mail reader)."""
+        seq = self.selected
+        if seq is None:
+            return
+        self.marked.symmetric_difference_update({seq})
+        self._strips.pop((seq, True), None)
+        self._strips.pop((seq, False), None)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        if self.cursor < len(self.seqs) - 1:
+            self._move(self.cursor + 1)
+        else:
+            self.refresh()
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self._strips.clear()
+        self.post_message(self.MarksChanged(0))
+        self.refresh()
+
+    def marked_in_order(self) -> list[int]:
+        """Marked seqs, oldest first (the order they arrived in)."""
+        return sorted(self.marked)
+
+    def action_open(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Opened(self.selected))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self.seqs):
+            self._move(index)
+            if event.chain == 2:
+                self.action_open()
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Runs during layout, before the first paint: place the cursor now, so a large
+        # database never flashes its oldest rows before jumping to the newest.
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.cursor >= 0:
+            self._resize_virtual()
+            self._scroll_to_cursor()
+        return changed
+
+    def on_resize(self) -> None:
+        self._resize_virtual()
+        self._strips.clear()
+        if self.cursor >= 0:
+            self._scroll_to_cursor()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles = None
+
+    def _style_table(self) -> dict[str, Style]:
+        """Component styles, looked up once per theme change rather than once per row."""
+        if self._styles is None:
+            partial = {
+                name: self.get_component_rich_style(f"event-list--{name}", partial=True)
+                for name in ("valid", "invalid", "unsigned", "no-secret", "refused", "muted",
+                             "ok", "fail", "mark")
+            }
+            base = self.rich_style
+            cursor = base + self.get_component_rich_style("event-list--cursor")
+            self._styles = {"base": base, "cursor": cursor,
+                            "header": self.get_component_rich_style("event-list--header"),
+                            **partial}
+        return self._styles
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _column_widths(self, width: int) -> list[int]:
+        if width != self._width_for:
+            fixed = sum(w for _, w in COLUMNS if w) + len(COLUMNS)
+            free = max(width - fixed, 20)
+            path = max(min(free * 2 // 5, 48), 10)
+            self._widths = [w if w else 0 for _, w in COLUMNS]
+            self._widths[2] = path
+            self._widths[4] = max(free - path, 10)
+            self._width_for = width
+        return self._widths
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        widths = self._column_widths(width)
+        if y == 0:
+            style = self._style_table()["header"]
+            cells = [title.upper() for title, _ in COLUMNS]
+            return self._strip(cells, [style] * len(cells), widths, style, width)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self.seqs):
+            return Strip.blank(width, self.rich_style)
+        seq = self.seqs[index]
+        is_cursor = index == self.cursor
+        key = (seq, is_cursor)
+        strip = self._strips.get(key)
+        if strip is not None and strip.cell_length == width:
+            self._strips.move_to_end(key)
+            return strip
+        if seq not in self._rows:
+            top = int(self.scroll_y)
+            self._rows_for(top - 10, top + self.page + 10)
+        row = self._rows.get(seq)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        strip = self._render_row(row, is_cursor, widths, width)
+        self._strips[key] = strip
+        if len(self._strips) > STRIP_CACHE:
+            self._strips.popitem(last=False)
+        return strip
+
+    def _render_row(self, row: Row, is_cursor: bool, widths: list[int], width: int) -> Strip:
+        st = self._style_table()
+        base = st["cursor" if is_cursor else "base"]
+        verdict = _VERDICT_STYLE.get(row.verdict, "muted")
+        path = row.path + ("?" + row.query if row.query else "")
+        refused = bool(row.refused)
+        kind = f"refused {row.status}" if refused else (row.kind or "—")
+        result = "ok" if row.result and row.result < 400 else "fail"
+        cells = [
+            clock.local(row.received_at),
+            row.method,
+            path,
+            kind,
+            row.summary,
+            human_size(row.size),
+            VERDICT_LABELS.get(row.verdict, row.verdict),
+            result_label(row),
+        ]
+        plain = st["refused"] if refused else None
+        styles = [
+            base + st["muted"],
+            base + _BOLD,
+            base,
+            base + plain if plain else base,
+            base + plain if plain else base,
+            base + st["muted"],
+            base + st[verdict],
+            base + st[result],
+        ]
+        if row.seq in self.marked:
+            return self._strip(cells, styles, widths, base, width, "●", base + st["mark"])
+        return self._strip(cells, styles, widths, base, width)
+
+    @staticmethod
+    def _strip(
+        cells: list[str], styles: list[Style], widths: list[int], base: Style, width: int,
+        lead: str = " ", lead_style: Style | None = None,
+    ) -> Strip:
+        segments = [Segment(lead, lead_style or base)]
+        used = 1
+        for text, style, cell_width in zip(cells, styles, widths, strict=True):
+            # Every cell goes through here: escapes made visible first, then measured (Rich
+            # counts a control character as zero cells, so a raw one would skew the width).
+            segments.append(Segment(_fit(visible_line(text), cell_width), style))
+            segments.append(Segment(" ", base))
+            used += cell_width + 1
+        if used < width:
+            segments.append(Segment(" " * (width - used), base))
+        strip = Strip(segments, max(used, width))
+        return strip if used <= width else strip.crop(0, width)
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or cut to exactly `width` cells, with an ellipsis when cut."""
+    if text.isascii():  # one cell per character: plain string operations
+        return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(set_cell_size(text, width - 1) + "…", width)

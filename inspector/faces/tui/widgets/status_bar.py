@@ -1,0 +1,77 @@
+"""The top bar: where we listen, where replays go, how many events, follow mode."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from inspector.core.display import count
+from inspector.faces.tui.widgets.inert import inert
+
+
+class StatusBar(Widget):
+    """One line, redrawn without a layout pass (it is updated a few times a second)."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    StatusBar.-error { background: $error 60%; }
+    """
+
+    def __init__(self, url: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.url = url
+        self.replay_to = ""
+        self.total = 0
+        self.rate = 0.0
+        self.follow = True
+        self.error = ""
+        self.marked = 0
+        self.progress = ""  # "replaying 3/10"
+        self.forward_to = ""
+        self.forward_waiting = 0
+        self.policy = ""  # the answer, when not the default
+        self.tunnel = ""  # "https://x.trycloudflare.com" / "tunnel starting" …
+        self.shown: int | None = None  # events matching the filter, when one is active
+
+    def redraw(self) -> None:
+        self.set_class(bool(self.error), "-error")
+        self.refresh()
+
+    def render(self) -> Text:
+        # Most important first: a narrow terminal cuts the end of the line.
+        text = Text.assemble(("webhook-inspector", "bold"), "  ")
+        if self.url:
+            text.append("● ", style="green")
+            text.append(self.url, style="bold underline")
+        else:
+            text.append("○ not listening", style="dim")
+        if self.shown is not None:
+            text.append(f"  {self.shown:,} of {count(self.total, 'event')}", style="bold")
+        else:
+            text.append(f"  {count(self.total, 'event')}", style="bold")
+        if self.rate >= 1:
+            text.append(f" · {self.rate:,.0f}/s")
+        if self.marked:
+            text.append(f" · {self.marked:,} marked", style="bold magenta")
+        text.append("  follow " + ("on" if self.follow else "off"),
+                    style="green" if self.follow else "dim")
+        if self.progress:
+            text.append(f"  {self.progress}", style="bold yellow")
+        if self.error:
+            text.append("  ⚠ ", style="bold")
+            text.append_text(inert(self.error, line=True, limit=120))
+        if self.tunnel:
+            text.append("  │ ", style="dim")
+            text.append_text(inert(self.tunnel, line=True, limit=90))
+        if self.forward_to:
+            text.append("  │ forward → ", style="dim")
+            text.append_text(inert(self.forward_to, line=True, limit=50))
+            if self.forward_waiting:
+                text.append(f" ({self.forward_waiting:,} waiting)", style="yellow")
+        elif self.replay_to:
+            text.append("  │ replay → ", style="dim")
+            text.append_text(inert(self.replay_to, line=True, limit=60))
+        if self.policy:
+            text.append("  │ answer: ", style="dim")
+            text.append_text(inert(self.policy, line=True, limit=50))
+        return text

@@ -48,9 +48,9 @@ from inspector.core import display as plural
 from inspector.core.capture.answers import (
     PolicyError,
     ResponseOverride,
+    answer_header,
     check_delay,
     check_status,
-    parse_header_line,
     read_body,
 )
 from inspector.core.sanitize import visible_line
@@ -231,7 +231,7 @@ def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
         key = "delay"
         delay = check_delay(table["delay"]) if key in table else None
         key = "response_headers"
-        headers = (tuple(parse_header_line(h) for h in table[key]) if key in table else None)
+        headers = (tuple(answer_header(h) for h in table[key]) if key in table else None)
         key = "response_body"
         body = read_body(table[key], base, confined=confined) if key in table else None
     except PolicyError as exc:

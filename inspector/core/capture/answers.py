@@ -32,6 +32,7 @@ from starlette.types import Send
 
 from inspector.core.capture.receiver import EVENT_ID_HEADER, USUAL_METHODS
 from inspector.core.display import count
+from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.core.sanitize import visible_line
 
@@ -49,8 +50,6 @@ RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep
                       "upgrade", "te", "trailer", "date"})
 # Not passed back from the downstream app (hop-by-hop, or set again by our server).
 MIRROR_DROP = frozenset({*RESERVED, "proxy-authenticate", "proxy-connection"})
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
-                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class PolicyError(ValueError):
@@ -130,18 +129,16 @@ def check_delay(delay: float) -> float:
     return float(delay)
 
 
-def parse_header_line(text: str) -> tuple[str, str]:
-    """'Name: value' into a pair (the value as UTF-8 bytes, kept as latin-1 text)."""
-    name, colon, value = text.partition(":")
-    name = name.strip()
-    if not colon or not name or not set(name) <= _TOKEN:
-        raise PolicyError(f"{text!r} is not 'Name: value'")
+def answer_header(text: str) -> tuple[str, str]:
+    """'Name: value' for an answer (headers.parse_header_line), but not a header the server
+    sets itself."""
+    try:
+        name, value = parse_header_line(text)
+    except HeaderLineError as exc:
+        raise PolicyError(str(exc)) from exc
     if name.lower() in RESERVED:
         raise PolicyError(f"{name} is set by the server; leave it out")
-    value = value.strip()
-    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
-        raise PolicyError(f"the value of {name} has a control character")
-    return name, value.encode("utf-8").decode("latin-1")
+    return name, value
 
 
 def read_body(text: str, base: Path | None = None, *, confined: bool = False) -> bytes:
@@ -197,7 +194,7 @@ def build_policy(
         option = "--response-body"
         content = None if body is None else read_body(body)
         option = "--response-header"
-        pairs = tuple(parse_header_line(h) for h in headers)
+        pairs = tuple(answer_header(h) for h in headers)
         option = "--delay"
         seconds = 0.0 if delay is None else check_delay(delay)
     except PolicyError as exc:

@@ -30,7 +30,8 @@ from inspector.core import clock
 from inspector.core import display as plural
 from inspector.core.capture.answers import default_answer
 from inspector.core.delivery.curl import curl_command
-from inspector.core.model import Answer, Attempt, Event, HeaderList, header_value
+from inspector.core.headers import header_value
+from inspector.core.model import Answer, Attempt, Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.settings import DEFAULT_HOST, DEFAULT_PORT
 from inspector.core.store import Store

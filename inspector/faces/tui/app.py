@@ -34,9 +34,9 @@ from inspector.core.capture.answers import (
     DEFAULT_POLICY,
     PolicyError,
     ResponsePolicy,
+    answer_header,
     check_delay,
     check_status,
-    parse_header_line,
     read_body,
 )
 from inspector.core.capture.server import exposure_warning
@@ -930,7 +930,7 @@ class InspectorApp(App[int]):
         policy = self.runtime.settings.policy
         self._ask_policy("Add which header to the answer? ('Name: value')", "",
                          lambda t: replace(policy,
-                                           headers=(*policy.headers, parse_header_line(t))))
+                                           headers=(*policy.headers, answer_header(t))))
 
     def action_response_delay(self) -> None:
         policy = self.runtime.settings.policy

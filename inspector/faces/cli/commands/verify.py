@@ -16,6 +16,7 @@ import click
 from inspector.core import redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.config import Config, ConfigError, load_config
+from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import VERDICT_LABELS, Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.settings import default_db, secret_from_env
@@ -27,12 +28,11 @@ FLAGS_HERE = {"--public-url": "--url"}
 
 
 def parse_header(text: str) -> tuple[str, str]:
-    """'Name: value' as it would arrive: the value as its UTF-8 bytes, decoded latin-1."""
-    name, colon, value = text.partition(":")
-    name = name.strip()
-    if not colon or not name or any(c.isspace() for c in name):
-        raise click.BadParameter(f"{text!r} is not 'Name: value'", param_hint="--header")
-    return name, value.strip().encode("utf-8", "surrogateescape").decode("latin-1")
+    """'Name: value' as it would arrive (headers.parse_header_line); a usage error if not."""
+    try:
+        return parse_header_line(text, received=True)
+    except HeaderLineError as exc:
+        raise click.BadParameter(str(exc), param_hint="--header") from exc
 
 
 def load(config: str | None) -> Config:

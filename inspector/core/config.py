@@ -44,7 +44,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from inspector.core import display as plural
 from inspector.core.capture.answers import (
     PolicyError,
     ResponseOverride,
@@ -53,6 +52,7 @@ from inspector.core.capture.answers import (
     check_status,
     read_body,
 )
+from inspector.core.display import count
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import PROVIDERS, Provider
 from inspector.core.signatures.generic import Generic, HmacSpec
@@ -104,7 +104,7 @@ class Config:
             return ""
         how = "--config" if self.named else "found in the working directory"
         where = visible_line(str(self.path.absolute()))
-        return f"config: {where} ({how}), {plural.count(len(self.routes), 'route')}"
+        return f"config: {where} ({how}), {count(len(self.routes), 'route')}"
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None,

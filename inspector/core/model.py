@@ -37,14 +37,6 @@ class Verdict(StrEnum):
     NO_SECRET = "no_secret"
 
 
-VERDICT_LABELS: dict[str, str] = {
-    Verdict.VALID: "✓ valid",
-    Verdict.INVALID: "✗ invalid",
-    Verdict.UNSIGNED: "– unsigned",
-    Verdict.NO_SECRET: "? no secret",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What the sender was answered, when it was not the default answer (which is rebuilt

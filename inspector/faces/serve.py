@@ -26,9 +26,9 @@ import signal
 import sys
 from typing import TextIO
 
-from inspector.core import clock
 from inspector.core.capture.tunnel import TunnelState
-from inspector.core.model import VERDICT_LABELS, Attempt, Event
+from inspector.core.display import duration, kind_label, local_time, verdict_label
+from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.session import Runtime
 
@@ -36,9 +36,9 @@ from inspector.core.session import Runtime
 def line(event: Event) -> str:
     """A one-line, terminal-safe description of an event. Every field (the method and the
     kind come from the sender too) is made visible at once, after it is put together."""
-    when = clock.local(event.received_at)
-    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
-    kind = f"refused {event.status}" if event.refused else clip(event.kind or "-", 60)
+    when = local_time(event.received_at)
+    verdict = verdict_label(event.verdict)
+    kind = clip(kind_label(event.kind, event.refused, event.status) or "-", 60)
     target = clip(event.target, 120)
     summary = clip(event.summary or event.refused, 120)
     return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
@@ -46,11 +46,11 @@ def line(event: Event) -> str:
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
-    when = clock.local(attempt.at)
+    when = local_time(attempt.at)
     if attempt.status is None:
         outcome = "✗ " + clip(attempt.error, 200)
     else:
-        outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
+        outcome = f"→ {attempt.status} in {duration(attempt.elapsed_ms)}"
     how = " (re-signed)" if attempt.resigned else ""
     if attempt.note:
         how = f" ({clip(attempt.note, 200)})"

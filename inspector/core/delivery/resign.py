@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.config import match
-from inspector.core.model import VERDICT_LABELS, Event, HeaderList, Verdict
+from inspector.core.display import VERDICT_LABELS
+from inspector.core.model import Event, HeaderList, Verdict
 from inspector.core.signatures import PROVIDERS, Provider, SignedRequest, detect
 
 # Why an event that did not arrive valid is not re-signed without asking, by verdict.

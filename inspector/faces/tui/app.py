@@ -43,7 +43,7 @@ from inspector.core.capture.server import exposure_warning
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.delivery import curl, replay
 from inspector.core.delivery.resign import Signer, expired, signer_for
-from inspector.core.display import count
+from inspector.core.display import count, duration, status_text
 from inspector.core.interop import export
 from inspector.core.model import Attempt, Event, Row
 from inspector.core.providers.connectly import api as connectly_api
@@ -65,7 +65,6 @@ from inspector.faces.tui.widgets.detail import (
     build,
     how_sent,
     replay_advice,
-    status_text,
 )
 from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.filter_bar import FilterBar
@@ -639,7 +638,7 @@ class InspectorApp(App[int]):
             self.notify(attempt.error, title="Replay failed", severity="error", markup=False)
             return
         how = attempt.note if attempt.note and not attempt.forced else how_sent(attempt)
-        self.notify(f"{status_text(attempt.status)} in {attempt.elapsed_ms:.0f} ms ({how})",
+        self.notify(f"{status_text(attempt.status)} in {duration(attempt.elapsed_ms)} ({how})",
                     title=f"Replayed to {attempt.url}", markup=False,
                     severity="warning" if attempt.note else "information")
 

@@ -7,8 +7,7 @@ from typing import BinaryIO
 
 import click
 
-from inspector.core import display as plural
-from inspector.core import redact
+from inspector.core import display, redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
 from inspector.core.settings import default_db
@@ -66,12 +65,12 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     finally:
         store.close()
     there = result.read - result.added
-    click.echo(f"imported {result.added:,} of {plural.count(result.read, 'event')} "
+    click.echo(f"imported {result.added:,} of {display.count(result.read, 'event')} "
                f"({result.format}) into {path}"
                + (f"; {there:,} were already there" if there else ""))
     if result.skipped:
         skipped = len(result.skipped)
-        click.echo(f"error: skipped {plural.count(skipped, 'bad entry', 'bad entries')} of "
+        click.echo(f"error: skipped {display.count(skipped, 'bad entry', 'bad entries')} of "
                    f"{file.name}:", err=True)
         for problem in result.skipped[:MAX_SHOWN_PROBLEMS]:
             click.echo(f"  {problem}", err=True)

@@ -16,8 +16,9 @@ import click
 from inspector.core import redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.config import Config, ConfigError, load_config
+from inspector.core.display import verdict_label
 from inspector.core.headers import HeaderLineError, parse_header_line
-from inspector.core.model import VERDICT_LABELS, Event, HeaderList
+from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.settings import default_db, secret_from_env
 from inspector.core.signatures import PROVIDERS, Check, Secrets, SignedRequest
@@ -73,7 +74,7 @@ def here(reason: str) -> str:
 
 def report(result: Check) -> None:
     title = PROVIDERS[result.provider].title if result.provider in PROVIDERS else result.provider
-    click.echo(f"verdict:  {VERDICT_LABELS.get(result.verdict, result.verdict)}"
+    click.echo(f"verdict:  {verdict_label(result.verdict)}"
                + (f" ({title})" if title else ""))
     click.echo(f"reason:   {visible_line(here(result.reason))}")
     for label, value in (("header", result.header), ("received", result.received),

@@ -26,7 +26,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import Send
 
@@ -37,8 +37,6 @@ from inspector.core.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
-    from inspector.core.config import Route
-    from inspector.core.delivery.forward import Forwarder
     from inspector.core.store import Store
 
 REJECT_STATUS = 401
@@ -205,14 +203,29 @@ def build_policy(
 # -- deciding and answering -------------------------------------------------------------------
 
 
+class Overrides(Protocol):
+    """A config route, as far as answers go (config.Route; the config imports this module)."""
+
+    @property
+    def response(self) -> ResponseOverride | None: ...
+
+    def matches(self, path: str) -> bool: ...
+
+
+class Downstream(Protocol):
+    """Where a mirrored answer comes from: the forwarder (delivery.forward.Forwarder)."""
+
+    def claim(self, event_id: str) -> asyncio.Future[Attempt] | None: ...
+
+
 class Responder:
     """Decides each event's status (writer thread) and sends the answer (event loop)."""
 
-    def __init__(self, policy: ResponsePolicy, routes: Sequence[Route] = ()) -> None:
+    def __init__(self, policy: ResponsePolicy, routes: Sequence[Overrides] = ()) -> None:
         self.policy = policy
         self.routes = list(routes)
         self.overrides = any(r.response is not None for r in self.routes)
-        self.forwarder: Forwarder | None = None
+        self.forwarder: Downstream | None = None
         self.store: Store | None = None
 
     @property

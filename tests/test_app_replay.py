@@ -129,7 +129,8 @@ async def test_an_event_that_arrived_without_a_secret_is_resigned_once_it_verifi
         await wait_for(lambda: events.seqs and events.row(events.seqs[0]).verdict == "no_secret",
                        what="the event, unchecked")
         await wait_for(lambda: app.query_one(DetailPane).detail, what="detail")
-        app.runtime.analyzer.secrets.by_provider["connectly"] = SECRET  # not re-verified yet
+        secrets = app.runtime.analyzer.resolver.secrets
+        secrets.by_provider["connectly"] = SECRET  # not re-verified yet
         await pilot.press("s")
         await wait_for(lambda: any("not checked when it arrived" in n.message
                                    for n in app._notifications), what="the refusal")

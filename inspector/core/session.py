@@ -109,7 +109,7 @@ class Runtime:
         # Twilio signs the public URL: the tunnel's is the one senders call, unless the user
         # said otherwise with --public-url.
         if not self.settings.public_url:
-            self.analyzer.public_url = state.url if state.phase == UP else ""
+            self.analyzer.resolver.public_url = state.url if state.phase == UP else ""
         for listener in self.tunnel_listeners:
             listener(state)
 

@@ -410,10 +410,11 @@ class InspectorApp(App[int]):
             return
         analyzer = self.runtime.analyzer
         check = analyzer.verify(event)
-        secret = analyzer.secrets.for_provider(check.provider or "connectly")
+        resolver = analyzer.resolver
         signer = signer_for(analyzer, event)
-        advice = replay_advice(signer, expired(signer.provider, analyzer.request_of(event)))
-        detail = build(event, check, self.store.attempts(seq), mask(secret), advice)
+        advice = replay_advice(signer, expired(signer.provider, resolver.request_of(event)))
+        detail = build(event, check, self.store.attempts(seq),
+                       resolver.resolve_event(event).secret_note(), advice)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, detail, tab)
 
@@ -527,7 +528,7 @@ class InspectorApp(App[int]):
     def action_set_secret(self) -> None:
         row = self.event_list.row(self.event_list.selected) if self.event_list.selected else None
         provider = (row.provider if row else "") or "connectly"
-        secrets = self.runtime.analyzer.secrets
+        secrets = self.runtime.analyzer.resolver.secrets
         choices = [(p.title, p.name) for p in PROVIDERS.values()]
 
         def chosen(result: tuple[str, str] | None) -> None:
@@ -954,7 +955,7 @@ class InspectorApp(App[int]):
         if not self.runtime.url:
             self.notify("The receiver is not running.", severity="error")
             return
-        secret = self.runtime.analyzer.secrets.for_provider("connectly")
+        secret = self.runtime.analyzer.resolver.secrets.for_provider("connectly")
         sample = samples.build(kind, secret=secret)
         try:
             await self.http.post(self.runtime.url.rstrip("/") + sample.path,

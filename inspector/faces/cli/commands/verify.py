@@ -120,13 +120,13 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
     if secret:  # an explicit secret beats the routes' secrets
         routes = [dataclasses.replace(r, secret=None) for r in routes]
     analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)
-    redact.remember(analyzer.secrets.default)
+    redact.remember(analyzer.resolver.secrets.default)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "
                                    "--body-file")
         event = stored(event_id, db)
-        req = analyzer.request_of(event)
+        req = analyzer.resolver.request_of(event)
         if url:
             req = dataclasses.replace(req, url=url)
         path = event.path

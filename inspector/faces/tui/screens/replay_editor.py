@@ -176,8 +176,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
             yield self._body_area()
             ok = self.signer is not None and self.signer.ok
             what = f" ({self.signer.title})" if ok and self.signer is not None else ""
-            stamped = ok and self.signer is not None and self.signer.title not in (
-                "Connectly", "GitHub", "Shopify")
+            stamped = ok and self.signer is not None and self.signer.timestamped
             when = ", fresh timestamp" if stamped else ""
             yield Checkbox(f"Re-sign{what} with the configured secret{when}",
                            value=False, id="resign", disabled=not ok)

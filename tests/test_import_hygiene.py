@@ -135,3 +135,17 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     answers = MODULES["inspector.core.capture.answers"]
     assert "inspector.core.capture.receiver" in imports_of("inspector.core.capture.answers",
                                                           answers)
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    """Configuration comes from the environment in one place (core/settings.py); the tunnel
+    also hands the environment to the tool it runs, which is not configuration."""
+    readers = set()
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                readers.add(name)
+            if (isinstance(node, ast.keyword) and node.arg in ("envvar", "auto_envvar_prefix")
+                    and not (isinstance(node.value, ast.Constant) and node.value.value is None)):
+                readers.add(name)  # click reading a variable for an option
+    assert readers == {"inspector.core.settings", "inspector.core.capture.tunnel"}

@@ -30,7 +30,8 @@
 
 The response keys override the flags (--status, --response-body, ...) for the route's paths.
 
-Secrets are read from the environment when the file is loaded and never written anywhere.
+A route's `secret_env` is looked up in the environment the caller passes (core/settings.py
+reads it, once, at start-up); secrets are never written anywhere.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | 
 
 def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
                 *, confined: bool = False) -> list[Route]:
-    """Parse a config file into routes; every mistake raises ConfigError. `confined`: files
+    """Parse a config file into routes; every mistake raises ConfigError. `environ` holds
+    the variables routes name with `secret_env` (none when not given). `confined`: files
     named with `@` must be inside the config file's folder."""
     name = visible_line(str(path))
     try:
@@ -159,7 +161,7 @@ def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     tables = data.get("route", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
-    env = os.environ if environ is None else environ
+    env = {} if environ is None else environ
     return [_route(table, index, where, env, confined) for index, table in enumerate(tables)]
 
 

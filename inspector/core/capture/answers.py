@@ -4,7 +4,7 @@ A `ResponsePolicy` comes from the flags (`--status`, `--response-body`, `--respo
 `--delay`, `--reject-invalid`, `--respond-with-downstream`); a config route may override
 parts of it for its paths (`status`, `response_body`, `response_headers`, `delay`,
 `reject_invalid`), the first matching route deciding as for signatures. The global policy can
-be changed live (`Runtime.set_policy`); route overrides stay as the file says.
+be changed live (`Session.set_policy`); route overrides stay as the file says.
 
 Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
 then only in that header.

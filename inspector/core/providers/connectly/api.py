@@ -25,6 +25,8 @@ DEFAULT_API_BASE = "https://api.connectly.ai"
 TOPICS = ("messages", "delivery_status")
 WEBHOOK_PATH = "/webhooks/connectly"
 KEY_ENV = "CONNECTLY_API_KEY"
+BUSINESS_ENV = "CONNECTLY_BUSINESS_ID"
+API_BASE_ENV = "CONNECTLY_API_BASE"
 TIMEOUT = 15.0
 SHOWN = 500  # characters of an error body quoted in a message
 

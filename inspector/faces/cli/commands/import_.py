@@ -10,16 +10,16 @@ import click
 from inspector.core import display, redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
-from inspector.core.settings import default_db
+from inspector.core.settings import OptionError, default_db, read_secrets
 from inspector.core.store import Store, StoreError
 from inspector.faces.cli.commands.options import (
     config_option,
     max_body_option,
-    parse_secrets,
     parse_size,
     provider_secret_option,
     public_url_option,
     secret_option,
+    usage_error,
 )
 from inspector.faces.cli.commands.verify import load as load_config
 
@@ -46,7 +46,10 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     Ids are kept, so importing a file twice adds its events once. Imported events can be
     replayed like any other.
     """
-    secrets = parse_secrets(secret, provider_secrets)
+    try:
+        secrets = read_secrets(secret, provider_secrets)
+    except OptionError as exc:
+        raise usage_error(exc) from exc
     redact.remember(secrets.default, *secrets.by_provider.values())  # config's: in load
     analyzer = Analyzer(secrets=secrets, public_url=public_url,
                         routes=load_config(config).routes)

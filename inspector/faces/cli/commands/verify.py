@@ -15,13 +15,14 @@ import click
 
 from inspector.core import redact
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.config import Config, ConfigError, load_config
+from inspector.core.config import Config
 from inspector.core.display import verdict_label
 from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.settings import default_db, secret_from_env
+from inspector.core.settings import OptionError, default_db, read_config, secret_from_env
 from inspector.core.signatures import PROVIDERS, Check, Secrets, SignedRequest
+from inspector.faces.cli.commands.options import usage_error
 
 SHOWN = 400  # characters of a header value printed; hostile values can be 100 KB
 # Reasons name the receiver's flags (`inspector`, `serve`); here the same thing is another.
@@ -39,9 +40,9 @@ def parse_header(text: str) -> tuple[str, str]:
 def load(config: str | None) -> Config:
     """The --config file, else ./inspector.toml if any; a usage error when it is wrong."""
     try:
-        found = load_config(config)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--config") from exc
+        found = read_config(config)
+    except OptionError as exc:
+        raise usage_error(exc) from exc
     redact.remember(*(route.secret for route in found.routes))
     return found
 

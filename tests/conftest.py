@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,12 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 from inspector.core.capture.server import EmbeddedServer, bind, make_server  # noqa: E402
-from inspector.core.session import Runtime  # noqa: E402
+from inspector.core.capture.tunnel import TunnelState  # noqa: E402
+from inspector.core.model import Attempt, Event  # noqa: E402
+from inspector.core.session import Session  # noqa: E402
 from inspector.core.settings import Settings  # noqa: E402
 from inspector.core.signatures import Secrets  # noqa: E402
+from inspector.core.sink import BaseSink  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONNECTLY = json.loads((SHARED / "fixtures/connectly/events.json").read_text())
@@ -125,14 +128,38 @@ def recorder() -> Iterator[Recorder]:
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     settings = Settings(host="127.0.0.1", port=0, db=str(tmp_path / "events.db"),
                         secrets=Secrets(default=SECRET))
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
+    return replace(settings, **overrides)
 
 
-def make_runtime(settings: Settings, *, listen: bool = True) -> Runtime:
+def make_runtime(settings: Settings, *, listen: bool = True) -> Session:
     sock = bind(settings.host, settings.port) if listen else None
-    return Runtime(settings, sock)
+    return Session(settings, sock)
+
+
+@dataclass
+class Heard(BaseSink):
+    """A sink that keeps what a session told it, in order."""
+
+    events: list[Event] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    failures: list[str | None] = field(default_factory=list)
+    tunnels: list[TunnelState] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def committed(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+    def attempted(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+
+    def failed(self, message: str | None) -> None:
+        self.failures.append(message)
+
+    def tunnel(self, state: TunnelState) -> None:
+        self.tunnels.append(state)
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
 
 
 @asynccontextmanager

@@ -113,7 +113,7 @@ async def test_replay_without_target_asks_and_remembers(tmp_path: Path, recorder
         await pilot.press("enter")
         await wait_for(lambda: recorder.requests, what="replay")
         assert recorder.requests[-1].path == "/hooks/in"
-        assert app.replay_target == recorder.url + "/hooks/in"
+        assert app.session.live.replay_target == recorder.url + "/hooks/in"
         assert app.store.meta("replay_target") == recorder.url + "/hooks/in"
 
 

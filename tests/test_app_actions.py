@@ -103,7 +103,7 @@ async def test_copy_as_curl_without_a_target_aims_at_this_inspector(tmp_path: Pa
         await client.post(base + case["path"], content=case["body"].encode(), headers=headers)
         events = app.query_one(EventList)
         await wait_for(lambda: events.seqs, what="row")
-        assert not app.replay_target
+        assert not app.session.live.replay_target
         await pilot.press("c")
         assert f"'{base}/webhooks/connectly'" in app.clipboard
         assert "169.254.169.254" not in app.clipboard

@@ -132,7 +132,7 @@ async def test_tunnel_in_the_header_and_registration(tmp_path: Path, cloudflared
                                connectly_api_base=api.url) as (app, _pilot, _base):
             public = "https://quiet-river-1.trycloudflare.com"
             await wait_for(lambda: public in status_text(app), what="tunnel URL in the header")
-            assert app.runtime.analyzer.public_url == public
+            assert app.session.live.public_url == public
             app.action_register_connectly()
             await wait_for(lambda: len(api.received) == 2, what="both topics registered")
             bodies = [json.loads(r["body"]) for r in api.received]
@@ -142,7 +142,7 @@ async def test_tunnel_in_the_header_and_registration(tmp_path: Path, cloudflared
             app.action_copy_registration()
             assert app.clipboard.count("curl -X POST") == 2
             assert KEY not in app.clipboard and "$CONNECTLY_API_KEY" in app.clipboard
-            tunnel = app.runtime.tunnel
+            tunnel = app.session.tunnel
             assert tunnel is not None and tunnel.pid is not None
             pid = tunnel.pid
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()

@@ -129,7 +129,7 @@ async def test_an_event_that_arrived_without_a_secret_is_resigned_once_it_verifi
         await wait_for(lambda: events.seqs and events.row(events.seqs[0]).verdict == "no_secret",
                        what="the event, unchecked")
         await wait_for(lambda: app.query_one(DetailPane).detail, what="detail")
-        app.runtime.analyzer.secrets.by_provider["connectly"] = SECRET  # not re-verified yet
+        app.session.set_secret("connectly", SECRET)  # not re-verified yet
         await pilot.press("s")
         await wait_for(lambda: any("not checked when it arrived" in n.message
                                    for n in app._notifications), what="the refusal")
@@ -192,12 +192,12 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
         assert "202" in str(app.query_one(StatusBar).render())
         app.action_toggle_reject_invalid()
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 401
-        app._set_policy(replace(app.runtime.settings.policy, status=503,
+        app._set_policy(replace(app.session.live.policy, status=503,
                                 reject_invalid=False))
         answer = await post(base, connectly_event("text"), client)
         assert answer.status_code == 503 and answer.json()["ok"] is False
         app.action_response_default()
-        assert app.runtime.settings.policy == DEFAULT_POLICY
+        assert app.session.live.policy == DEFAULT_POLICY
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200
 
 

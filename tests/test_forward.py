@@ -21,14 +21,22 @@ from typing import Any
 import httpx
 
 from inspector.core.model import Attempt
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.core.store import Store
 from inspector.faces.serve import serve
-from tests.conftest import SECRET, Recorder, connectly_event, make_runtime, make_settings, wait_for
+from tests.conftest import (
+    SECRET,
+    Heard,
+    Recorder,
+    connectly_event,
+    make_runtime,
+    make_settings,
+    wait_for,
+)
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runtime]:
+async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Session]:
     runtime = make_runtime(make_settings(tmp_path, **overrides))
     await runtime.start()
     await wait_for(lambda: runtime._running and runtime._running.server.started,
@@ -39,11 +47,11 @@ async def running(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runtime]:
         await runtime.stop()
 
 
-def attempts_of(runtime: Runtime) -> list[Attempt]:
+def attempts_of(runtime: Session) -> list[Attempt]:
     """Every attempt the runtime announced, in the order announced."""
-    seen: list[Attempt] = []
-    runtime.on_attempt(seen.append)
-    return seen
+    heard = Heard()
+    runtime.subscribe(heard)
+    return heard.attempts
 
 
 def closed_port() -> int:

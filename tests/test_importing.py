@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from inspector.core.capture.answers import ResponsePolicy
 from inspector.core.model import Event
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.core.store import Store
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
@@ -26,7 +26,7 @@ SERVER_HEADERS = {"date", "server"}
 
 
 @asynccontextmanager
-async def live(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Runtime, str]]:
+async def live(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Session, str]]:
     runtime = make_runtime(make_settings(tmp_path, **overrides))
     await runtime.start()
     await wait_for(lambda: runtime._running and runtime._running.server.started)

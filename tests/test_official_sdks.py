@@ -248,7 +248,7 @@ def told(app: Any) -> list[str]:
 
 async def settled(app: Any) -> None:
     """Nothing in flight: no forward queued or sending, no replay worker running."""
-    forwarder = app.runtime.forwarder
+    forwarder = app.session.forwarder
     await wait_for(lambda: forwarder is None or forwarder.waiting == 0, what="forwards done")
     await app.workers.wait_for_complete()
 

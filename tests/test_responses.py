@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ from inspector.core.capture.answers import (
     default_answer,
 )
 from inspector.core.config import ConfigError, load_routes
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.core.settings import OptionError, Settings, apply_options
-from tests.conftest import connectly_event, make_runtime, make_settings, wait_for
+from tests.conftest import Heard, connectly_event, make_runtime, make_settings, wait_for
 
 
 def options(**values: Any) -> Settings:
@@ -31,10 +32,10 @@ def options(**values: Any) -> Settings:
 
 @asynccontextmanager
 async def running(tmp_path: Path, settings: Settings | None = None,
-                  **overrides: Any) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+                  **overrides: Any) -> AsyncIterator[tuple[Session, httpx.AsyncClient]]:
     base = make_settings(tmp_path, **overrides)
     if settings is not None:
-        base.policy = settings.policy
+        base = replace(base, policy=settings.policy)
     runtime = make_runtime(base)
     await runtime.start()
     await wait_for(lambda: runtime._running and runtime._running.server.started)
@@ -51,7 +52,7 @@ async def post_case(client: httpx.AsyncClient, name: str, path: str = "") -> htt
                              headers=case["headers"])
 
 
-def stored_status(runtime: Runtime, response: httpx.Response) -> int:
+def stored_status(runtime: Session, response: httpx.Response) -> int:
     event = runtime.store.event_by_id(response.headers["x-inspector-event-id"])
     assert event is not None
     return event.status
@@ -112,8 +113,9 @@ async def test_no_content_has_no_body(tmp_path: Path) -> None:
 
 async def test_delay_answers_after_the_commit_without_blocking(tmp_path: Path) -> None:
     async with running(tmp_path, options(delay=1.0)) as (runtime, client):
-        committed: list[str] = []
-        runtime.on_commit(lambda events: committed.extend(e.id for e in events))
+        heard = Heard()
+        runtime.subscribe(heard)
+        committed = heard.events
         first = asyncio.create_task(client.post("/hook", content=b"1"))
         second = asyncio.create_task(client.post("/hook", content=b"2"))
         # Both are stored while both answers still wait: the delay does not hold the loop.
@@ -121,7 +123,7 @@ async def test_delay_answers_after_the_commit_without_blocking(tmp_path: Path) -
         assert not first.done() and not second.done()
         responses = await asyncio.gather(first, second)
     assert [r.status_code for r in responses] == [200, 200]
-    assert sorted(r.json()["id"] for r in responses) == sorted(committed)
+    assert sorted(r.json()["id"] for r in responses) == sorted(e.id for e in committed)
 
 
 async def test_reject_invalid_answers_401_to_the_tampered_fixture(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from inspector.core.providers.connectly.samples import (
     parse_set,
     set_path,
 )
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.faces.cli.commands.trigger import trigger
 from tests.conftest import SECRET, make_runtime, make_settings, wait_for
 
@@ -35,7 +35,7 @@ NO_ENV = {"CONNECTLY_WEBHOOK_SECRET": None, "INSPECTOR_SECRET": None}
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+async def runtime(tmp_path: Path) -> AsyncIterator[Session]:
     rt = make_runtime(make_settings(tmp_path))
     await rt.start()
     await wait_for(lambda: rt._running and rt._running.server.started)
@@ -49,12 +49,12 @@ async def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
     return await asyncio.to_thread(runner.invoke, trigger, list(args), catch_exceptions=False)
 
 
-def events(runtime: Runtime) -> list[Event]:
+def events(runtime: Session) -> list[Event]:
     return [e for e in (runtime.store.event(s) for s in runtime.store.seqs()) if e]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_every_kind_arrives_signed_and_described(runtime: Runtime, kind: str) -> None:
+async def test_every_kind_arrives_signed_and_described(runtime: Session, kind: str) -> None:
     result = await run(kind, "--to", runtime.url, "--secret", SECRET)
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]
@@ -70,7 +70,7 @@ async def test_every_kind_arrives_signed_and_described(runtime: Runtime, kind: s
     assert abs(int(body["timestamp"]) - event.received_at) < 60  # fresh
 
 
-async def test_set_edits_fields_and_parses_json_values(runtime: Runtime) -> None:
+async def test_set_edits_fields_and_parses_json_values(runtime: Session) -> None:
     result = await run("text", "--to", runtime.url + "custom/path", "--secret", SECRET,
                        "--set", "message.text=hi", "--set", "sender.id=+15550001111",
                        "--set", 'metadata={"n": 1, "ok": true}', "--set", "count=3")
@@ -82,7 +82,7 @@ async def test_set_edits_fields_and_parses_json_values(runtime: Runtime) -> None
     assert body["metadata"] == {"n": 1, "ok": True} and body["count"] == 3
 
 
-async def test_repeat_sends_n(runtime: Runtime) -> None:
+async def test_repeat_sends_n(runtime: Session) -> None:
     result = await run("delivery_status", "--to", runtime.url, "--secret", SECRET,
                        "--repeat", "3")
     assert result.exit_code == 0, result.output
@@ -93,13 +93,13 @@ async def test_repeat_sends_n(runtime: Runtime) -> None:
     assert len({json.loads(e.body)["statusUpdate"]["id"] for e in stored}) == 3
 
 
-async def test_secret_from_the_environment(runtime: Runtime) -> None:
+async def test_secret_from_the_environment(runtime: Session) -> None:
     result = await run("button", "--to", runtime.url, env={"CONNECTLY_WEBHOOK_SECRET": SECRET})
     assert result.exit_code == 0 and "warning" not in result.stderr
     assert events(runtime)[0].verdict == "valid"
 
 
-async def test_without_a_secret_it_warns_and_sends_unsigned(runtime: Runtime) -> None:
+async def test_without_a_secret_it_warns_and_sends_unsigned(runtime: Session) -> None:
     result = await run("text", "--to", runtime.url)
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: no secret")

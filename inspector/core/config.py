@@ -30,7 +30,8 @@
 
 The response keys override the flags (--status, --response-body, ...) for the route's paths.
 
-Secrets are read from the environment when the file is loaded and never written anywhere.
+A route's `secret_env` is looked up in the environment the caller passes (core/settings.py
+reads it, once, at start-up); secrets are never written anywhere.
 """
 
 from __future__ import annotations
@@ -44,15 +45,15 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from inspector.core import display as plural
 from inspector.core.capture.answers import (
     PolicyError,
     ResponseOverride,
+    answer_header,
     check_delay,
     check_status,
-    parse_header_line,
     read_body,
 )
+from inspector.core.display import count
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import PROVIDERS, Provider
 from inspector.core.signatures.generic import Generic, HmacSpec
@@ -104,7 +105,7 @@ class Config:
             return ""
         how = "--config" if self.named else "found in the working directory"
         where = visible_line(str(self.path.absolute()))
-        return f"config: {where} ({how}), {plural.count(len(self.routes), 'route')}"
+        return f"config: {where} ({how}), {count(len(self.routes), 'route')}"
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None,
@@ -131,7 +132,8 @@ def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | 
 
 def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
                 *, confined: bool = False) -> list[Route]:
-    """Parse a config file into routes; every mistake raises ConfigError. `confined`: files
+    """Parse a config file into routes; every mistake raises ConfigError. `environ` holds
+    the variables routes name with `secret_env` (none when not given). `confined`: files
     named with `@` must be inside the config file's folder."""
     name = visible_line(str(path))
     try:
@@ -159,7 +161,7 @@ def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     tables = data.get("route", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
-    env = os.environ if environ is None else environ
+    env = {} if environ is None else environ
     return [_route(table, index, where, env, confined) for index, table in enumerate(tables)]
 
 
@@ -231,7 +233,7 @@ def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
         key = "delay"
         delay = check_delay(table["delay"]) if key in table else None
         key = "response_headers"
-        headers = (tuple(parse_header_line(h) for h in table[key]) if key in table else None)
+        headers = (tuple(answer_header(h) for h in table[key]) if key in table else None)
         key = "response_body"
         body = read_body(table[key], base, confined=confined) if key in table else None
     except PolicyError as exc:

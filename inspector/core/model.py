@@ -8,9 +8,8 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# Headers are kept as (name, value) pairs decoded as latin-1: lossless for every byte, in the
-# order received, duplicates included.
-HeaderList = list[tuple[str, str]]
+from inspector.core.headers import HeaderList as HeaderList
+from inspector.core.headers import header_value
 
 # Standard base32 letters mapped onto Crockford's alphabet (no I, L, O, U).
 _CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
@@ -36,23 +35,6 @@ class Verdict(StrEnum):
     INVALID = "invalid"
     UNSIGNED = "unsigned"
     NO_SECRET = "no_secret"
-
-
-VERDICT_LABELS: dict[str, str] = {
-    Verdict.VALID: "✓ valid",
-    Verdict.INVALID: "✗ invalid",
-    Verdict.UNSIGNED: "– unsigned",
-    Verdict.NO_SECRET: "? no secret",
-}
-
-
-def header_value(headers: HeaderList, name: str) -> str | None:
-    """The first value of a header, by case-insensitive name."""
-    lname = name.lower()
-    for key, value in headers:
-        if key.lower() == lname:
-            return value
-    return None
 
 
 @dataclass(frozen=True, slots=True)

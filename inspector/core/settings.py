@@ -1,21 +1,37 @@
-"""Settings shared by the TUI and the headless runner, from flags and the environment."""
+"""Start-up configuration: built once from the options and the environment, then frozen.
+
+This module is the only one that reads the environment for configuration: the secrets
+(`--secret`'s variables and each provider's own), the variables config routes name with
+`secret_env`, and Connectly's business id, API key and API base. The faces pass option
+values in and get `Settings` (or, for the small commands, a secret) back.
+
+What changes while the inspector runs (the answer policy, the replay target, a secret set
+in the TUI, the tunnel's public URL) is the session's live state (core/session.py), never
+these settings: they say how it started.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import platformdirs
 
 from inspector.core.capture.answers import DEFAULT_POLICY, PolicyError, ResponsePolicy, build_policy
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
-from inspector.core.capture.tunnel import Spec
-from inspector.core.config import Route
-from inspector.core.providers.connectly.api import DEFAULT_API_BASE, KEY_ENV
+from inspector.core.capture.tunnel import Spec, TunnelError, parse_spec
+from inspector.core.config import Config, ConfigError, Route, load_config
+from inspector.core.delivery.replay import ReplayError, check_target
+from inspector.core.providers.connectly.api import (
+    API_BASE_ENV,
+    BUSINESS_ENV,
+    DEFAULT_API_BASE,
+    KEY_ENV,
+)
+from inspector.core.signatures import PROVIDERS, Secrets
 from inspector.core.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
-from inspector.core.signatures import Secrets
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -26,32 +42,75 @@ def default_db() -> Path:
     return Path(platformdirs.user_data_dir("webhook-inspector")) / "events.db"
 
 
-def secret_from_env() -> str | None:
-    for name in SECRET_ENVS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
 
 
-def secrets_in_env() -> list[str]:
+def env_value(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """One named variable ("" when unset): for a name the user chose (--api-key-env)."""
+    return _env(environ).get(name, "")
+
+
+def secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The secret for any provider: CONNECTLY_WEBHOOK_SECRET, else INSPECTOR_SECRET."""
+    env = _env(environ)
+    return next((env[name] for name in SECRET_ENVS if env.get(name)), None)
+
+
+def secrets_in_env(environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret the environment holds under a name we read one from."""
+    env = _env(environ)
     names = {*SECRET_ENVS, KEY_ENV, *(n for ns in PROVIDER_SECRET_ENVS.values() for n in ns)}
-    return [os.environ[name] for name in sorted(names) if os.environ.get(name)]
+    return [env[name] for name in sorted(names) if env.get(name)]
 
 
-@dataclass(slots=True)
+def read_secrets(secret: str | None, provider_secrets: Sequence[str] = (),
+                 environ: Mapping[str, str] | None = None) -> Secrets:
+    """--secret (any provider; else its variables), then NAME=SECRET pairs, then each
+    provider's own variable. OptionError for a pair that is not NAME=SECRET."""
+    env = _env(environ)
+    secrets = Secrets.from_env(env, default=secret or secret_from_env(env))
+    for pair in provider_secrets:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in PROVIDERS or not value:
+            known = ", ".join(PROVIDERS)
+            raise OptionError(f"{pair.split('=')[0]!r}=… is not NAME=SECRET with NAME one of "
+                              f"{known}", "--provider-secret")
+        secrets.by_provider[name] = value
+    return secrets
+
+
+def read_config(path: str | None, environ: Mapping[str, str] | None = None) -> Config:
+    """The --config file, else ./inspector.toml if any, its routes' secrets read from the
+    variables they name. OptionError (naming --config) for any mistake in it."""
+    try:
+        return load_config(path, environ=_env(environ))
+    except ConfigError as exc:
+        raise OptionError(str(exc), "--config") from exc
+
+
+class OptionError(ValueError):
+    """A bad option value; `option` names the flag, for the usage error."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
+    """How the inspector was started. Frozen: see the module's docstring for live state."""
+
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db: str = field(default_factory=lambda: str(default_db()))
-    secrets: Secrets = field(default_factory=Secrets)
+    secrets: Secrets = field(default_factory=Secrets)  # the session works on a copy
     replay_to: str = ""
     max_body: int = DEFAULT_MAX_BODY
     public_url: str = ""
     follow: bool = True
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
-    routes: list[Route] = field(default_factory=list)  # from inspector.toml / --config
+    routes: Sequence[Route] = ()  # from inspector.toml / --config
     config_note: str = ""  # which config file was loaded, said at start-up
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
     resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
@@ -61,25 +120,79 @@ class Settings:
     reset_db: bool = False  # --reset-db: move a corrupt or too-new database aside
     tunnel: Spec | None = None  # --tunnel: a tunnel tool pointed at our port
     # For "Register tunnel with Connectly" in the TUI (the API key is a secret: never stored).
-    connectly_business_id: str = field(
-        default_factory=lambda: os.environ.get("CONNECTLY_BUSINESS_ID", ""))
-    connectly_api_key: str = field(default_factory=lambda: os.environ.get("CONNECTLY_API_KEY",
-                                                                          ""), repr=False)
-    connectly_api_base: str = field(default_factory=lambda: os.environ.get(
-        "CONNECTLY_API_BASE", DEFAULT_API_BASE))
+    connectly_business_id: str = ""
+    connectly_api_key: str = field(default="", repr=False)
+    connectly_api_base: str = DEFAULT_API_BASE
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        db: str | None = None,
+        secret: str | None = None,
+        provider_secrets: Sequence[str] = (),
+        replay_to: str = "",
+        max_body: int = DEFAULT_MAX_BODY,
+        public_url: str = "",
+        http: str = "auto",
+        config: str | None = None,
+        follow: bool = True,
+        forward_to: str = "",
+        resign: bool = False,
+        respond_with_downstream: bool = False,
+        status: int | None = None,
+        response_body: str | None = None,
+        response_headers: Sequence[str] = (),
+        delay: float | None = None,
+        reject_invalid: bool = False,
+        tunnel: str | None = None,
+        rate_limit: float = 0.0,
+        reset_db: bool = False,
+    ) -> Settings:
+        """Settings from raw option values and the environment (os.environ unless given).
+        OptionError names the option at fault."""
+        env = _env(environ)
+        config_file = read_config(config, env)
+        secrets = read_secrets(secret, provider_secrets, env)
+        if replay_to:
+            try:
+                check_target(replay_to)
+            except ReplayError as exc:
+                raise OptionError(str(exc), "--replay-to") from exc
+        settings = cls(
+            host=host,
+            port=port,
+            db=db or str(default_db()),
+            secrets=secrets,
+            replay_to=replay_to,
+            max_body=max_body,
+            public_url=public_url,
+            follow=follow,
+            http=http,
+            routes=config_file.routes,
+            config_note=config_file.describe(),
+            rate_limit=rate_limit,
+            reset_db=reset_db,
+            connectly_business_id=env.get(BUSINESS_ENV, ""),
+            connectly_api_key=env.get(KEY_ENV, ""),
+            connectly_api_base=env.get(API_BASE_ENV, DEFAULT_API_BASE),
+        )
+        settings = apply_options(
+            settings, forward_to=forward_to, resign=resign, status=status,
+            response_body=response_body, response_headers=response_headers, delay=delay,
+            reject_invalid=reject_invalid, respond_with_downstream=respond_with_downstream)
+        try:
+            return replace(settings, tunnel=parse_spec(tunnel)) if tunnel else settings
+        except TunnelError as exc:
+            raise OptionError(str(exc), "--tunnel") from exc
 
     def secret_values(self) -> list[str | None]:
-        """Every secret these settings hold, now (the TUI can add some while it runs)."""
+        """Every secret these settings hold (the session adds the ones set while it runs)."""
         return [self.secrets.default, *self.secrets.by_provider.values(),
                 *(route.secret for route in self.routes), self.connectly_api_key]
-
-
-class OptionError(ValueError):
-    """A bad option value; `option` names the flag, for the usage error."""
-
-    def __init__(self, message: str, option: str) -> None:
-        super().__init__(message)
-        self.option = option
 
 
 def apply_options(
@@ -94,23 +207,22 @@ def apply_options(
     reject_invalid: bool = False,
     respond_with_downstream: bool = False,
 ) -> Settings:
-    """Fill the forwarding and response settings from raw option values (the click layer
-    stays thin). Raises OptionError naming the flag at fault."""
+    """`settings` with the forwarding and response settings from raw option values. Raises
+    OptionError naming the flag at fault."""
     if forward_to:
-        from inspector.core.delivery.replay import ReplayError, check_target
-
         try:
-            settings.forward_to = check_target(forward_to)
+            forward_to = check_target(forward_to)
         except ReplayError as exc:
             raise OptionError(str(exc), "--forward-to") from exc
-    if respond_with_downstream and not settings.forward_to:
+    else:
+        forward_to = settings.forward_to
+    if respond_with_downstream and not forward_to:
         raise OptionError("needs --forward-to URL (it answers with what that app answered)",
                           "--respond-with-downstream")
-    settings.resign = resign
     try:
-        settings.policy = build_policy(
+        policy = build_policy(
             status=status, body=response_body, headers=response_headers, delay=delay,
             reject_invalid=reject_invalid, respond_with_downstream=respond_with_downstream)
     except PolicyError as exc:
         raise OptionError(str(exc), exc.option) from exc
-    return settings
+    return replace(settings, forward_to=forward_to, resign=resign, policy=policy)

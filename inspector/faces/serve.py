@@ -1,6 +1,7 @@
 """`inspector serve`: the same receiver, store, verification and forwarding, without the TUI.
 
-One line per event on stdout (or JSON lines), written once per committed batch.
+One line per event on stdout (or JSON lines), written once per committed batch: a Sink
+that prints (core/sink.py). Storage failures and tunnel states go to stderr.
 
 With `--forward-to`, each forward's outcome is a second line, printed when the forward
 completes (forwards run after the acknowledgement, so the event's line comes first):
@@ -26,19 +27,20 @@ import signal
 import sys
 from typing import TextIO
 
-from inspector.core import clock
 from inspector.core.capture.tunnel import TunnelState
-from inspector.core.model import VERDICT_LABELS, Attempt, Event
+from inspector.core.display import duration, kind_label, local_time, verdict_label
+from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.session import Runtime
+from inspector.core.session import Session
+from inspector.core.sink import BaseSink
 
 
 def line(event: Event) -> str:
     """A one-line, terminal-safe description of an event. Every field (the method and the
     kind come from the sender too) is made visible at once, after it is put together."""
-    when = clock.local(event.received_at)
-    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
-    kind = f"refused {event.status}" if event.refused else clip(event.kind or "-", 60)
+    when = local_time(event.received_at)
+    verdict = verdict_label(event.verdict)
+    kind = clip(kind_label(event.kind, event.refused, event.status) or "-", 60)
     target = clip(event.target, 120)
     summary = clip(event.summary or event.refused, 120)
     return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
@@ -46,11 +48,11 @@ def line(event: Event) -> str:
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
-    when = clock.local(attempt.at)
+    when = local_time(attempt.at)
     if attempt.status is None:
         outcome = "✗ " + clip(attempt.error, 200)
     else:
-        outcome = f"→ {attempt.status} in {attempt.elapsed_ms:.0f} ms"
+        outcome = f"→ {attempt.status} in {duration(attempt.elapsed_ms)}"
     how = " (re-signed)" if attempt.resigned else ""
     if attempt.note:
         how = f" ({clip(attempt.note, 200)})"
@@ -95,46 +97,58 @@ def json_line(event: Event) -> str:
     )
 
 
-async def serve(runtime: Runtime, *, as_json: bool = False, out: TextIO | None = None,
+class Printer(BaseSink):
+    """Events (and forwards) on `out`, one line each; problems and tunnel states on `err`."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, as_json: bool, forwarding: bool) -> None:
+        self.out = out
+        self.err = err
+        self.render = json_line if as_json else line
+        self.render_forward = forward_json if as_json else forward_line
+        self.forwarding = forwarding
+        self.ids: dict[int, str] = {}  # seq -> id of events whose forward line is to come
+
+    def committed(self, events: list[Event]) -> None:
+        self.out.write("".join(self.render(e) + "\n" for e in events))
+        self.out.flush()
+        if self.forwarding:
+            self.ids.update((e.seq, e.id) for e in events if not e.refused)
+
+    def attempted(self, attempt: Attempt) -> None:
+        if attempt.kind == "forward":
+            self.out.write(self.render_forward(attempt, self.ids.pop(attempt.event_seq, ""))
+                           + "\n")
+            self.out.flush()
+
+    def failed(self, message: str | None) -> None:
+        if message is not None:  # recovery goes unsaid: the next event line shows it
+            self._say(f"error: {message}")
+
+    def tunnel(self, state: TunnelState) -> None:
+        self._say(state.describe())
+
+    def notice(self, text: str) -> None:
+        self._say(visible_line(text))
+
+    def _say(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+async def serve(session: Session, *, as_json: bool = False, out: TextIO | None = None,
                 err: TextIO | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully."""
     out = out or sys.stdout
     err = err or sys.stderr
-    render = json_line if as_json else line
-    render_forward = forward_json if as_json else forward_line
-    forwarding = runtime.forwarder is not None
-    ids: dict[int, str] = {}  # seq -> id of events whose forward line is still to come
-
-    def on_commit(events: list[Event]) -> None:
-        out.write("".join(render(e) + "\n" for e in events))
-        out.flush()
-        if forwarding:
-            ids.update((e.seq, e.id) for e in events if not e.refused)
-
-    def on_attempt(attempt: Attempt) -> None:
-        if attempt.kind == "forward":
-            out.write(render_forward(attempt, ids.pop(attempt.event_seq, "")) + "\n")
-            out.flush()
-
-    def on_error(message: str) -> None:
-        err.write(f"error: {message}\n")
-        err.flush()
-
-    def on_tunnel(state: TunnelState) -> None:
-        err.write(state.describe() + "\n")
-        err.flush()
-
-    runtime.on_commit(on_commit)
-    runtime.on_attempt(on_attempt)
-    runtime.errors.append(on_error)
-    runtime.tunnel_listeners.append(on_tunnel)
+    session.subscribe(Printer(out, err, as_json=as_json,
+                              forwarding=session.forwarder is not None))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
-    forward = f"; forwarding to {runtime.forwarder.target}" if runtime.forwarder else ""
-    err.write(f"listening on {runtime.url} (database {runtime.store.path}){forward}; "
+    await session.start()
+    forward = f"; forwarding to {session.forwarder.target}" if session.forwarder else ""
+    err.write(f"listening on {session.url} (database {session.store.path}){forward}; "
               "Ctrl+C stops\n")
     err.flush()
     try:
@@ -142,5 +156,5 @@ async def serve(runtime: Runtime, *, as_json: bool = False, out: TextIO | None =
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await runtime.stop()
+        await session.stop()
     err.write("stopped\n")

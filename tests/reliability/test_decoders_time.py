@@ -256,7 +256,7 @@ async def test_acks_stay_prompt_while_adversarial_bodies_arrive(tmp_path: Path) 
 async def test_past_the_budget_the_event_is_stored_with_a_note(tmp_path: Path) -> None:
     """The backstop: analysis that overruns its budget stops, and says so on the event."""
     async with running_app(tmp_path) as (app, _pilot, base):
-        app.runtime.analyzer.budget = 1e-9  # every event overruns it
+        app.session.analyzer.budget = 1e-9  # every event overruns it
         answer = await send_raw(port_of(base), wire(benign(), [JSON, ("x-github-event", "push")]))
         assert answer.status == 200
         event = app.store.event_by_id(answer.json()["id"])

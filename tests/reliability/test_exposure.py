@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from inspector.core.capture.ratelimit import RateLimit
 from inspector.core.capture.server import Running, bind, exposure_warning, make_server
 from inspector.core.delivery.replay import ReplayError, check_target
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.core.settings import DEFAULT_HOST, OptionError, Settings, apply_options
 from tests.conftest import (
     CONNECTLY,
@@ -190,7 +190,7 @@ async def test_secrets_are_not_in_the_database_or_the_logs(tmp_path: Path) -> No
             # The detail pane's check (received vs expected) holds no secret either.
             event = app.store.event(app.store.seqs()[0])
             assert event is not None
-            check = app.runtime.analyzer.verify(event)
+            check = app.session.analyzer.verify(event)
             _assert_no_secret("a signature check", repr(check).encode(), secret)
             assert check.ok
     assert count == len(CONNECTLY["events"]) + 2
@@ -284,7 +284,7 @@ async def test_token_bucket_refills_at_the_rate() -> None:
 
 
 @contextlib.asynccontextmanager
-async def limited(tmp_path: Path, rate: float) -> AsyncIterator[tuple[Runtime, RateLimit, str]]:
+async def limited(tmp_path: Path, rate: float) -> AsyncIterator[tuple[Session, RateLimit, str]]:
     """The real receiver and store behind RateLimit, as the runtime should wire it."""
     runtime = make_runtime(make_settings(tmp_path), listen=False)
     await runtime.start()

@@ -11,13 +11,13 @@ import pytest
 
 from inspector.core.capture.server import DEFAULT_LIMITS, MALFORMED
 from inspector.core.model import Event
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from tests.conftest import wait_for
 from tests.reliability.conftest import read_answer, send_raw
 from tests.reliability.test_slow_clients import PARSERS, open_conn, read_all, receiver
 
 
-def stored(runtime: Runtime, ident: str) -> Event:
+def stored(runtime: Session, ident: str) -> Event:
     event = runtime.store.event_by_id(ident)
     assert event is not None
     return event

@@ -30,7 +30,7 @@ from inspector.core.capture.server import (
     make_server,
 )
 from inspector.core.model import Event
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from tests.conftest import make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import Answer, port_of, read_answer, request, send_raw
 
@@ -44,7 +44,7 @@ DELIVERY = request(target="/hook", headers=[(b"content-type", b"application/json
 
 @contextlib.asynccontextmanager
 async def receiver(tmp_path: Path, http: str, limits: Limits) -> AsyncIterator[
-        tuple[Runtime, int]]:
+        tuple[Session, int]]:
     """The real receiver and store behind a server with `limits`; yields (runtime, port)."""
     runtime = make_runtime(make_settings(tmp_path), listen=False)
     await runtime.start()  # the store only: no socket
@@ -132,7 +132,7 @@ async def test_a_stalled_body_gets_408_and_is_recorded(tmp_path: Path, http: str
         await delivered(port)
 
 
-async def cut_event(runtime: Runtime, path: str) -> Event:
+async def cut_event(runtime: Session, path: str) -> Event:
     """The one event recorded for `path` (the server cut its body)."""
     def find() -> Event | None:
         events = [runtime.store.event(seq) for seq in runtime.store.seqs()]

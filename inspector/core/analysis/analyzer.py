@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any
 
 from inspector.core.analysis import decoding
-from inspector.core.config import Route, match
+from inspector.core.config import Route
 from inspector.core.model import Event, Verdict
 from inspector.core.providers.describe import describe
 from inspector.core.sanitize import FORMAT, clip, visible_line
-from inspector.core.signatures import Check, Secrets, SignedRequest, check
+from inspector.core.signatures import Check, Secrets, SignedRequest, verify_with
+from inspector.core.signatures.resolve import Resolver
 
 DESCRIBE_LIMIT = 1024 * 1024  # bodies above this are not parsed for a summary
 # CPU seconds of analysis per event before the optional steps (summary, odd characters) are
@@ -27,39 +29,34 @@ LONG_PATH = 2048
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
-@dataclass(slots=True)
 class Analyzer:
-    """Stateless apart from configuration; safe to call from the store's writer thread."""
+    """Stateless apart from its resolver (routes, secrets, public URL: which scheme and secret
+    verify a request); safe to call from the store's writer thread."""
 
-    secrets: Secrets = field(default_factory=Secrets)
-    public_url: str = ""  # the URL senders call, for schemes that sign it (Twilio)
-    routes: list[Route] = field(default_factory=list)  # from the config file; first match wins
-    budget: float = BUDGET  # CPU seconds per event, see BUDGET
+    __slots__ = ("budget", "resolver")
 
-    def request_of(self, event: Event) -> SignedRequest:
-        if self.public_url:
-            url = self.public_url.rstrip("/") + event.target
-        else:
-            url = event.url()
-        return SignedRequest(event.method, url, event.headers, event.body)
+    def __init__(self, secrets: Secrets | None = None, public_url: str = "",
+                 routes: Sequence[Route] = (), budget: float = BUDGET, *,
+                 resolver: Resolver | None = None) -> None:
+        """`resolver`, or one made of `routes` (first match wins), `secrets` and the
+        `public_url` senders call (for schemes that sign it: Twilio)."""
+        self.resolver = resolver or Resolver(routes, secrets, public_url)
+        self.budget = budget  # CPU seconds per event, see BUDGET
 
     def verify(self, event: Event, provider: str | None = None) -> Check:
         # Timestamps are judged at receive time, so a later re-check does not expire them.
-        return self.verify_request(self.request_of(event), event.path, provider,
+        return self.verify_request(self.resolver.request_of(event), event.path, provider,
                                    now=event.received_at)
 
     def verify_request(self, req: SignedRequest, path: str, provider: str | None = None,
                        now: float | None = None) -> Check:
-        """Check a request that arrived at `path`. A route matching it gives the secret and,
-        unless `provider` names one, the scheme."""
-        route = match(self.routes, path)
-        if route is None:
-            return check(req, self.secrets, provider, now)
-        secrets = self.secrets if route.secret is None else Secrets(default=route.secret)
-        result = check(req, secrets, provider or route.provider, now)
-        if result.verdict is Verdict.NO_SECRET and route.secret_env:
-            reason = f"no secret for route {route.path}: set {route.secret_env} ({route.where})"
-            result = replace(result, reason=reason)
+        """Check a request that arrived at `path` with the scheme and secret the resolver
+        gives (a matching route's, unless `provider` names the scheme)."""
+        found = self.resolver.resolve(req, path, provider)
+        result = verify_with(req, found.provider, found.secret, now)
+        route = found.route
+        if result.verdict is Verdict.NO_SECRET and route is not None and route.secret_env:
+            result = replace(result, reason=f"no secret for route {route.path}: {found.hint}")
         return result
 
     def analyze(self, event: Event) -> Check:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from inspector.core.model import HeaderList, header_value
+from inspector.core.headers import HeaderList, header_value
 from inspector.core.sanitize import clip
 
 # Stop decompressing past this many bytes (gzip bombs). The detail pane decodes up to here; a

@@ -4,7 +4,7 @@ A `ResponsePolicy` comes from the flags (`--status`, `--response-body`, `--respo
 `--delay`, `--reject-invalid`, `--respond-with-downstream`); a config route may override
 parts of it for its paths (`status`, `response_body`, `response_headers`, `delay`,
 `reject_invalid`), the first matching route deciding as for signatures. The global policy can
-be changed live (`Runtime.set_policy`); route overrides stay as the file says.
+be changed live (`Session.set_policy`); route overrides stay as the file says.
 
 Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
 then only in that header.
@@ -26,18 +26,17 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import Send
 
 from inspector.core.capture.receiver import EVENT_ID_HEADER, USUAL_METHODS
 from inspector.core.display import count
+from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
-    from inspector.core.config import Route
-    from inspector.core.delivery.forward import Forwarder
     from inspector.core.store import Store
 
 REJECT_STATUS = 401
@@ -49,8 +48,6 @@ RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep
                       "upgrade", "te", "trailer", "date"})
 # Not passed back from the downstream app (hop-by-hop, or set again by our server).
 MIRROR_DROP = frozenset({*RESERVED, "proxy-authenticate", "proxy-connection"})
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
-                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class PolicyError(ValueError):
@@ -130,18 +127,16 @@ def check_delay(delay: float) -> float:
     return float(delay)
 
 
-def parse_header_line(text: str) -> tuple[str, str]:
-    """'Name: value' into a pair (the value as UTF-8 bytes, kept as latin-1 text)."""
-    name, colon, value = text.partition(":")
-    name = name.strip()
-    if not colon or not name or not set(name) <= _TOKEN:
-        raise PolicyError(f"{text!r} is not 'Name: value'")
+def answer_header(text: str) -> tuple[str, str]:
+    """'Name: value' for an answer (headers.parse_header_line), but not a header the server
+    sets itself."""
+    try:
+        name, value = parse_header_line(text)
+    except HeaderLineError as exc:
+        raise PolicyError(str(exc)) from exc
     if name.lower() in RESERVED:
         raise PolicyError(f"{name} is set by the server; leave it out")
-    value = value.strip()
-    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
-        raise PolicyError(f"the value of {name} has a control character")
-    return name, value.encode("utf-8").decode("latin-1")
+    return name, value
 
 
 def read_body(text: str, base: Path | None = None, *, confined: bool = False) -> bytes:
@@ -197,7 +192,7 @@ def build_policy(
         option = "--response-body"
         content = None if body is None else read_body(body)
         option = "--response-header"
-        pairs = tuple(parse_header_line(h) for h in headers)
+        pairs = tuple(answer_header(h) for h in headers)
         option = "--delay"
         seconds = 0.0 if delay is None else check_delay(delay)
     except PolicyError as exc:
@@ -208,14 +203,29 @@ def build_policy(
 # -- deciding and answering -------------------------------------------------------------------
 
 
+class Overrides(Protocol):
+    """A config route, as far as answers go (config.Route; the config imports this module)."""
+
+    @property
+    def response(self) -> ResponseOverride | None: ...
+
+    def matches(self, path: str) -> bool: ...
+
+
+class Downstream(Protocol):
+    """Where a mirrored answer comes from: the forwarder (delivery.forward.Forwarder)."""
+
+    def claim(self, event_id: str) -> asyncio.Future[Attempt] | None: ...
+
+
 class Responder:
     """Decides each event's status (writer thread) and sends the answer (event loop)."""
 
-    def __init__(self, policy: ResponsePolicy, routes: Sequence[Route] = ()) -> None:
+    def __init__(self, policy: ResponsePolicy, routes: Sequence[Overrides] = ()) -> None:
         self.policy = policy
         self.routes = list(routes)
         self.overrides = any(r.response is not None for r in self.routes)
-        self.forwarder: Forwarder | None = None
+        self.forwarder: Downstream | None = None
         self.store: Store | None = None
 
     @property

@@ -1,8 +1,8 @@
 """The receiver: a Starlette app that records every request exactly as it arrived.
 
 It never waits on the UI: it hands the event to the store and answers once the store has
-committed it. The UI hears about committed events from the store's listeners, later and in
-batches. The endpoint speaks raw ASGI (no Request/Response objects): this is the hot path,
+committed it. The faces hear about committed events from the session (core/sink.py), later
+and in batches. The endpoint speaks raw ASGI (no Request/Response objects): this is the hot path,
 and every microsecond here is taken from the UI sharing the loop.
 """
 
@@ -44,7 +44,7 @@ class Receiver:
         self.store = store
         self.max_body = max_body
         self.on_error = on_error
-        # None: the default answer, inline (the hot path). The runtime sets it when a
+        # None: the default answer, inline (the hot path). The session sets it when a
         # custom response, --reject-invalid or --respond-with-downstream is on.
         self.respond: Respond | None = None
 

@@ -4,8 +4,8 @@
   replay sends them, with the same path rule (`replay.target_url`). `--resign` re-signs each
   event that arrived with a valid signature; the others go as they arrived, never with a
   fresh signature, and the attempt's note says why (`replay.send_resigned`).
-- In arrival order: the store's commit listener feeds one FIFO queue, which one consumer
-  task empties, one request at a time.
+- In arrival order: each committed batch (`on_commit`, called by the session) feeds one
+  FIFO queue, which one consumer task empties, one request at a time.
 - Off the acknowledgement path: the sender is answered once the event is committed; the
   forward happens afterwards on its own task, so a slow (or dead) target only makes the
   queue longer. It never blocks the loop (httpx is async).
@@ -13,8 +13,8 @@
   full queue is not forwarded, and says so: it gets a failed attempt "forward queue full".
   Nothing is dropped silently.
 - Every forward is stored as an Attempt (kind "forward"), so the list's result column and
-  the detail pane show it; a failure is the attempt's error. Listeners (`listeners`) hear
-  each attempt on the loop once it is stored.
+  the detail pane show it; a failure is the attempt's error. `on_attempt` hears each
+  attempt on the loop once it is stored; `on_error` hears why one could not be stored.
 - `--respond-with-downstream`: when `respond` is on, each queued event gets a future that
   the receiver claims (`claim`) right after the commit and awaits, to mirror the answer.
 - `stop` drains the queue for up to a timeout, then records what is left as not forwarded.
@@ -38,7 +38,6 @@ QUEUE_LIMIT = 10_000  # events waiting
 QUEUE_BYTES = 256 * 1024 * 1024  # body bytes waiting (one event is always let in)
 DRAIN_TIMEOUT = 5.0  # seconds `stop` waits for the queue to empty
 
-AttemptListener = Callable[[Attempt], None]
 _Item = tuple[Event, "asyncio.Future[Attempt] | None"]
 
 
@@ -53,6 +52,8 @@ class Forwarder:
         timeout: float = replay.DEFAULT_TIMEOUT,
         limit: int = QUEUE_LIMIT,
         byte_limit: int = QUEUE_BYTES,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.target = replay.check_target(target)
@@ -62,8 +63,8 @@ class Forwarder:
         self.limit = limit
         self.byte_limit = byte_limit
         self.respond = False  # --respond-with-downstream: keep a future per event
-        self.listeners: list[AttemptListener] = []
-        self.on_error: Callable[[str], None] | None = None  # storage failures
+        self.on_attempt = on_attempt
+        self.on_error = on_error  # storage failures
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._bytes = 0
         self._waiters: dict[str, asyncio.Future[Attempt]] = {}
@@ -121,7 +122,7 @@ class Forwarder:
             await self._client.aclose()
             self._client = None
 
-    # -- intake (store commit listener, on the loop) -------------------------------------------
+    # -- intake (each committed batch, on the loop) ---------------------------------------------
 
     def on_commit(self, events: list[Event]) -> None:
         for event in events:
@@ -185,7 +186,7 @@ class Forwarder:
 
     def _finish(self, event: Event, waiter: asyncio.Future[Attempt] | None,
                 attempt: Attempt) -> None:
-        """Hand the outcome to the receiver (if waiting), store it, then tell listeners."""
+        """Hand the outcome to the receiver (if waiting), store it, then tell `on_attempt`."""
         self._waiters.pop(event.id, None)  # unclaimed: nobody will ask any more
         if waiter is not None and not waiter.done():
             waiter.set_result(attempt)
@@ -213,5 +214,5 @@ class Forwarder:
         self._tell(attempt)
 
     def _tell(self, attempt: Attempt) -> None:
-        for listener in self.listeners:
-            listener(attempt)
+        if self.on_attempt is not None:
+            self.on_attempt(attempt)

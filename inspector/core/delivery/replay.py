@@ -17,27 +17,14 @@ import httpx
 
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.delivery.resign import ResignError, Signer, signer_for
+from inspector.core.headers import HOP_BY_HOP
 from inspector.core.model import Attempt, Event, HeaderList
 
 RESPONSE_BODY_LIMIT = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 
 # Not end-to-end, or recomputed by the client for the new connection.
-DROP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
+DROP_HEADERS = frozenset({*HOP_BY_HOP, "host", "content-length"})
 
 
 class ReplayError(Exception):

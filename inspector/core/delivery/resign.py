@@ -1,8 +1,9 @@
 """Re-sign a request with the configured secret, so an edited or stale event verifies again.
 
-Which scheme and which secret: the same as verification uses. A config route matching the
-event's path pins both (its provider, its secret); otherwise the event's detected provider
-and `Secrets.for_provider`. Schemes with a timestamp (Stripe, Slack, Standard Webhooks, Svix,
+Which scheme and which secret: the session's resolver decides (signatures.resolve), as for
+verification. A config route matching the event's path pins both (its provider, its secret);
+otherwise the provider the event was stored with (else detected) and `Secrets.for_provider`.
+Schemes that sign a timestamp (`Provider.timestamped`: Stripe, Slack, Standard Webhooks, Svix,
 generic routes with a timestamp header) get a fresh one.
 
 Never make an event look more genuine than it arrived. Only an event that arrived with a
@@ -25,9 +26,9 @@ import time
 from dataclasses import dataclass, field
 
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.config import match
-from inspector.core.model import VERDICT_LABELS, Event, HeaderList, Verdict
-from inspector.core.signatures import PROVIDERS, Provider, SignedRequest, detect
+from inspector.core.display import VERDICT_LABELS
+from inspector.core.model import Event, HeaderList, Verdict
+from inspector.core.signatures import Provider, SignedRequest
 
 # Why an event that did not arrive valid is not re-signed without asking, by verdict.
 DOUBTS: dict[str, str] = {
@@ -74,6 +75,11 @@ class Signer:
     def title(self) -> str:
         return self.provider.title if self.provider is not None else ""
 
+    @property
+    def timestamped(self) -> bool:
+        """A re-sign gives the signed timestamp a fresh value (the scheme's own trait)."""
+        return self.provider is not None and self.provider.timestamped
+
     def sign(self, method: str, url: str, headers: HeaderList, body: bytes,
              now: float | None = None) -> HeaderList:
         """`headers` with the signature headers replaced by a fresh signature of the rest."""
@@ -83,29 +89,22 @@ class Signer:
 
 
 def signer_for(analyzer: Analyzer, event: Event) -> Signer:
-    """The scheme and secret that verification uses for this event, and how it arrived."""
-    route = match(analyzer.routes, event.path)
-    provider: Provider | None = route.provider if route is not None else None
-    if provider is None:
-        provider = PROVIDERS.get(event.provider) or detect(
-            SignedRequest(event.method, "", event.headers, event.body))
+    """The scheme and secret the resolver gives for re-signing this event, and how it
+    arrived."""
+    found = analyzer.resolver.resolve_event(event, stored=True)
+    provider = found.provider
     verdict, reason = arrival(analyzer, event, provider)
     if provider is None:
         return Signer(None, problem="cannot re-sign: the event carries no known provider's "
                                     "signature headers, and no config route pins one",
                       verdict=verdict, reason=reason)
-    if route is not None and route.secret is not None:
-        secret: str | None = route.secret
-    else:
-        secret = analyzer.secrets.for_provider(provider.name)
-    if not secret:
-        if route is not None and route.secret_env:
-            hint = f"set {route.secret_env} ({route.where})"
-        else:
-            hint = getattr(provider, "hint", "pass --secret")
+    if not found.can_resign:
+        return Signer(provider, problem=f"cannot re-sign: {provider.title} re-signing is not "
+                                        "supported", verdict=verdict, reason=reason)
+    if not found.secret:
         return Signer(provider, problem=f"cannot re-sign: no secret for {provider.title}: "
-                                        f"{hint}", verdict=verdict, reason=reason)
-    return Signer(provider, secret, verdict=verdict, reason=reason)
+                                        f"{found.hint}", verdict=verdict, reason=reason)
+    return Signer(provider, found.secret, verdict=verdict, reason=reason)
 
 
 def arrival(analyzer: Analyzer, event: Event, provider: Provider | None) -> tuple[str, str]:

@@ -18,19 +18,17 @@ import base64
 import json
 import os
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
-from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from inspector import __version__
-from inspector.core import clock
-from inspector.core import display as plural
+from inspector.core import display
 from inspector.core.capture.answers import default_answer
 from inspector.core.delivery.curl import curl_command
-from inspector.core.model import Answer, Attempt, Event, HeaderList, header_value
+from inspector.core.headers import header_value
+from inspector.core.model import Answer, Attempt, Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.settings import DEFAULT_HOST, DEFAULT_PORT
 from inspector.core.store import Store
@@ -129,7 +127,7 @@ def write_curl(items: Iterable[tuple[Event, list[Attempt]]], out: IO[str],
                target: str = DEFAULT_CURL_TARGET) -> int:
     count = 0
     for event, _ in items:
-        when = clock.utc_iso(event.received_at)
+        when = display.utc_iso(event.received_at)
         title = visible_line(clip(f"{event.method} {event.target}", 200))
         out.write(f"# {event.id}  {when}  {title}  {event.verdict or '-'}\n")
         out.write(curl_command(event, target) + "\n\n")
@@ -227,7 +225,7 @@ def har_entry(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
             post["comment"] = "not UTF-8: text is base64 (exact bytes in _webhookInspector)"
         request["postData"] = post
     entry: dict[str, Any] = {
-        "startedDateTime": clock.utc_iso(event.received_at),
+        "startedDateTime": display.utc_iso(event.received_at),
         "time": 0,
         "request": request,
         "response": _har_response(event),
@@ -252,7 +250,7 @@ def _har_response(event: Event) -> dict[str, Any]:
     answer: Answer = event.answer or default_answer(event)
     content_type = header_value(answer.headers, "content-type") or ""
     return {
-        "status": event.status, "statusText": _phrase(event.status),
+        "status": event.status, "statusText": display.status_phrase(event.status),
         "httpVersion": f"HTTP/{event.http_version}", "cookies": [],
         "headers": _har_headers(answer.headers),
         "content": {"size": len(answer.body), "mimeType": _text(content_type),
@@ -271,15 +269,8 @@ def _attempts_comment(attempts: list[Attempt]) -> str:
         return ""
     latest = attempts[-1]
     outcome = latest.error if latest.status is None else f"{latest.status}"
-    return (f"; {plural.count(len(attempts), 'replay/forward attempt')}, the "
+    return (f"; {display.count(len(attempts), 'replay/forward attempt')}, the "
             f"latest {latest.kind} to {latest.url}: {outcome} (all in {HAR_KEY}.attempts)")
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 SUFFIXES = {"jsonl": "jsonl", "har": "har", "curl": "sh"}
@@ -287,5 +278,4 @@ SUFFIXES = {"jsonl": "jsonl", "har": "har", "curl": "sh"}
 
 def default_name(fmt: str, now: float | None = None) -> str:
     """events-20261127-120000.jsonl: a file name for an export made from the TUI."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    return f"events-{stamp}.{SUFFIXES[fmt]}"
+    return f"events-{display.file_stamp(now)}.{SUFFIXES[fmt]}"

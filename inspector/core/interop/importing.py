@@ -38,6 +38,7 @@ from inspector.core.capture.answers import MAX_BODY_FILE
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
 from inspector.core.capture.server import DEFAULT_LIMITS
 from inspector.core.delivery.replay import RESPONSE_BODY_LIMIT
+from inspector.core.headers import TOKEN
 from inspector.core.interop.export import HAR_KEY, RECORD_VERSION, line
 from inspector.core.model import Answer, Attempt, Event, HeaderList, id_of
 from inspector.core.store import Store, insert_imported
@@ -53,7 +54,6 @@ HAR_NOTE = "imported from a HAR file written by another tool"
 _ANSWER_LIMIT = max(RESPONSE_BODY_LIMIT, MAX_BODY_FILE)  # a mirrored or a custom answer
 
 _ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # model.new_id's alphabet
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")  # RFC 9110 tchar: methods, header names
 _TARGET = re.compile(r"[\x21-\x7e\x80-\xff]*")  # latin-1 text, no control, no space
 _FIELD_VALUE = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\xff]*")  # no NUL, CR or LF
 _CLIENT = re.compile(r"[0-9A-Za-z.:\[\]%_-]{0,300}")  # "203.0.113.7:40000", "::1:5000"
@@ -341,7 +341,7 @@ def _har_headers(value: Any, what: str) -> tuple[HeaderList, str]:
             if name == ":authority":
                 authority = text
             continue
-        out.append((_match(name, f"{what}[{i}].name", _TOKEN, 256, "a header name"),
+        out.append((_match(name, f"{what}[{i}].name", TOKEN, 256, "a header name"),
                     _header_value(_wire_text(text), f"{what}[{i}].value")))
     return out, authority
 
@@ -447,7 +447,7 @@ def _match(value: Any, what: str, pattern: re.Pattern[str], limit: int, meaning:
 
 
 def _method(value: Any, what: str) -> str:
-    return _match(value, what, _TOKEN, 64, "an HTTP method (a token such as POST)")
+    return _match(value, what, TOKEN, 64, "an HTTP method (a token such as POST)")
 
 
 def _path(value: Any, what: str) -> str:
@@ -473,7 +473,7 @@ def _headers(value: Any, what: str) -> HeaderList:
     for i, pair in enumerate(value):
         if not (isinstance(pair, list) and len(pair) == 2):
             raise Bad(f"{what}[{i}] is not a [name, value] pair")
-        out.append((_match(pair[0], f"{what}[{i}] name", _TOKEN, 256, "a header name"),
+        out.append((_match(pair[0], f"{what}[{i}] name", TOKEN, 256, "a header name"),
                     _header_value(_text(pair[1], f"{what}[{i}] value", 1 << 20),
                                   f"{what}[{i}] value")))
     return out

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from inspector.core.model import HeaderList, header_value
+from inspector.core.headers import HeaderList, header_value
 from inspector.core.sanitize import clip
 
 Describer = Callable[[HeaderList, Any], tuple[str, str]]

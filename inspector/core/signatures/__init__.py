@@ -18,7 +18,7 @@ from inspector.core.signatures.stripe import Stripe
 from inspector.core.signatures.twilio import Twilio
 
 __all__ = ["PROVIDERS", "SECRET_ENVS", "Check", "Provider", "Secrets", "SignedRequest", "check",
-           "detect", "mask"]
+           "detect", "mask", "verify_with"]
 
 # Detection order: each provider has its own header names, so order only matters for
 # requests that carry two schemes. Svix comes before Standard Webhooks: a sender that sets
@@ -97,11 +97,18 @@ def check(
         chosen: Provider | None = provider
     else:
         chosen = PROVIDERS.get(provider or "") or detect(req)
-    if chosen is None:
+    return verify_with(req, chosen, secrets.for_provider(chosen.name) if chosen else None, now)
+
+
+def verify_with(req: SignedRequest, provider: Provider | None, secret: str | None,
+                now: float | None = None) -> Check:
+    """Verify a request with a scheme and secret already chosen (signatures.resolve); None:
+    no known provider signed it."""
+    if provider is None:
         known = ", ".join(p.title for p in PROVIDERS.values())
         return Check(Verdict.UNSIGNED, f"no signature header of a known provider ({known})", "")
     when = time.time() if now is None else now
     try:
-        return chosen.verify(req, secrets.for_provider(chosen.name), when)
+        return provider.verify(req, secret, when)
     except Exception as exc:  # a verifier bug must never take the receiver down
-        return Check(Verdict.INVALID, f"verifier error: {type(exc).__name__}", chosen.name)
+        return Check(Verdict.INVALID, f"verifier error: {type(exc).__name__}", provider.name)

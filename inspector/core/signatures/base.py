@@ -57,6 +57,11 @@ class Provider(ABC):
     # Seconds receivers accept a signed timestamp for; 0 when the scheme signs none (or its
     # receivers do not check it). With `signed_at`, this tells when a replay goes stale.
     tolerance: int = 0
+    # The scheme signs a timestamp: a re-sign gives it a fresh one.
+    timestamped: bool = False
+    # `sign` can make a fresh signature (re-signing an edited or stale replay).
+    resignable: bool = False
+    hint: str = "pass --secret"  # what to do when no secret is set
 
     def detect(self, req: SignedRequest) -> bool:
         return any(req.header(h) is not None for h in self.signature_headers)

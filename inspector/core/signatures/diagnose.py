@@ -18,7 +18,7 @@ from typing import Any
 
 from inspector.core.analysis.decoding import inflate
 from inspector.core.display import count
-from inspector.core.model import HeaderList, header_value
+from inspector.core.headers import HeaderList, header_value
 from inspector.core.sanitize import clip
 from inspector.core.signatures.base import b64decode_strict
 

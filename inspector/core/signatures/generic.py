@@ -70,6 +70,7 @@ class Generic(HmacProvider):
         self.digest = spec.algorithm
         self.encoding = spec.encoding
         self.tolerance = spec.tolerance if spec.timestamp_header else 0
+        self.timestamped = bool(spec.timestamp_header)
 
     def detect(self, req: SignedRequest) -> bool:
         return req.header(self.header) is not None

@@ -38,7 +38,7 @@ class HmacProvider(Provider):
     encoding: str = "hex"
     future_ok: bool = False  # Stripe only rejects old timestamps
     covers: str = "body"  # what the signature covers, in words
-    hint: str = "pass --secret"
+    resignable = True  # every scheme here signs (`sign`, or BodyHmac's)
 
     # -- what each scheme says -------------------------------------------------------------
 

@@ -19,6 +19,7 @@ class Slack(HmacProvider):
     title = "Slack"
     signature_headers = (HEADER,)
     header = HEADER
+    timestamped = True
     tolerance = 300
     covers = "timestamp and body"
     hint = "pass --secret (the app's signing secret)"

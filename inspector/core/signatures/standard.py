@@ -25,6 +25,7 @@ class StandardWebhooks(HmacProvider):
     signature_headers = ("webhook-signature",)
     header = "webhook-signature"
     encoding = "base64"
+    timestamped = True
     tolerance = 300
     covers = "id, timestamp and body"
     hint = "pass --secret (the endpoint's whsec_ secret)"

@@ -25,6 +25,7 @@ class Stripe(HmacProvider):
     title = "Stripe"
     signature_headers = (HEADER,)
     header = HEADER
+    timestamped = True
     tolerance = TOLERANCE
     future_ok = True
     covers = "timestamp and body"

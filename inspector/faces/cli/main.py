@@ -1,4 +1,5 @@
-"""The command line: a thin click layer over the runtime, the TUI and the tools."""
+"""The command line: a thin click layer over the session, the TUI and the tools. Options
+become Settings (core/settings.py, which also reads the environment); nothing here reads it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import click
 
 from inspector.core import redact
 from inspector.core.capture.server import BindError, bind, exposure_warning, protocol_class
-from inspector.core.capture.tunnel import TunnelError, parse_spec
 from inspector.core.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     OptionError,
     Settings,
-    apply_options,
     default_db,
     secrets_in_env,
 )
@@ -28,14 +27,13 @@ from inspector.faces.cli.commands.import_ import import_command
 from inspector.faces.cli.commands.options import (
     config_option,
     max_body_option,
-    parse_secrets,
     parse_size,
     provider_secret_option,
     public_url_option,
     secret_option,
+    usage_error,
 )
 from inspector.faces.cli.commands.trigger import trigger
-from inspector.faces.cli.commands.verify import load as load_config
 from inspector.faces.cli.commands.verify import verify
 
 
@@ -96,50 +94,13 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def make_settings(
-    host: str, port: int, db: str | None, secret: str | None, replay_to: str, max_body: str,
-    public_url: str, http: str, config: str | None, provider_secrets: tuple[str, ...] = (),
-    forward_to: str = "", resign: bool = False, respond_with_downstream: bool = False,
-    status: int | None = None, response_body: str | None = None,
-    response_headers: tuple[str, ...] = (), delay: float | None = None,
-    reject_invalid: bool = False, tunnel: str | None = None, rate_limit: float = 0.0,
-    reset_db: bool = False, **extra: Any,
-) -> Settings:
-    config_file = load_config(config)
-    settings = Settings(
-        host=host,
-        port=port,
-        db=db or str(default_db()),
-        secrets=parse_secrets(secret, provider_secrets),
-        replay_to=replay_to,
-        max_body=parse_size(max_body),
-        public_url=public_url,
-        http=http,
-        routes=config_file.routes,
-        config_note=config_file.describe(),
-        rate_limit=rate_limit,
-        reset_db=reset_db,
-    )
-    redact.watch(settings.secret_values)
-    if replay_to:
-        from inspector.core.delivery.replay import ReplayError, check_target
-
-        try:
-            check_target(replay_to)
-        except ReplayError as exc:
-            raise click.BadParameter(str(exc), param_hint="--replay-to") from exc
+def make_settings(max_body: str, **options: Any) -> Settings:
+    """The receiver's options, as Settings; a bad value is a usage error naming its flag."""
     try:
-        apply_options(settings, forward_to=forward_to, resign=resign, status=status,
-                      response_body=response_body, response_headers=response_headers,
-                      delay=delay, reject_invalid=reject_invalid,
-                      respond_with_downstream=respond_with_downstream)
+        settings = Settings.build(max_body=parse_size(max_body), **options)
     except OptionError as exc:
-        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
-    if tunnel:
-        try:
-            settings.tunnel = parse_spec(tunnel)
-        except TunnelError as exc:
-            raise click.BadParameter(str(exc), param_hint="--tunnel") from exc
+        raise usage_error(exc) from exc
+    redact.remember(*settings.secret_values())
     return settings
 
 
@@ -160,14 +121,12 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    settings = make_settings(**options)
-    settings.follow = not no_follow
-    run_tui(settings)
+    run_tui(make_settings(follow=not no_follow, **options))
 
 
-def open_runtime(settings: Settings) -> Any:
+def open_session(settings: Settings) -> Any:
     """Open the store and bind the port before any UI: failures are one clear line."""
-    from inspector.core.session import Runtime
+    from inspector.core.session import Session
     from inspector.core.store import dbcheck
 
     notices: list[str] = []
@@ -193,23 +152,25 @@ def open_runtime(settings: Settings) -> Any:
     except BindError as exc:
         fail(str(exc))
     try:
-        runtime = Runtime(settings, sock)
-        runtime.notices += notices
-        return runtime
+        session = Session(settings, sock)
     except StoreError as exc:
         sock.close()
         fail(str(exc))
+    redact.watch(session.secret_values)  # a secret set in the TUI is one too
+    for notice in notices:  # before any face: the TUI shows them when it starts
+        session.notice(notice)
+    return session
 
 
 def run_tui(settings: Settings) -> None:
-    runtime = open_runtime(settings)
+    session = open_session(settings)
     from inspector.faces.tui.app import InspectorApp
 
-    app = InspectorApp(runtime)
+    app = InspectorApp(session)
     try:
         app.run()
     finally:
-        runtime.close()
+        session.close()
     sys.exit(app.return_code or 0)
 
 
@@ -222,11 +183,11 @@ def serve(as_json: bool, **options: Any) -> None:
 
     from inspector.faces.serve import serve as run_headless
 
-    runtime = open_runtime(make_settings(**options))
+    session = open_session(make_settings(**options))
     try:
-        asyncio.run(run_headless(runtime, as_json=as_json))
+        asyncio.run(run_headless(session, as_json=as_json))
     finally:
-        runtime.close()
+        session.close()
 
 
 for command in (verify, trigger, export_command, import_command, connectly):

@@ -1,4 +1,4 @@
-"""The Textual app: a face on a Runtime. Receiver and UI share this one event loop."""
+"""The Textual app: a face on a Session. Receiver and UI share this one event loop."""
 
 from __future__ import annotations
 
@@ -34,24 +34,25 @@ from inspector.core.capture.answers import (
     DEFAULT_POLICY,
     PolicyError,
     ResponsePolicy,
+    answer_header,
     check_delay,
     check_status,
-    parse_header_line,
     read_body,
 )
 from inspector.core.capture.server import exposure_warning
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.delivery import curl, replay
 from inspector.core.delivery.resign import Signer, expired, signer_for
-from inspector.core.display import count
+from inspector.core.display import count, duration, status_text
 from inspector.core.interop import export
 from inspector.core.model import Attempt, Event, Row
 from inspector.core.providers.connectly import api as connectly_api
 from inspector.core.providers.connectly import samples
 from inspector.core.redact import redact
 from inspector.core.sanitize import clip, visible, visible_line
-from inspector.core.session import Runtime
+from inspector.core.session import Session
 from inspector.core.signatures import PROVIDERS, mask
+from inspector.core.sink import BaseSink
 from inspector.core.store import StoreError
 from inspector.core.store.filter import FilterError, Query
 from inspector.faces.tui.screens.diff import DiffScreen
@@ -65,7 +66,6 @@ from inspector.faces.tui.widgets.detail import (
     build,
     how_sent,
     replay_advice,
-    status_text,
 )
 from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.filter_bar import FilterBar
@@ -123,6 +123,31 @@ class Rate:
             self._count -= self._marks.popleft()[1]
 
 
+class TuiSink(BaseSink):
+    """What the session reports, handed to the app's handlers (on the loop)."""
+
+    def __init__(self, app: InspectorApp) -> None:
+        self.app = app
+
+    def committed(self, events: list[Event]) -> None:
+        self.app._on_commit(events)
+
+    def attempted(self, attempt: Attempt) -> None:
+        self.app._on_attempt(attempt)
+
+    def failed(self, message: str | None) -> None:
+        if message is None:
+            self.app._store_recovered()
+        else:
+            self.app._on_store_error(message)
+
+    def tunnel(self, state: TunnelState) -> None:
+        self.app._on_tunnel(state)
+
+    def notice(self, text: str) -> None:
+        self.app.notify(text, timeout=20, markup=False)
+
+
 class InspectorApp(App[int]):
     CSS_PATH = "inspector.tcss"
     TITLE = "webhook-inspector"
@@ -149,15 +174,15 @@ class InspectorApp(App[int]):
         ],
     ]
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
         # Printed after the app exits (a crash report): plain text, so the inert stderr of
         # the command line (inspector.faces.terminal) has no colour codes to escape.
         self.error_console = Console(markup=False, highlight=False, stderr=True,
                                      color_system=None)
         self._inert_filter = InertFilter()
-        self.runtime = runtime
-        self.store = runtime.store
+        self.session = session
+        self.store = session.store
         self._inbox: list[Event] = []
         self._attempted: set[int] = set()  # seqs whose replay/forward result just landed
         self._filter: Query | None = None  # the active filter, if any
@@ -172,10 +197,8 @@ class InspectorApp(App[int]):
         self._detail_stale = False
         self._stopping = False
         self._last_error = ("", 0.0)
-        self._store_failing = False  # the header shows a storage error
         # Deleted from the list, not yet from the store: seq -> (deadline, filter then).
         self._doomed: dict[int, tuple[float, Query | None]] = {}
-        self.replay_target = runtime.settings.replay_to
         self.http = replay.new_client()
 
     # -- what reaches the terminal -----------------------------------------------------------
@@ -206,9 +229,9 @@ class InspectorApp(App[int]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.runtime.url, id="status")
+        yield StatusBar(self.session.url, id="status")
         yield FilterBar(id="filter")
-        yield EventList(self.store.rows, follow=self.runtime.settings.follow, id="events")
+        yield EventList(self.store.rows, follow=self.session.settings.follow, id="events")
         yield DetailPane(id="detail")
         yield Footer()
 
@@ -226,26 +249,21 @@ class InspectorApp(App[int]):
 
     async def on_mount(self) -> None:
         status = self.status_bar
-        status.replay_to = self.replay_target
+        status.replay_to = self.session.settings.replay_to
         status.follow = self.event_list.follow
-        settings = self.runtime.settings
+        settings = self.session.settings
         status.forward_to = settings.forward_to
         status.policy = "" if settings.policy.is_default else settings.policy.describe()
-        if not self.replay_target:
-            self.replay_target = self.store.meta("replay_target")
         self.event_list.load(self.store.seqs())
         self._total = len(self.event_list.seqs)
         self._show_counts()
         self.event_list.focus()
-        self.runtime.on_commit(self._on_commit)
-        self.runtime.on_attempt(self._on_attempt)
-        self.runtime.tunnel_listeners.append(self._on_tunnel)
+        self.session.subscribe(TuiSink(self))
         self.set_interval(0.5, self._catch_up)
-        self.runtime.errors.append(self._on_store_error)
-        await self.runtime.start()
-        for notice in self.runtime.notices:
+        await self.session.start()
+        for notice in self.session.notices:
             self.notify(notice, timeout=20, markup=False)
-        warning = exposure_warning(self.runtime.settings.host)
+        warning = exposure_warning(self.session.settings.host)
         if warning:
             self.notify(warning.removeprefix("warning: "), title="Reachable from other machines",
                         severity="warning", timeout=20, markup=False)
@@ -263,8 +281,6 @@ class InspectorApp(App[int]):
         """Called by the store (on this loop) once per committed batch. Must stay O(batch)."""
         self._inbox.extend(events)
         self._rate.add(len(events), time.monotonic())
-        if self._store_failing:
-            self._store_recovered()
         if not self._posted:
             self._posted = True
             self.post_message(EventsArrived())
@@ -309,7 +325,6 @@ class InspectorApp(App[int]):
         status.redraw()
 
     def _on_store_error(self, message: str) -> None:
-        self._store_failing = True
         status = self.status_bar
         status.error = message
         status.redraw()
@@ -322,7 +337,6 @@ class InspectorApp(App[int]):
 
     def _store_recovered(self) -> None:
         """A commit went through: the disk has room again, the lock is gone."""
-        self._store_failing = False
         self._last_error = ("", 0.0)
         status = self.status_bar
         status.error = ""
@@ -367,7 +381,7 @@ class InspectorApp(App[int]):
     def _catch_up(self) -> None:
         """Twice a second: let the rate fall back to zero, and catch the detail pane up."""
         rate = self._rate.per_second(time.monotonic())
-        forwarder = self.runtime.forwarder
+        forwarder = self.session.forwarder
         waiting = forwarder.waiting if forwarder is not None else 0
         if (rate, waiting) != (self.status_bar.rate, self.status_bar.forward_waiting):
             self.status_bar.rate = rate
@@ -409,12 +423,13 @@ class InspectorApp(App[int]):
         event = self.store.event(seq)
         if event is None:
             return
-        analyzer = self.runtime.analyzer
+        analyzer = self.session.analyzer
         check = analyzer.verify(event)
-        secret = analyzer.secrets.for_provider(check.provider or "connectly")
+        resolver = analyzer.resolver
         signer = signer_for(analyzer, event)
-        advice = replay_advice(signer, expired(signer.provider, analyzer.request_of(event)))
-        detail = build(event, check, self.store.attempts(seq), mask(secret), advice)
+        advice = replay_advice(signer, expired(signer.provider, resolver.request_of(event)))
+        detail = build(event, check, self.store.attempts(seq),
+                       resolver.resolve_event(event).secret_note(), advice)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_detail, detail, tab)
 
@@ -469,12 +484,13 @@ class InspectorApp(App[int]):
         if event is None:
             self.notify("No event selected: nothing to edit.", severity="warning")
             return
-        base = self.runtime.settings.replay_to or self.replay_target or "http://localhost:3000/"
+        live = self.session.live
+        base = self.session.settings.replay_to or live.replay_target or "http://localhost:3000/"
         try:
             target = replay.target_url(base, event)
         except replay.ReplayError:
             target = base
-        signer = signer_for(self.runtime.analyzer, event)
+        signer = signer_for(self.session.analyzer, event)
 
         def chosen(edit: replay.Edit | None) -> None:
             if edit is not None:
@@ -490,7 +506,7 @@ class InspectorApp(App[int]):
         if event is None:
             self.notify("No event selected: nothing to replay.", severity="warning")
             return
-        signer = signer_for(self.runtime.analyzer, event)
+        signer = signer_for(self.session.analyzer, event)
         if signer.doubt or not signer.ok:
             why = (f"{signer.doubt}. R opens the editor, where you may force a re-sign after "
                    "confirming." if signer.doubt else signer.problem)
@@ -511,8 +527,8 @@ class InspectorApp(App[int]):
 
     def _with_target(self, then: Callable[[str], object]) -> None:
         """Run `then(base_url)` with --replay-to, or with the URL the user types."""
-        if self.runtime.settings.replay_to:
-            then(self.runtime.settings.replay_to)
+        if self.session.settings.replay_to:
+            then(self.session.settings.replay_to)
             return
 
         def chosen(url: str | None) -> None:
@@ -521,20 +537,21 @@ class InspectorApp(App[int]):
 
         self.push_screen(
             URLPrompt("Replay to which URL? (a URL ending in / gets the event's path)",
-                      self.replay_target or "http://localhost:3000/", check=_target_problem),
+                      self.session.live.replay_target or "http://localhost:3000/",
+                      check=_target_problem),
             chosen,
         )
 
     def action_set_secret(self) -> None:
         row = self.event_list.row(self.event_list.selected) if self.event_list.selected else None
         provider = (row.provider if row else "") or "connectly"
-        secrets = self.runtime.analyzer.secrets
+        secrets = self.session.live.secrets
         choices = [(p.title, p.name) for p in PROVIDERS.values()]
 
         def chosen(result: tuple[str, str] | None) -> None:
             if result:
                 name, secret = result
-                secrets.by_provider[name] = secret
+                self.session.set_secret(name, secret)
                 self.notify(f"{PROVIDERS[name].title} secret set ({mask(secret)}); "
                             "re-verifying…", markup=False)
                 self.reverify()
@@ -561,7 +578,7 @@ class InspectorApp(App[int]):
                 event = self.store.event(seq)
                 if event is None:
                     continue
-                result = self.runtime.analyzer.verify(event)
+                result = self.session.analyzer.verify(event)
                 if (result.provider, result.verdict.value, result.reason) != (
                         event.provider, event.verdict, event.reason):
                     changes.append((seq, result.provider, result.verdict.value, result.reason))
@@ -596,11 +613,11 @@ class InspectorApp(App[int]):
         if not events:
             self.notify("Those events were deleted.", severity="warning")
             return
-        resign = self.runtime.analyzer if self.runtime.settings.resign else None
+        resign = self.session.analyzer if self.session.settings.resign else None
         status = self.status_bar
 
         async def progress(done: int, total: int, attempt: Attempt) -> None:
-            await self.runtime.record(attempt)
+            await self.session.record(attempt)
             if total > 1:
                 status.progress = f"replaying {done:,}/{total:,}"
                 status.redraw()
@@ -629,7 +646,7 @@ class InspectorApp(App[int]):
         await self._finish_replay(event, attempt)
 
     async def _finish_replay(self, event: Event, attempt: Attempt) -> None:
-        await self.runtime.record(attempt)
+        await self.session.record(attempt)
         self._tell(attempt)
         if self._detail_seq == event.seq:
             self.load_detail(event.seq, "replay")
@@ -639,16 +656,14 @@ class InspectorApp(App[int]):
             self.notify(attempt.error, title="Replay failed", severity="error", markup=False)
             return
         how = attempt.note if attempt.note and not attempt.forced else how_sent(attempt)
-        self.notify(f"{status_text(attempt.status)} in {attempt.elapsed_ms:.0f} ms ({how})",
+        self.notify(f"{status_text(attempt.status)} in {duration(attempt.elapsed_ms)} ({how})",
                     title=f"Replayed to {attempt.url}", markup=False,
                     severity="warning" if attempt.note else "information")
 
     async def _remember_target(self, base: str) -> None:
-        if base != self.replay_target:
-            self.replay_target = base
+        if await self.session.remember_target(base):
             self.status_bar.replay_to = base
             self.status_bar.redraw()
-            await self.store.write(store.set_meta, "replay_target", base)
 
     def _on_attempt(self, attempt: Attempt) -> None:
         """A replay or forward was stored: refresh its row at the next frame (coalesced)."""
@@ -789,7 +804,8 @@ class InspectorApp(App[int]):
     def _curl_target(self) -> str:
         """Where curl commands go: the replay target, else this inspector's own URL. Never
         the event's Host header: the sender chose it."""
-        return (self.runtime.settings.replay_to or self.replay_target or self.runtime.url
+        return (self.session.settings.replay_to or self.session.live.replay_target
+                or self.session.url
                 or export.DEFAULT_CURL_TARGET)
 
     # -- tunnel and Connectly registration ---------------------------------------------------
@@ -808,7 +824,7 @@ class InspectorApp(App[int]):
                         markup=False)
 
     def _tunnel_url(self) -> str | None:
-        tunnel = self.runtime.tunnel
+        tunnel = self.session.tunnel
         if tunnel is None or tunnel.state.phase != "up":
             self.notify("No tunnel is up: start the inspector with --tunnel cloudflared (or "
                         "ngrok, localtunnel, ssh).", severity="warning")
@@ -816,14 +832,14 @@ class InspectorApp(App[int]):
         return tunnel.state.url
 
     def _with_business_id(self, then: Callable[[str], object]) -> None:
-        settings = self.runtime.settings
-        if settings.connectly_business_id:
-            then(settings.connectly_business_id)
+        live = self.session.live
+        if live.connectly_business_id:
+            then(live.connectly_business_id)
             return
 
         def chosen(value: str | None) -> None:
             if value:
-                settings.connectly_business_id = value
+                live.connectly_business_id = value
                 then(value)
 
         self.push_screen(TextPrompt("Connectly business id (or set CONNECTLY_BUSINESS_ID)", "",
@@ -833,16 +849,16 @@ class InspectorApp(App[int]):
         url = self._tunnel_url()
         if url is None:
             return
-        settings = self.runtime.settings
+        live = self.session.live
 
         def with_key(business: str) -> None:
-            if settings.connectly_api_key:
+            if live.connectly_api_key:
                 self.register_connectly(business, url)
                 return
 
             def chosen(key: str | None) -> None:
                 if key:
-                    settings.connectly_api_key = key  # memory only, never stored
+                    live.connectly_api_key = key  # memory only, never stored
                     self.register_connectly(business, url)
 
             self.push_screen(TextPrompt("Connectly API key (or set CONNECTLY_API_KEY); kept in "
@@ -853,7 +869,7 @@ class InspectorApp(App[int]):
 
     @work(group="register", exit_on_error=False)
     async def register_connectly(self, business: str, url: str) -> None:
-        settings = self.runtime.settings
+        settings, live = self.session.settings, self.session.live
         try:
             address = connectly_api.address_for(url)
         except connectly_api.RegistrationError as exc:
@@ -863,7 +879,7 @@ class InspectorApp(App[int]):
             try:
                 done = await connectly_api.register(
                     self.http, business_id=business, topic=topic, address=address,
-                    api_key=settings.connectly_api_key, api_base=settings.connectly_api_base)
+                    api_key=live.connectly_api_key, api_base=settings.connectly_api_base)
             except connectly_api.RegistrationError as exc:
                 self.notify(str(exc), title=f"Registering {topic} failed", severity="error",
                             markup=False, timeout=15)
@@ -877,7 +893,7 @@ class InspectorApp(App[int]):
             return
 
         def copy(business: str) -> None:
-            settings = self.runtime.settings
+            settings = self.session.settings
             address = connectly_api.address_for(url)
             commands = [connectly_api.registration_curl(
                 business_id=business, topic=topic, address=address,
@@ -893,7 +909,7 @@ class InspectorApp(App[int]):
 
     def _set_policy(self, policy: ResponsePolicy) -> None:
         try:
-            self.runtime.set_policy(policy)
+            self.session.set_policy(policy)
         except PolicyError as exc:
             self.notify(str(exc), title="Cannot change the answer", severity="error",
                         markup=False)
@@ -917,32 +933,32 @@ class InspectorApp(App[int]):
         self.push_screen(TextPrompt(title, value, check, ok="Apply"), chosen)
 
     def action_response_status(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._ask_policy("Answer deliveries with which status? (200-599)", str(policy.status),
                          lambda t: replace(policy, status=check_status(int(t))))
 
     def action_response_body(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._ask_policy("Answer with which body? (text, or @file; empty for our JSON)", "",
                          lambda t: replace(policy, body=read_body(t) if t else None))
 
     def action_response_header(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._ask_policy("Add which header to the answer? ('Name: value')", "",
                          lambda t: replace(policy,
-                                           headers=(*policy.headers, parse_header_line(t))))
+                                           headers=(*policy.headers, answer_header(t))))
 
     def action_response_delay(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._ask_policy("Answer after how many seconds?", f"{policy.delay:g}",
                          lambda t: replace(policy, delay=check_delay(float(t))))
 
     def action_toggle_reject_invalid(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._set_policy(replace(policy, reject_invalid=not policy.reject_invalid))
 
     def action_toggle_mirror(self) -> None:
-        policy = self.runtime.settings.policy
+        policy = self.session.live.policy
         self._set_policy(replace(policy,
                                  respond_with_downstream=not policy.respond_with_downstream))
 
@@ -952,13 +968,13 @@ class InspectorApp(App[int]):
     @work(group="sample", exit_on_error=False)
     async def send_sample(self, kind: str) -> None:
         """Post a signed sample Connectly event to ourselves: a first-run demo."""
-        if not self.runtime.url:
+        if not self.session.url:
             self.notify("The receiver is not running.", severity="error")
             return
-        secret = self.runtime.analyzer.secrets.for_provider("connectly")
+        secret = self.session.live.secrets.for_provider("connectly")
         sample = samples.build(kind, secret=secret)
         try:
-            await self.http.post(self.runtime.url.rstrip("/") + sample.path,
+            await self.http.post(self.session.url.rstrip("/") + sample.path,
                                  content=sample.body, headers=sample.headers)
         except httpx.HTTPError as exc:
             self.notify(f"could not send the sample: {exc}", severity="error", markup=False)
@@ -1034,7 +1050,7 @@ class InspectorApp(App[int]):
                 doomed, self._doomed = list(self._doomed), {}
                 with contextlib.suppress(StoreError):  # then they stay: the safe side
                     await self.store.write(store.delete_events, doomed)
-            await self.runtime.stop()
+            await self.session.stop()
             await self.http.aclose()
         finally:
             self.exit(0)

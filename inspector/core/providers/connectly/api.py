@@ -19,12 +19,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from inspector.core.display import status_text
 from inspector.core.sanitize import clip, visible, visible_line
 
 DEFAULT_API_BASE = "https://api.connectly.ai"
 TOPICS = ("messages", "delivery_status")
 WEBHOOK_PATH = "/webhooks/connectly"
 KEY_ENV = "CONNECTLY_API_KEY"
+BUSINESS_ENV = "CONNECTLY_BUSINESS_ID"
+API_BASE_ENV = "CONNECTLY_API_BASE"
 TIMEOUT = 15.0
 SHOWN = 500  # characters of an error body quoted in a message
 
@@ -111,7 +114,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def _refused(status: int, answer: str, url: str) -> str:
-    phrase = httpx.codes.get_reason_phrase(status)
     hint = {
         401: f"check the API key (--api-key or ${KEY_ENV})",
         403: "the API key may not manage this business",
@@ -120,7 +122,7 @@ def _refused(status: int, answer: str, url: str) -> str:
         429: "rate limited: wait a little and try again",
     }.get(status, "try again later: Connectly had a server error" if status >= 500 else "")
     text = visible_line(clip(" ".join(answer.split()), SHOWN)) or "(empty answer)"
-    return f"Connectly answered {status} {phrase} to {url}: {text}" + (
+    return f"Connectly answered {status_text(status)} to {url}: {text}" + (
         f" — {hint}" if hint else "")
 
 

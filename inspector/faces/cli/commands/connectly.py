@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import click
 import httpx
 
 from inspector.core import redact
 from inspector.core.providers.connectly.api import (
+    API_BASE_ENV,
+    BUSINESS_ENV,
     DEFAULT_API_BASE,
     KEY_ENV,
     TOPICS,
@@ -18,6 +19,19 @@ from inspector.core.providers.connectly.api import (
     register,
     registration_curl,
 )
+from inspector.core.settings import env_value
+
+
+def _or_env(ctx: click.Context, param: click.Parameter, value: str | None, name: str) -> str:
+    """The option's value when given, else the variable's (read by core/settings.py), else
+    its default; an option with no default is then missing."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source is not click.core.ParameterSource.DEFAULT:
+        return value
+    value = env_value(name) or value
+    if not value:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    return value
 
 
 @click.group("connectly", context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,8 +40,9 @@ def connectly() -> None:
 
 
 @connectly.command("register")
-@click.option("--business-id", required=True, metavar="ID", envvar="CONNECTLY_BUSINESS_ID",
-              help="Your Connectly business id [env: CONNECTLY_BUSINESS_ID].")
+@click.option("--business-id", metavar="ID",
+              callback=lambda c, p, v: _or_env(c, p, v, BUSINESS_ENV),
+              help=f"Your Connectly business id [env: {BUSINESS_ENV}].  [required]")
 @click.option("--topic", "topics", multiple=True, required=True, type=click.Choice(TOPICS),
               help="What to receive; repeat for both.")
 @click.option("--address", default=None, metavar="URL",
@@ -38,7 +53,8 @@ def connectly() -> None:
 @click.option("--api-key-env", default=KEY_ENV, show_default=True, metavar="NAME",
               help="Environment variable holding the API key.")
 @click.option("--api-base", default=DEFAULT_API_BASE, show_default=True, metavar="URL",
-              envvar="CONNECTLY_API_BASE", help="Connectly API base URL.")
+              callback=lambda c, p, v: _or_env(c, p, v, API_BASE_ENV),
+              help="Connectly API base URL.")
 @click.option("--print-curl", is_flag=True,
               help="Print the equivalent curl command (key read from the env var) instead.")
 def register_command(business_id: str, topics: tuple[str, ...], address: str | None,
@@ -66,7 +82,7 @@ def register_command(business_id: str, topics: tuple[str, ...], address: str | N
                                              address=target, api_base=api_base,
                                              key_env=api_key_env))
             return
-        key = api_key or os.environ.get(api_key_env, "")
+        key = api_key or env_value(api_key_env)
         redact.remember(key)
         if not key:
             raise RegistrationError(f"no API key: pass --api-key or set {api_key_env}")

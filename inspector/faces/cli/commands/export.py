@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from inspector.core import display as plural
+from inspector.core import display
 from inspector.core.delivery.replay import ReplayError, check_target
 from inspector.core.interop.export import DEFAULT_CURL_TARGET, FORMATS, export, export_to_file
 from inspector.core.settings import default_db
@@ -72,7 +72,7 @@ def export_command(db: str | None, fmt: str, expr: str, output: str,
     finally:
         store.close()
     where = "stdout" if output == "-" else output
-    click.echo(f"exported {plural.count(count, 'event')} to {where}", err=True)
+    click.echo(f"exported {display.count(count, 'event')} to {where}", err=True)
 
 
 def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str) -> int:

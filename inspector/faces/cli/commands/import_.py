@@ -7,20 +7,19 @@ from typing import BinaryIO
 
 import click
 
-from inspector.core import display as plural
-from inspector.core import redact
+from inspector.core import display, redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
-from inspector.core.settings import default_db
+from inspector.core.settings import OptionError, default_db, read_secrets
 from inspector.core.store import Store, StoreError
 from inspector.faces.cli.commands.options import (
     config_option,
     max_body_option,
-    parse_secrets,
     parse_size,
     provider_secret_option,
     public_url_option,
     secret_option,
+    usage_error,
 )
 from inspector.faces.cli.commands.verify import load as load_config
 
@@ -47,7 +46,10 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     Ids are kept, so importing a file twice adds its events once. Imported events can be
     replayed like any other.
     """
-    secrets = parse_secrets(secret, provider_secrets)
+    try:
+        secrets = read_secrets(secret, provider_secrets)
+    except OptionError as exc:
+        raise usage_error(exc) from exc
     redact.remember(secrets.default, *secrets.by_provider.values())  # config's: in load
     analyzer = Analyzer(secrets=secrets, public_url=public_url,
                         routes=load_config(config).routes)
@@ -66,12 +68,12 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     finally:
         store.close()
     there = result.read - result.added
-    click.echo(f"imported {result.added:,} of {plural.count(result.read, 'event')} "
+    click.echo(f"imported {result.added:,} of {display.count(result.read, 'event')} "
                f"({result.format}) into {path}"
                + (f"; {there:,} were already there" if there else ""))
     if result.skipped:
         skipped = len(result.skipped)
-        click.echo(f"error: skipped {plural.count(skipped, 'bad entry', 'bad entries')} of "
+        click.echo(f"error: skipped {display.count(skipped, 'bad entry', 'bad entries')} of "
                    f"{file.name}:", err=True)
         for problem in result.skipped[:MAX_SHOWN_PROBLEMS]:
             click.echo(f"  {problem}", err=True)

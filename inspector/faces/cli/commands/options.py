@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +9,7 @@ from typing import Any
 import click
 
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
-from inspector.core.settings import secret_from_env
-from inspector.core.signatures import PROVIDERS, Secrets
+from inspector.core.settings import OptionError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 
@@ -45,14 +43,6 @@ def parse_size(value: str) -> int:
     return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
 
 
-def parse_secrets(secret: str | None, provider_secrets: tuple[str, ...]) -> Secrets:
-    """--secret (any provider), then NAME=SECRET pairs, then the providers' env vars."""
-    secrets = Secrets.from_env(os.environ, default=secret or secret_from_env())
-    for pair in provider_secrets:
-        name, sep, value = pair.partition("=")
-        if not sep or name not in PROVIDERS or not value:
-            known = ", ".join(PROVIDERS)
-            raise click.BadParameter(f"{pair.split('=')[0]!r}=… is not NAME=SECRET with NAME "
-                                     f"one of {known}", param_hint="--provider-secret")
-        secrets.by_provider[name] = value
-    return secrets
+def usage_error(exc: OptionError) -> click.BadParameter:
+    """A bad option value (from core/settings.py) as click's usage error (exit status 2)."""
+    return click.BadParameter(str(exc), param_hint=exc.option)

@@ -15,11 +15,14 @@ import click
 
 from inspector.core import redact
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.config import Config, ConfigError, load_config
-from inspector.core.model import VERDICT_LABELS, Event, HeaderList
+from inspector.core.config import Config
+from inspector.core.display import verdict_label
+from inspector.core.headers import HeaderLineError, parse_header_line
+from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.settings import default_db, secret_from_env
+from inspector.core.settings import OptionError, default_db, read_config, secret_from_env
 from inspector.core.signatures import PROVIDERS, Check, Secrets, SignedRequest
+from inspector.faces.cli.commands.options import usage_error
 
 SHOWN = 400  # characters of a header value printed; hostile values can be 100 KB
 # Reasons name the receiver's flags (`inspector`, `serve`); here the same thing is another.
@@ -27,20 +30,19 @@ FLAGS_HERE = {"--public-url": "--url"}
 
 
 def parse_header(text: str) -> tuple[str, str]:
-    """'Name: value' as it would arrive: the value as its UTF-8 bytes, decoded latin-1."""
-    name, colon, value = text.partition(":")
-    name = name.strip()
-    if not colon or not name or any(c.isspace() for c in name):
-        raise click.BadParameter(f"{text!r} is not 'Name: value'", param_hint="--header")
-    return name, value.strip().encode("utf-8", "surrogateescape").decode("latin-1")
+    """'Name: value' as it would arrive (headers.parse_header_line); a usage error if not."""
+    try:
+        return parse_header_line(text, received=True)
+    except HeaderLineError as exc:
+        raise click.BadParameter(str(exc), param_hint="--header") from exc
 
 
 def load(config: str | None) -> Config:
     """The --config file, else ./inspector.toml if any; a usage error when it is wrong."""
     try:
-        found = load_config(config)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--config") from exc
+        found = read_config(config)
+    except OptionError as exc:
+        raise usage_error(exc) from exc
     redact.remember(*(route.secret for route in found.routes))
     return found
 
@@ -73,7 +75,7 @@ def here(reason: str) -> str:
 
 def report(result: Check) -> None:
     title = PROVIDERS[result.provider].title if result.provider in PROVIDERS else result.provider
-    click.echo(f"verdict:  {VERDICT_LABELS.get(result.verdict, result.verdict)}"
+    click.echo(f"verdict:  {verdict_label(result.verdict)}"
                + (f" ({title})" if title else ""))
     click.echo(f"reason:   {visible_line(here(result.reason))}")
     for label, value in (("header", result.header), ("received", result.received),
@@ -119,13 +121,13 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
     if secret:  # an explicit secret beats the routes' secrets
         routes = [dataclasses.replace(r, secret=None) for r in routes]
     analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)
-    redact.remember(analyzer.secrets.default)
+    redact.remember(analyzer.resolver.secrets.default)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "
                                    "--body-file")
         event = stored(event_id, db)
-        req = analyzer.request_of(event)
+        req = analyzer.resolver.request_of(event)
         if url:
             req = dataclasses.replace(req, url=url)
         path = event.path

@@ -22,7 +22,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
 
-from inspector.core import clock
 from inspector.core.analysis.diff import (
     CHANGED,
     EQUAL,
@@ -32,7 +31,8 @@ from inspector.core.analysis.diff import (
     Pair,
     Section,
 )
-from inspector.core.model import VERDICT_LABELS, Event
+from inspector.core.display import DATE_TIME, local_time, verdict_label
+from inspector.core.model import Event
 from inspector.faces.tui.widgets.inert import inert
 
 OLD_LINE = Style(bgcolor="#3c1f24")
@@ -81,8 +81,8 @@ def shown_pairs(pairs: list[Pair], changes_only: bool) -> list[Pair | None]:
 
 
 def event_title(event: Event) -> Text:
-    when = clock.local(event.received_at, "%Y-%m-%d %H:%M:%S")
-    verdict = VERDICT_LABELS.get(event.verdict, event.verdict or "–")
+    when = local_time(event.received_at, DATE_TIME)
+    verdict = verdict_label(event.verdict) or "–"
     out = Text(f"{when}  ", style="bold")
     out.append_text(inert(f"{event.method} {event.target}", line=True, limit=80))
     out.append(f"  {verdict}  {event.id}", style="dim")

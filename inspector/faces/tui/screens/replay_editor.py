@@ -34,13 +34,13 @@ from inspector.core.delivery.replay import (
     target_url,
 )
 from inspector.core.delivery.resign import Signer
+from inspector.core.headers import TOKEN, HeaderLineError, parse_header_line
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import has_unsafe, visible, visible_line
 from inspector.faces.tui.screens.prompt import Confirm
 from inspector.faces.tui.widgets.inert import inert
 
 EDIT_LIMIT = 1024 * 1024  # bodies above this are sent as received, not loaded for editing
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|r)")
 
 
@@ -64,16 +64,10 @@ def parse_headers(text: str, original: HeaderList) -> HeaderList:
         if line in known:
             out.append(known[line])
             continue
-        name, colon, value = line.partition(":")
-        name = name.strip()
-        if not colon or not _TOKEN.fullmatch(name):
-            raise ValueError(f"headers, line {number}: {visible_line(line[:60])!r} is not "
-                             "'Name: value'")
-        value = value.strip()
-        if any(ord(c) < 32 and c != "\t" for c in value) or "\x7f" in value:
-            raise ValueError(f"headers, line {number}: the value of {name} has a control "
-                             "character")
-        out.append((name, value.encode("utf-8").decode("latin-1")))
+        try:
+            out.append(parse_header_line(line))
+        except HeaderLineError as exc:
+            raise ValueError(f"headers, line {number}: {exc}") from exc
     return out
 
 
@@ -182,8 +176,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
             yield self._body_area()
             ok = self.signer is not None and self.signer.ok
             what = f" ({self.signer.title})" if ok and self.signer is not None else ""
-            stamped = ok and self.signer is not None and self.signer.title not in (
-                "Connectly", "GitHub", "Shopify")
+            stamped = ok and self.signer is not None and self.signer.timestamped
             when = ", fresh timestamp" if stamped else ""
             yield Checkbox(f"Re-sign{what} with the configured secret{when}",
                            value=False, id="resign", disabled=not ok)
@@ -267,7 +260,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
     def result(self) -> Edit:
         """The request as edited; ValueError with a message for the first problem."""
         method = self.query_one("#method", Input).value.strip().upper()
-        if not _TOKEN.fullmatch(method):
+        if not TOKEN.fullmatch(method):
             raise ValueError(f"method {method!r} is not an HTTP method (for example POST)")
         try:
             url = check_target(self.query_one("#url", Input).value)

@@ -7,7 +7,6 @@ thread; `DetailPane.show` only hands the prepared lines to virtual views.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from http import HTTPStatus
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -17,14 +16,20 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
-from inspector.core import clock
 from inspector.core.analysis import decoding
 from inspector.core.delivery.resign import Expired, Signer
-from inspector.core.display import count
-from inspector.core.model import VERDICT_LABELS, Attempt, Event
+from inspector.core.display import (
+    DATE_TIME,
+    byte_size,
+    duration,
+    local_time,
+    millis,
+    status_text,
+    verdict_label,
+)
+from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import Check
-from inspector.faces.tui.widgets.event_list import human_size
 from inspector.faces.tui.widgets.inert import inert
 from inspector.faces.tui.widgets.text_view import Lines, TextView
 
@@ -110,15 +115,6 @@ def _reply_lines(attempt: Attempt) -> tuple[Lines, bool]:
     return Lines(head + "\n" + body.text, sanitised=True), json
 
 
-def status_text(status: int | None) -> str:
-    if status is None:
-        return "no response"
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
-
-
 def _grid() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -129,18 +125,15 @@ def _grid() -> Table:
 def overview(detail: Detail) -> RenderableType:
     event = detail.event
     table = _grid()
-    verdict = VERDICT_LABELS.get(event.verdict, event.verdict)
+    verdict = verdict_label(event.verdict)
     table.add_row("URL", inert(event.url(), limit=2000))  # the Raw tab has all of it
     table.add_row("Method", inert(event.method))
     table.add_row("Client", inert(event.client or "unknown"))
     table.add_row(
         "Received",
-        Text(clock.local(event.received_at, "%Y-%m-%d %H:%M:%S") + clock.millis(event.received_at)),
+        Text(local_time(event.received_at, DATE_TIME) + millis(event.received_at)),
     )
-    size = count(event.body_size, "byte")
-    if event.body_size >= 1024:
-        size += f" ({human_size(event.body_size)})"
-    table.add_row("Size", Text(size))
+    table.add_row("Size", Text(byte_size(event.body_size)))
     table.add_row("Content type", inert(event.content_type or "(none)"))
     table.add_row("Signature", inert(verdict, VERDICT_STYLES.get(event.verdict, "")))
     table.add_row("Provider", inert(event.provider or "unknown"))
@@ -162,7 +155,7 @@ def signature(detail: Detail) -> RenderableType:
     table = _grid()
     table.add_row(
         "Verdict",
-        Text(VERDICT_LABELS.get(check.verdict.value, check.verdict.value),
+        Text(verdict_label(check.verdict.value),
              style=VERDICT_STYLES.get(check.verdict.value, "")),
     )
     table.add_row("Reason", inert(check.reason))
@@ -207,7 +200,7 @@ def replays(detail: Detail) -> RenderableType:
                          style="dim"))
         return Group(*rows)
     for attempt in reversed(detail.attempts[-20:]):
-        when = clock.local(attempt.at)
+        when = local_time(attempt.at)
         line = Text(f"{when}  {attempt.kind:<7} ")
         line.append_text(inert(f"{attempt.method} {attempt.url}"))
         line.append("  →  ")
@@ -216,7 +209,7 @@ def replays(detail: Detail) -> RenderableType:
         else:
             ok = attempt.status is not None and attempt.status < 400
             line.append(status_text(attempt.status), style="bold green" if ok else "bold red")
-        line.append(f"  {attempt.elapsed_ms:.0f} ms", style="dim")
+        line.append(f"  {duration(attempt.elapsed_ms)}", style="dim")
         line.append(f"  {how_sent(attempt)}", style="bold yellow" if attempt.forced else "dim")
         rows.append(line)
         if attempt.note:  # one line: the list of attempts is short of room

@@ -23,8 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from inspector.core import clock
-from inspector.core.model import VERDICT_LABELS, Event, Row
+from inspector.core.display import human_size, kind_label, local_time, result_label, verdict_label
+from inspector.core.model import Event, Row
 from inspector.core.sanitize import visible_line
 
 ROW_CACHE = 4096
@@ -46,26 +46,6 @@ COLUMNS: list[tuple[str, int | None]] = [
 _BOLD = Style(bold=True)
 _VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned",
                   "no_secret": "no-secret"}
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    for unit in ("KB", "MB", "GB"):
-        size_f = size / 1024
-        if size_f < 1024 or unit == "GB":
-            return f"{size_f:.1f} {unit}" if size_f < 100 else f"{size_f:.0f} {unit}"
-        size = int(size_f)
-    return f"{size} B"
-
-
-def result_label(row: Row) -> str:
-    if row.result is None:
-        return ""
-    if row.result == 0:
-        return "✗ failed"
-    ms = row.result_ms or 0
-    return f"{row.result} {ms:.0f}ms" if ms < 10_000 else f"{row.result} {ms / 1000:.0f}s"
 
 
 class EventList(ScrollView, can_focus=True):
@@ -446,17 +426,17 @@ class EventList(ScrollView, can_focus=True):
         verdict = _VERDICT_STYLE.get(row.verdict, "muted")
         path = row.path + ("?" + row.query if row.query else "")
         refused = bool(row.refused)
-        kind = f"refused {row.status}" if refused else (row.kind or "—")
+        kind = kind_label(row.kind, row.refused, row.status) or "—"
         result = "ok" if row.result and row.result < 400 else "fail"
         cells = [
-            clock.local(row.received_at),
+            local_time(row.received_at),
             row.method,
             path,
             kind,
             row.summary,
             human_size(row.size),
-            VERDICT_LABELS.get(row.verdict, row.verdict),
-            result_label(row),
+            verdict_label(row.verdict),
+            result_label(row.result, row.result_ms),
         ]
         plain = st["refused"] if refused else None
         styles = [

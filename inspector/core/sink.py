@@ -1,0 +1,89 @@
+"""How a face hears what the running inspector did: one typed protocol, one subscription.
+
+A face implements `Sink` (or subclasses `BaseSink` and overrides what it cares about) and
+subscribes it to the session (`Session.subscribe`). Every call happens on the event loop,
+after the fact (an event is committed before anyone hears of it), and must return quickly:
+the receiver shares the loop. Headless `serve` prints; the TUI posts messages that coalesce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from inspector.core.capture.tunnel import TunnelState
+from inspector.core.model import Attempt, Event
+
+
+class Sink(Protocol):
+    def committed(self, events: list[Event]) -> None:
+        """A batch of events is stored (one call per committed batch, in seq order)."""
+
+    def attempted(self, attempt: Attempt) -> None:
+        """A replay or forward of `attempt.event_seq` is stored (its row's result changed)."""
+
+    def failed(self, message: str | None) -> None:
+        """Events are not being stored (`message` says why, for a person); None: they are
+        being stored again."""
+
+    def tunnel(self, state: TunnelState) -> None:
+        """The tunnel's state changed (starting, up with its URL, down with the reason)."""
+
+    def notice(self, text: str) -> None:
+        """Something a person should read."""
+
+
+class BaseSink:
+    """A sink that ignores everything: subclass it and override what a face shows."""
+
+    def committed(self, events: list[Event]) -> None:
+        pass
+
+    def attempted(self, attempt: Attempt) -> None:
+        pass
+
+    def failed(self, message: str | None) -> None:
+        pass
+
+    def tunnel(self, state: TunnelState) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        pass
+
+
+class Fanout:
+    """A sink that tells every subscribed sink, in the order they subscribed."""
+
+    def __init__(self) -> None:
+        # A tuple, replaced on each change: a sink may unsubscribe while it is being called.
+        self._sinks: tuple[Sink, ...] = ()
+
+    def subscribe(self, sink: Sink) -> Callable[[], None]:
+        """Add `sink`; the returned function removes it again."""
+        self._sinks = (*self._sinks, sink)
+
+        def unsubscribe() -> None:
+            self._sinks = tuple(s for s in self._sinks if s is not sink)
+
+        return unsubscribe
+
+    def committed(self, events: list[Event]) -> None:
+        for sink in self._sinks:
+            sink.committed(events)
+
+    def attempted(self, attempt: Attempt) -> None:
+        for sink in self._sinks:
+            sink.attempted(attempt)
+
+    def failed(self, message: str | None) -> None:
+        for sink in self._sinks:
+            sink.failed(message)
+
+    def tunnel(self, state: TunnelState) -> None:
+        for sink in self._sinks:
+            sink.tunnel(state)
+
+    def notice(self, text: str) -> None:
+        for sink in self._sinks:
+            sink.notice(text)

@@ -19,15 +19,9 @@ import httpx
 import pytest
 
 from inspector.core.model import Attempt, Event, new_id
-from inspector.core.store import (
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    dbcheck,
-    explain,
-    insert_attempt,
-    insert_events,
-)
+from inspector.core.store import StoreError, explain, open_store
+from inspector.core.store.sqlite import dbcheck
+from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import connectly_event, make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import ROOT, child_env, inspector_argv
@@ -46,7 +40,7 @@ def require_dbcheck_wiring() -> None:
 
 
 def new_db(path: Path) -> Path:
-    Store(path).close()
+    open_store(path).close()
     return path
 
 
@@ -252,13 +246,15 @@ def test_dbcheck_finds_a_write_lock_held_by_another_process(tmp_path: Path) -> N
 
 def test_dbcheck_finds_corruption_past_the_first_page(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
-    store = Store(db)
+    open_store(db).close()
     events = [Event(id=new_id(), received_at=time.time(), method="POST", path="/x", query="",
                     headers=[], body=os.urandom(3000)) for _ in range(900)]
-    store.write_sync(lambda conn: conn.executemany(
+    conn = sqlite3.connect(db)
+    conn.executemany(
         "INSERT INTO events (id, received_at, method, path, headers, body_size, status) "
-        "VALUES (?, ?, 'POST', '/x', '[]', 0, 200)", [(e.id, e.received_at) for e in events]))
-    store.close()
+        "VALUES (?, ?, 'POST', '/x', '[]', 0, 200)", [(e.id, e.received_at) for e in events])
+    conn.commit()
+    conn.close()
     data = bytearray(db.read_bytes())
     page = 4096
     assert len(data) > 20 * page
@@ -321,7 +317,7 @@ def test_reset_moves_the_database_and_its_companions_aside(tmp_path: Path) -> No
     assert Path(f"{moved}-wal").read_bytes() == b"old -wal"
     assert not Path(f"{db}-search").exists() and Path(f"{moved}-search").exists()
     assert dbcheck.check(str(db)) is None
-    store = Store(db)  # a new, empty database where the old one was
+    store = open_store(db)  # a new, empty database where the old one was
     assert store.count() == 0
     store.close()
     assert dbcheck.reset(str(corrupt_db(db))) != moved  # a second reset keeps both
@@ -426,7 +422,7 @@ def test_a_schema_1_database_upgrades_and_keeps_its_events(tmp_path: Path) -> No
     conn.commit()
     conn.close()
 
-    store = Store(db)
+    store = open_store(db)
     try:
         version = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0]
         assert version == SCHEMA_VERSION
@@ -442,22 +438,22 @@ def test_a_schema_1_database_upgrades_and_keeps_its_events(tmp_path: Path) -> No
         # And it takes new events and attempts.
         fresh = Event(id=new_id(), received_at=time.time(), method="POST", path="/v2",
                       query="", headers=[], body=b"{}")
-        (stored,) = store.write_sync(insert_events, [fresh])
+        (stored,) = store.import_events_sync([(fresh, [])])
         assert stored.seq == 4
-        store.write_sync(insert_attempt, Attempt(event_seq=4, kind="replay", at=time.time(),
-                                                 method="POST", url="http://y/"))
+        store.record_attempt_sync(Attempt(event_seq=4, kind="replay", at=time.time(),
+                                          method="POST", url="http://y/"))
         assert len(store.attempts(4)) == 1
     finally:
         store.close()
     # Opening it again is a no-op.
-    Store(db).close()
+    open_store(db).close()
 
 
 def test_a_database_written_by_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
     db = newer_db(tmp_path / "events.db")
     before = db.read_bytes()
     with pytest.raises(StoreError) as raised:
-        Store(db)
+        open_store(db)
     assert "newer webhook-inspector" in str(raised.value) and "--db" in str(raised.value)
     assert db.read_bytes() == before
 
@@ -482,7 +478,7 @@ async def test_concurrent_deliveries_to_a_locked_database_are_answered_promptly(
 
 def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> None:
     """v3 adds `forced` and `note` to attempts; a v2 database's attempts read as neither.
-    v4 adds the answers table."""
+    v4 adds the answers table, v5 the change feed's records."""
     db = tmp_path / "v2.db"
     conn = sqlite3.connect(db)
     conn.executescript(V1_SCHEMA)  # v2 changed no table, it only tied the search side file:
@@ -498,10 +494,10 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
     conn.commit()
     conn.close()
 
-    store = Store(db)
+    store = open_store(db)
     try:
-        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
-        assert SCHEMA_VERSION == 4
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+        assert SCHEMA_VERSION == 5
         assert store.answers_for([1]) == {}  # v4: stored answers; this one got the default
         assert store.meta("search_id") == "0123456789abcdef"
         event = store.event_by_id(ident)
@@ -509,11 +505,11 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
         (old,) = store.attempts(1)
         assert old.resigned and old.edited and old.status == 200
         assert not old.forced and old.note == ""
-        store.write_sync(insert_attempt, Attempt(
+        store.record_attempt_sync(Attempt(
             event_seq=1, kind="replay", at=time.time(), method="POST", url="http://y/",
             resigned=True, forced=True, note="forced re-sign: it arrived unsigned"))
         new = store.attempts(1)[-1]
         assert new.forced and new.note == "forced re-sign: it arrived unsigned"
     finally:
         store.close()
-    Store(db).close()  # opening it again is a no-op
+    open_store(db).close()  # opening it again is a no-op

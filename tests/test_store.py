@@ -112,3 +112,21 @@ async def test_failing_op_fails_alone(tmp_path: Path) -> None:
     assert isinstance(results[1], Exception)
     assert store.count() == 1
     store.close()
+
+
+async def test_the_change_feed_costs_ingest_nothing_and_stays_bounded(tmp_path: Path) -> None:
+    """Adds write no change record (followers find them by seq); each update is one record,
+    and old records are trimmed so that the table keeps about `keep_changes` of them."""
+    path = tmp_path / "e.db"
+    store = open_store(path, keep_changes=10)
+    added = await asyncio.gather(*(store.add(event(i)) for i in range(100)))
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+    for n in range(200):
+        await store.record_attempt(Attempt(event_seq=added[n % 100].seq, kind="replay",
+                                           at=1.0, method="POST", url="http://x/", status=200))
+    store.close()
+    count, first, last = conn.execute("SELECT count(*), min(id), max(id) FROM changes").fetchone()
+    trimmed = conn.execute("SELECT value FROM meta WHERE key = 'changes_trimmed'").fetchone()
+    conn.close()
+    assert last == 200 and 10 <= count <= 11 and int(trimmed[0]) == first - 1

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.core.model import Attempt, Event, new_id
-from inspector.core.store import StoreError, explain, open_store
+from inspector.core.model import Answer, Attempt, Event, new_id
+from inspector.core.store import StoreError, VerdictChange, explain, open_store
 from inspector.core.store.sqlite import dbcheck
 from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 from inspector.faces.tui.widgets.status_bar import StatusBar
@@ -27,6 +27,7 @@ from tests.conftest import connectly_event, make_runtime, make_settings, running
 from tests.reliability.conftest import ROOT, child_env, inspector_argv
 
 V1_SCHEMA = Path(__file__).with_name("v1_schema.sql").read_text()
+V4_SCHEMA = Path(__file__).with_name("v4_schema.sql").read_text()
 
 
 def require_dbcheck_wiring() -> None:
@@ -512,4 +513,51 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
         assert new.forced and new.note == "forced re-sign: it arrived unsigned"
     finally:
         store.close()
+    open_store(db).close()  # opening it again is a no-op
+
+
+async def test_a_schema_4_database_upgrades_and_its_changes_can_be_followed(
+        tmp_path: Path) -> None:
+    """v5 adds the change feed's records: a v4 database keeps its events, attempts and
+    answers, and another store on it (a viewer) then follows its updates and deletes."""
+    db = tmp_path / "v4.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(V4_SCHEMA)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('search_id', '0123456789abcdef')")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('top_seq', '3')")  # 3 was deleted
+    ids = [new_id() for _ in range(2)]
+    for seq, ident in enumerate(ids, 1):
+        conn.execute(
+            "INSERT INTO events (seq, id, received_at, method, path, headers, body_size, "
+            "status, verdict) VALUES (?, ?, 1700000000, 'POST', '/v4', '[]', 2, 502, 'valid')",
+            (seq, ident))
+        conn.execute("INSERT INTO bodies (seq, body) VALUES (?, x'7b7d')", (seq,))
+    conn.execute("INSERT INTO attempts (seq, kind, at, method, url, status, forced, note) "
+                 "VALUES (1, 'forward', 1700000100, 'POST', 'http://app/', 502, 0, 'n')")
+    conn.execute("INSERT INTO answers (seq, headers, body) VALUES (1, '[[\"x-a\", \"1\"]]', "
+                 "x'646f776e')")
+    conn.commit()
+    conn.close()
+
+    store, viewer = open_store(db), open_store(db)
+    try:
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.seqs() == [1, 2] and store.meta("search_id") == "0123456789abcdef"
+        assert store.answers_for([1, 2]) == {1: Answer([("x-a", "1")], b"down")}
+        (old,) = store.attempts(1)
+        assert old.kind == "forward" and old.status == 502 and old.note == "n"
+        cursor = viewer.cursor()
+        assert cursor.seq == 3  # the highest seq ever used, deleted or not
+        assert not viewer.changes_since(cursor)
+        await store.set_verdicts([VerdictChange(2, "connectly", "invalid", "re-checked")])
+        await store.delete([1])
+        fresh = await store.add(Event(id=new_id(), received_at=time.time(), method="POST",
+                                      path="/v5", query="", headers=[], body=b"{}"))
+        changes = viewer.changes_since(cursor)
+        assert (changes.updated, changes.deleted, changes.inserted) == ([2], [1], [4])
+        assert fresh.seq == 4
+    finally:
+        store.close()
+        viewer.close()
     open_store(db).close()  # opening it again is a no-op

@@ -3,7 +3,8 @@
 `EventStore`'s named operations (add, record_attempt, delete, ...) turn their arguments into
 one of these and hand it to the backend's writer, which applies queued operations in group
 commits. They are the contract between the interface and a backend: no caller builds one,
-and none carries a function or SQL. `Op[T]`: the operation's result is a T.
+and none carries a function or SQL. `Op[T]`: the operation's result is a T. (Not frozen:
+one is built per delivery on the loop, and a frozen dataclass is slower to build.)
 """
 
 from __future__ import annotations
@@ -30,48 +31,48 @@ class Op(Generic[T]):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Add(Op[Event]):
     """A live event, analysed by the store's `prepare` hook; runs of them go in together."""
 
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ImportEvents(Op[list[Event]]):
     """Already analysed events with their attempts, keeping ids; known ids are skipped."""
 
     items: Sequence[tuple[Event, Sequence[Attempt]]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordAttempt(Op[Attempt]):
     attempt: Attempt
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delete(Op[int]):
     seqs: Sequence[int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Clear(Op[int]):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetVerdicts(Op[int]):
     changes: Sequence[VerdictChange]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetAnswer(Op[None]):
     seq: int
     status: int
     answer: Answer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetMeta(Op[None]):
     key: str
     value: str

@@ -69,6 +69,7 @@ class SqliteStore(EventStore):
         # One reader connection per thread; a thread's connection closes when the thread ends.
         self._local = threading.local()
         self._closed = False
+        self._started = False
         conn = self._connect()
         try:
             schema.migrate(conn, self.path)
@@ -127,9 +128,11 @@ class SqliteStore(EventStore):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._writer.start()
-        if self._indexer is not None:
-            self._indexer.start()
+        if not self._started:
+            self._started = True
+            self._writer.start()
+            if self._indexer is not None:
+                self._indexer.start()
 
     def close(self) -> None:
         if self._closed:
@@ -162,7 +165,8 @@ class SqliteStore(EventStore):
                loop: asyncio.AbstractEventLoop | None) -> None:
         if self._closed:
             raise StoreError("the store is closed")
-        self.start()
+        if not self._started:
+            self.start()
         self._writer.submit(op, waiter, loop)
 
     # -- reads -------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ class Writer:
 
     def submit(self, op: ops.Op[Any], waiter: Waiter,
                loop: asyncio.AbstractEventLoop | None) -> None:
-        self.start()
+        """Queue `op` (the writer must be started)."""
         self._queue.put(_Queued(op, waiter, loop))
 
     # -- the thread ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ compiles it into its own SQL.
 from __future__ import annotations
 
 import os
+from typing import TypedDict, Unpack
 
 from inspector.core.store.base import (
     KEEP_CHANGES,
@@ -30,6 +31,7 @@ __all__ = [
     "CommitListener",
     "Cursor",
     "EventStore",
+    "Options",
     "Prepare",
     "StoreError",
     "VerdictChange",
@@ -38,24 +40,20 @@ __all__ = [
 ]
 
 
-def open_store(
-    path: str | os.PathLike[str],
-    *,
-    prepare: Prepare | None = None,
-    synchronous: str = "NORMAL",
-    index: bool = True,
-    keep_changes: int = KEEP_CHANGES,
-) -> EventStore:
-    """The store at `path` (StoreError when it cannot be used).
+class Options(TypedDict, total=False):
+    """What every backend takes besides where the store is."""
 
-    `prepare`: the analysis of each new event, run by the writer before the insert.
-    `synchronous`: SQLite's durability setting. `index`: keep the free-text search index
-    up to date in the background (searches are exact without it, only slower).
-    `keep_changes`: how many change records the feed keeps (a follower further behind
-    reloads).
-    """
+    prepare: Prepare | None  # the analysis of each new event, run by the writer before the
+    #   insert (off the loop; it may also set the status and answer)
+    index: bool  # keep the free-text search index up to date in the background (searches
+    #   are exact without it, only slower); default True
+    keep_changes: int  # change records the feed keeps (a follower further behind reloads);
+    #   default KEEP_CHANGES
+
+
+def open_store(path: str | os.PathLike[str], **options: Unpack[Options]) -> EventStore:
+    """The store at `path` (StoreError when it cannot be used): SQLite, a file or ":memory:"."""
     # Imported here: the backend imports this package's modules.
     from inspector.core.store.sqlite import SqliteStore
 
-    return SqliteStore(path, prepare=prepare, synchronous=synchronous, index=index,
-                       keep_changes=keep_changes)
+    return SqliteStore(path, **options)

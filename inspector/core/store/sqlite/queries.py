@@ -36,7 +36,7 @@ def _pairs(text: str) -> HeaderList:
     return [(str(k), str(v)) for k, v in json.loads(text)]
 
 
-def _chunks(seqs: Sequence[int]) -> Iterator[tuple[list[int], str]]:
+def chunks(seqs: Sequence[int]) -> Iterator[tuple[list[int], str]]:
     """`seqs` a chunk at a time, with the chunk's `?,?,...` placeholders."""
     for start in range(0, len(seqs), CHUNK):
         chunk = list(seqs[start : start + CHUNK])
@@ -55,7 +55,7 @@ def seqs(conn: sqlite3.Connection) -> list[int]:
 
 def rows(conn: sqlite3.Connection, wanted: Sequence[int]) -> dict[int, Row]:
     out: dict[int, Row] = {}
-    for chunk, marks in _chunks(wanted):
+    for chunk, marks in chunks(wanted):
         for fields in _named(conn.execute(
                 f"SELECT {_ROW} FROM events WHERE seq IN ({marks})", chunk)):
             out[fields["seq"]] = Row(**fields)
@@ -66,7 +66,7 @@ def events(conn: sqlite3.Connection, wanted: Sequence[int]) -> list[Event]:
     """Whole events, in the order of `wanted` (missing ones left out)."""
     found: dict[int, dict[str, Any]] = {}
     bodies: dict[int, bytes] = {}
-    for chunk, marks in _chunks(wanted):
+    for chunk, marks in chunks(wanted):
         for fields in _named(conn.execute(
                 f"SELECT {_EVENT} FROM events WHERE seq IN ({marks})", chunk)):
             found[fields["seq"]] = fields
@@ -84,7 +84,7 @@ def _event_of(fields: dict[str, Any], body: bytes) -> Event:
 
 def attempts_for(conn: sqlite3.Connection, wanted: Sequence[int]) -> dict[int, list[Attempt]]:
     out: dict[int, list[Attempt]] = {}
-    for chunk, marks in _chunks(wanted):
+    for chunk, marks in chunks(wanted):
         for fields in _named(conn.execute(
                 f"SELECT {_ATTEMPT} FROM attempts WHERE seq IN ({marks}) ORDER BY id", chunk)):
             attempt = _attempt_of(fields)
@@ -102,7 +102,7 @@ def _attempt_of(fields: dict[str, Any]) -> Attempt:
 
 def answers_for(conn: sqlite3.Connection, wanted: Sequence[int]) -> dict[int, Answer]:
     out: dict[int, Answer] = {}
-    for chunk, marks in _chunks(wanted):
+    for chunk, marks in chunks(wanted):
         for fields in _named(conn.execute(
                 f"SELECT seq, headers, body FROM answers WHERE seq IN ({marks})", chunk)):
             out[fields["seq"]] = Answer(_pairs(fields["headers"]), bytes(fields["body"]))

@@ -16,7 +16,7 @@ from typing import Any
 from inspector.core.model import Attempt, Event
 from inspector.core.store import ops
 from inspector.core.store.base import Prepare
-from inspector.core.store.sqlite import feed
+from inspector.core.store.sqlite import feed, queries
 
 # Event fields stored as they are; headers and notes are stored as JSON.
 _EVENT_PLAIN = ("seq", "id", "received_at", "method", "path", "query", "http_version",
@@ -141,9 +141,7 @@ def _insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> None:
 def delete(conn: sqlite3.Connection, seqs: Sequence[int], keep: int) -> int:
     keep_top(conn)
     deleted = 0
-    for start in range(0, len(seqs), 500):
-        chunk = list(seqs[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in queries.chunks(seqs):
         deleted += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
         conn.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
         conn.execute(f"DELETE FROM attempts WHERE seq IN ({marks})", chunk)

@@ -6,7 +6,7 @@
    try bigger payloads) through the store's own insert path.
 2. Times each filter (median and worst of --runs, in ms) three ways: with no free-text
    index (every text term scans), with the trigram index built, and the index build itself.
-3. Times `_insert_many` (the writer's per-event cost on the ingest path) on a schema-1 and a
+3. Times `writes.insert_many` (the writer's per-event cost on the ingest path) on a schema-1 and a
    schema-2 database, to show what schema 2 adds.
 Prints a table; the target is < 200 ms per filter at 100k events.
 """
@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 from bench.fixture import deliveries, secret
-from inspector.core import store as store_mod
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.model import Event
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store, insert_events, search
+from inspector.core.store import EventStore, open_store
+from inspector.core.store.sqlite import schema, search, writes
 
 QUERIES = [
     "",
@@ -70,15 +70,15 @@ def events(count: int, pad: int, start: float) -> list[Event]:
 
 def build(path: Path, count: int, pad: int, now: float) -> float:
     start = time.perf_counter()
-    store = Store(path, index=False)
+    store = open_store(path, index=False)
     batch = events(count, pad, now - count * 0.5)  # one every half second, ending now
     for i in range(0, count, 2000):
-        store.write_sync(insert_events, batch[i : i + 2000])
+        store.import_events_sync([(e, []) for e in batch[i : i + 2000]])
     store.close()
     return time.perf_counter() - start
 
 
-def time_queries(store: Store, runs: int, now: float) -> dict[str, tuple[float, float, int]]:
+def time_queries(store: EventStore, runs: int, now: float) -> dict[str, tuple[float, float, int]]:
     out = {}
     for text in QUERIES:
         times = []
@@ -100,14 +100,14 @@ def build_index(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def writer_cost(folder: Path, schema: int, n: int = 20_000, batch: int = 64) -> float:
-    """µs per event of `_insert_many` (the writer's work per delivery, minus analysis)."""
-    path = folder / f"writer-v{schema}.db"
+def writer_cost(folder: Path, version: int, n: int = 20_000, batch: int = 64) -> float:
+    """µs per event of `writes.insert_many` (the writer's work per delivery, minus analysis)."""
+    path = folder / f"writer-v{version}.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    for step in range(schema):
-        store_mod.MIGRATIONS[step](conn)
+    for step in range(version):
+        schema.MIGRATIONS[step](conn)
     sample = events(n, 0, time.time())
     best = float("inf")
     for _ in range(3):
@@ -116,7 +116,7 @@ def writer_cost(folder: Path, schema: int, n: int = 20_000, batch: int = 64) -> 
         start = time.perf_counter()
         for i in range(0, n, batch):
             conn.execute("BEGIN IMMEDIATE")
-            store_mod._insert_many(conn, sample[i : i + batch], None)
+            writes.insert_many(conn, sample[i : i + batch], None)
             conn.execute("COMMIT")
         best = min(best, (time.perf_counter() - start) / n * 1e6)
     conn.close()
@@ -138,14 +138,14 @@ def main(argv: list[str] | None = None) -> None:
         size = path.stat().st_size / 1e6
         print(f"{args.events:,} events (bodies +{args.pad_bytes} B), built in {built:.1f} s, "
               f"database {size:.0f} MB")
-        store = Store(path, index=False)
+        store = open_store(path, index=False)
         scan = time_queries(store, args.runs, now)
         store.close()
         seconds = build_index(path)
         side = Path(search.path_for(str(path))).stat().st_size / 1e6
         print(f"trigram index: built in {seconds:.1f} s "
               f"({seconds / args.events * 1e6:.0f} µs/event, in the background), {side:.0f} MB")
-        store = Store(path, index=False)
+        store = open_store(path, index=False)
         indexed = time_queries(store, args.runs, now)
         store.close()
         print(f"\n{'filter':<38} {'matches':>8} {'no index ms (med/max)':>22} "
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         worst = max(v[1] for v in indexed.values())
         print(f"\nworst indexed filter: {worst:.1f} ms (target < 200 ms)")
         v1, v2 = writer_cost(folder, 1), writer_cost(folder, 2)
-        print(f"writer, _insert_many per event: schema 1 {v1:.1f} µs, schema 2 {v2:.1f} µs "
+        print(f"writer, insert_many per event: schema 1 {v1:.1f} µs, schema 2 {v2:.1f} µs "
               f"(+{v2 - v1:.1f} µs)")
 
 

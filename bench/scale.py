@@ -24,7 +24,7 @@ BATCH = 2000
 
 
 def cache_path(folder: Path, count: int) -> Path:
-    from inspector.core.store import SCHEMA_VERSION
+    from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 
     digest = hashlib.sha256(EVENTS.read_bytes()).hexdigest()[:10]
     return folder / f"scale-{count}-schema{SCHEMA_VERSION}-{digest}.db"
@@ -35,7 +35,7 @@ def build(path: Path, count: int) -> float:
     from inspector.core.analysis.analyzer import Analyzer
     from inspector.core.model import Event, new_id
     from inspector.core.signatures import Secrets
-    from inspector.core.store import Store, insert_events
+    from inspector.core.store import open_store
 
     start = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def build(path: Path, count: int) -> float:
     for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         stale.unlink(missing_ok=True)
     analyzer = Analyzer(secrets=Secrets(default=secret()))
-    store = Store(partial, prepare=analyzer.analyze)
+    store = open_store(partial)
     fixtures = deliveries()
     first = time.time() - count * 0.5  # one event every half second, ending now
     try:
@@ -60,7 +60,7 @@ def build(path: Path, count: int) -> float:
                 )
                 analyzer.analyze(event)
                 batch.append(event)
-            store.write_sync(insert_events, batch)
+            store.import_events_sync([(e, []) for e in batch])
     finally:
         store.close()
     os.replace(partial, path)

@@ -7,7 +7,6 @@ it stored and how much memory it used.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,11 +24,13 @@ def inspector_argv() -> list[str]:
 
 
 def stored_events(db: Path) -> int:
-    conn = sqlite3.connect(db)
+    from inspector.core.store import open_store
+
+    store = open_store(db, index=False)
     try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return store.count()
     finally:
-        conn.close()
+        store.close()
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.model import Attempt, Event
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store, insert_attempt, insert_events
+from inspector.core.store import open_store
 from tests.conftest import CONNECTLY, SECRET
 
 START = calendar.timegm((2026, 11, 27, 12, 0, 0))
@@ -29,13 +29,13 @@ def fixture_events() -> list[Event]:
 
 def build_db(path: Path, *, with_replay: bool = True) -> None:
     analyzer = Analyzer(Secrets(default=SECRET))
-    store = Store(path)
+    store = open_store(path)
     events = fixture_events()
     for event in events:
         analyzer.analyze(event)
-    stored = store.write_sync(insert_events, events)
+    stored = store.import_events_sync([(e, []) for e in events])
     if with_replay:
-        store.write_sync(insert_attempt, Attempt(
+        store.record_attempt_sync(Attempt(
             event_seq=stored[-1].seq, kind="replay", at=START + 120, method="POST",
             url="http://localhost:3000/webhooks/connectly", status=200, elapsed_ms=12.4,
             response_headers=[("content-type", "application/json"), ("content-length", "30")],

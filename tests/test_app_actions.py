@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inspector.core.store import Store
+from inspector.core.store import open_store
 from inspector.core.store.filter import parse
 from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.status_bar import StatusBar
@@ -141,7 +141,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
         await pilot.press("d")
         await wait_for(lambda: list(events.seqs) == [first, last], what="deleted again")
         await app.action_quit()  # quitting ends the undo window
-    store = Store(tmp_path / "events.db", index=False)
+    store = open_store(tmp_path / "events.db", index=False)
     assert store.seqs() == [first, last]
     store.close()
 

@@ -18,7 +18,7 @@ from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.capture.answers import DEFAULT_POLICY
 from inspector.core.interop import export, importing
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store
+from inspector.core.store import open_store
 from inspector.faces.tui.screens.prompt import Confirm
 from inspector.faces.tui.widgets.detail import DetailPane, replays
 from inspector.faces.tui.widgets.event_list import EventList
@@ -108,7 +108,7 @@ async def test_a_forced_resign_asks_first_naming_the_verdict_and_is_recorded(
         (replayed,) = exported["attempts"]
         assert replayed["forced"] is True and replayed["resigned"] is True
         assert replayed["note"].startswith("forced re-sign: it arrived with an invalid signature")
-    again = Store(tmp_path / "again.db")
+    again = open_store(tmp_path / "again.db")
     try:
         with (tmp_path / "out.jsonl").open("rb") as data:
             importing.import_file(again, data, Analyzer(Secrets(default=SECRET)))

@@ -20,7 +20,7 @@ from inspector.core.interop.export import export
 from inspector.core.interop.importing import Imported, ImportFailed, import_file
 from inspector.core.model import Attempt, Event, new_id
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store, insert_attempt, insert_events
+from inspector.core.store import EventStore, open_store
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
 from tests.conftest import (
@@ -64,31 +64,31 @@ def analysed(events: list[Event]) -> list[Event]:
     return events
 
 
-def imported(store: Store, blob: bytes, **options: object) -> Imported:
+def imported(store: EventStore, blob: bytes, **options: object) -> Imported:
     return import_file(store, io.BytesIO(blob), ANALYZER, **options)  # type: ignore[arg-type]
 
 
-def filled_store(path: Path) -> Store:
-    store = Store(path, index=False)
-    stored = store.write_sync(insert_events,
-                              analysed([odd_event(1), *fixture_events(), odd_event(2)]))
+def filled_store(path: Path) -> EventStore:
+    store = open_store(path, index=False)
+    events = analysed([odd_event(1), *fixture_events(), odd_event(2)])
+    stored = store.import_events_sync([(e, []) for e in events])
     first = stored[0]
-    store.write_sync(insert_attempt, Attempt(
+    store.record_attempt_sync(Attempt(
         event_seq=first.seq, kind="replay", at=1_700_000_500.25, method="POST",
         url="http://localhost:3000/hooks/a%2Fb", status=502, elapsed_ms=12.5,
         response_headers=[("content-type", "text/plain"), ("x-r", "1"), ("x-r", "2")],
         response_body=b"bad \xff gateway"))
-    store.write_sync(insert_attempt, Attempt(
+    store.record_attempt_sync(Attempt(
         event_seq=first.seq, kind="forward", at=1_700_000_501.0, method="POST",
         url="http://localhost:3000/hooks/a%2Fb", error="connection refused: nothing answers"))
-    store.write_sync(insert_attempt, Attempt(
+    store.record_attempt_sync(Attempt(
         event_seq=stored[1].seq, kind="replay", at=1_700_000_502.0, method="POST",
         url="http://localhost:3000/webhooks/connectly", status=200, elapsed_ms=3.0,
         response_headers=[("content-type", "application/json")], response_body=b'{"ok":1}'))
     return store
 
 
-def exported(store: Store, fmt: str, query: str = "") -> str:
+def exported(store: EventStore, fmt: str, query: str = "") -> str:
     out = io.StringIO()
     export(store, store.search(query), fmt, out)
     return out.getvalue()
@@ -104,7 +104,7 @@ def test_jsonl_round_trips_byte_exact(tmp_path: Path) -> None:
     assert [a["kind"] for a in record["attempts"]] == ["replay", "forward"]
     assert first.isascii() and "\x1b" not in first  # escapes stay escaped in the file
 
-    again = Store(tmp_path / "b.db", index=False)
+    again = open_store(tmp_path / "b.db", index=False)
     result = imported(again, first.encode())
     assert (result.format, result.read, result.added) == ("jsonl", len(lines), len(lines))
     assert not result.skipped
@@ -152,7 +152,7 @@ def test_har_opens_as_har_and_imports_without_loss(tmp_path: Path) -> None:
     assert text["_webhookInspector"]["attempts"][0]["response_body_base64"] == \
         base64.b64encode(b'{"ok":1}').decode()
 
-    again = Store(tmp_path / "b.db", index=False)
+    again = open_store(tmp_path / "b.db", index=False)
     har_text = exported(store, "har")
     assert imported(again, har_text.encode()).format == "har"
     assert exported(again, "jsonl") == exported(store, "jsonl")
@@ -178,7 +178,7 @@ def test_har_from_another_tool_imports_its_requests(tmp_path: Path) -> None:
                                                 "text": "ok"}},
                        "cache": {}, "timings": {}}]}}
     blob = json.dumps(har, indent=2).encode()
-    store = Store(tmp_path / "e.db", index=False)
+    store = open_store(tmp_path / "e.db", index=False)
     assert imported(store, blob).added == 1
     event = store.event(store.seqs()[0])
     assert event is not None
@@ -216,19 +216,19 @@ def test_curl_export_is_one_command_per_event(tmp_path: Path) -> None:
 )
 def test_a_file_of_neither_format_is_one_clear_error(tmp_path: Path, blob: bytes,
                                                      message: str) -> None:
-    store = Store(tmp_path / "e.db", index=False)
+    store = open_store(tmp_path / "e.db", index=False)
     with pytest.raises(ImportFailed, match=message):
         imported(store, blob)
     assert store.count() == 0
 
 
 def test_bad_entries_are_skipped_and_named_the_rest_imported(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db", index=False)
-    store.write_sync(insert_events, analysed([odd_event(i) for i in range(3)]))
+    store = open_store(tmp_path / "e.db", index=False)
+    store.import_events_sync([(e, []) for e in analysed([odd_event(i) for i in range(3)])])
     lines = exported(store, "jsonl").splitlines()
     blob = "\n".join(["{oops", lines[0], lines[1], '{"id": "x", "method": "POST"}',
                       lines[2]]).encode()
-    again = Store(tmp_path / "b.db", index=False)
+    again = open_store(tmp_path / "b.db", index=False)
     result = imported(again, blob, batch=2)
     assert (result.read, result.added) == (3, 3)
     assert [p.split(":")[0] for p in result.skipped] == ["line 1", "line 4"]
@@ -280,8 +280,8 @@ def test_commands(tmp_path: Path) -> None:
 
 
 def test_large_export_streams_in_chunks(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db", index=False)
-    store.write_sync(insert_events, [odd_event(i) for i in range(450)])
+    store = open_store(tmp_path / "e.db", index=False)
+    store.import_events_sync([(odd_event(i), []) for i in range(450)])
     text = exported(store, "jsonl")
     ids = [json.loads(line)["id"] for line in text.splitlines()]
     assert len(ids) == 450 and len(set(ids)) == 450
@@ -301,7 +301,7 @@ async def test_secrets_never_reach_the_database_or_any_export(tmp_path: Path) ->
                 assert response.status_code == 200
     finally:
         await runtime.stop()
-    store = Store(tmp_path / "events.db", index=False)
+    store = open_store(tmp_path / "events.db", index=False)
     assert store.count() == len(CONNECTLY["events"])
     assert {store.event(s).verdict for s in store.seqs()} >= {"valid", "invalid"}  # type: ignore[union-attr]
     secret_forms = [SECRET, base64.b64encode(SECRET.encode()).decode(), SECRET.encode().hex()]
@@ -313,11 +313,11 @@ async def test_secrets_never_reach_the_database_or_any_export(tmp_path: Path) ->
 
 
 async def test_imported_events_can_be_replayed(tmp_path: Path, recorder: Recorder) -> None:
-    source = Store(tmp_path / "a.db", index=False)
+    source = open_store(tmp_path / "a.db", index=False)
     events = fixture_events()
-    source.write_sync(insert_events, events)
+    source.import_events_sync([(e, []) for e in events])
     blob = exported(source, "jsonl").encode()
-    store = Store(tmp_path / "b.db", index=False)
+    store = open_store(tmp_path / "b.db", index=False)
     imported(store, blob)
     event = store.event_by_id(events[5].id)  # delivery_failed
     assert event is not None
@@ -331,10 +331,10 @@ async def test_imported_events_can_be_replayed(tmp_path: Path, recorder: Recorde
 
 
 def test_curl_export_never_aims_at_the_senders_host(tmp_path: Path) -> None:
-    store = Store(tmp_path / "a.db", index=False)
+    store = open_store(tmp_path / "a.db", index=False)
     event = odd_event(0)
     event.headers[0] = ("Host", "internal-admin.example:9000")  # chosen by the sender
-    store.write_sync(insert_events, [event])
+    store.import_events_sync([(event, [])])
     store.close()
     result = CliRunner().invoke(export_command, ["--db", str(tmp_path / "a.db"), "--format",
                                                  "curl"])

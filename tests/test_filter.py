@@ -12,10 +12,10 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from inspector.core import store as store_mod
 from inspector.core.model import Attempt, Event, new_id
-from inspector.core.store import SCHEMA_VERSION, Store, insert_attempt, insert_events, search
 from inspector.core.store.filter import FilterError, Query, Term, parse
+from inspector.core.store.sqlite import SqliteStore, schema, search
+from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 from inspector.faces.tui.widgets.filter_bar import FilterBar
 from tests.conftest import wait_for
 
@@ -84,14 +84,14 @@ def make_event(i: int) -> Event:
 RESULTS = {3: 200, 4: 404, 5: 503, 6: 0, 7: 500}
 
 
-def build(path: Path, count: int = 240) -> tuple[Store, dict[int, tuple[Event, int | None]]]:
-    store = Store(path, index=False)
-    events = store.write_sync(insert_events, [make_event(i) for i in range(count)])
+def build(path: Path, count: int = 240) -> tuple[SqliteStore, dict[int, tuple[Event, int | None]]]:
+    store = SqliteStore(path, index=False)
+    events = store.import_events_sync([(make_event(i), []) for i in range(count)])
     known: dict[int, tuple[Event, int | None]] = {}
     for i, event in enumerate(events):
         status = RESULTS.get(i % 8)
         if status is not None:
-            store.write_sync(insert_attempt, Attempt(
+            store.record_attempt_sync(Attempt(
                 event_seq=event.seq, kind="replay", at=NOW, method="POST", url="http://x/",
                 status=status or None, error="" if status else "refused"))
         known[event.seq] = (event, status)
@@ -153,7 +153,7 @@ QUERIES = [
 ]
 
 
-def check_all(store: Store, known: dict[int, tuple[Event, int | None]]) -> None:
+def check_all(store: SqliteStore, known: dict[int, tuple[Event, int | None]]) -> None:
     for text in QUERIES:
         query = parse(text)
         assert store.search(query, now=NOW) == reference(query, known), text
@@ -178,7 +178,7 @@ def test_filters_match_their_meaning_with_and_without_the_index(
     assert search.worth_using(store._reader(), "abc12", store.indexed_upto())
     check_all(store, known)  # common terms scan, rare ones use the index
     # Events after the index: found by the scan of the tail.
-    more = store.write_sync(insert_events, [make_event(i) for i in range(240, 260)])
+    more = store.import_events_sync([(make_event(i), []) for i in range(240, 260)])
     known.update({e.seq: (e, None) for e in more})
     check_all(store, known)
     assert store.search("card", after=more[0].seq - 1, now=NOW) == reference(
@@ -200,7 +200,7 @@ async def test_background_indexer_catches_up_and_rebuilds_after_clear(
 ) -> None:
     monkeypatch.setattr(search, "START_DELAY", 0.0)
     monkeypatch.setattr(search, "INTERVAL", 0.02)
-    store = Store(tmp_path / "e.db")
+    store = SqliteStore(tmp_path / "e.db")
     store.start()
     try:
         added = [await store.add(make_event(i)) for i in range(50)]
@@ -208,11 +208,11 @@ async def test_background_indexer_catches_up_and_rebuilds_after_clear(
         assert store.search('"card declined"') == [
             e.seq for e in added if b"ard Declined" in e.body or b"ard declined" in e.body]
         # Deleting the newest event never frees its seq for a new one.
-        await store.write(store_mod.delete_events, [added[-1].seq])
+        await store.delete([added[-1].seq])
         fresh = await store.add(make_event(1))
         assert fresh.seq == added[-1].seq + 1
         # Clear asks for a rebuild; stale entries never show.
-        await store.write(store_mod.clear_events)
+        await store.clear()
         assert store.search("card") == []
         later = [await store.add(make_event(i)) for i in (1, 2)]
         assert later[0].seq > fresh.seq
@@ -225,7 +225,7 @@ async def test_background_indexer_catches_up_and_rebuilds_after_clear(
 def test_migration_from_a_v1_database(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
-    store_mod._create_v1(conn)
+    schema._create_v1(conn)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO events (seq, id, received_at, method, path, headers, body_size, status, "
@@ -234,7 +234,7 @@ def test_migration_from_a_v1_database(tmp_path: Path) -> None:
     conn.execute("INSERT INTO bodies (seq, body) VALUES (7, x'68656c6c6f')")
     conn.commit()
     conn.close()
-    store = Store(path, index=False)
+    store = SqliteStore(path, index=False)
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # v2 adds no index on events (each would cost every insert); it ties the search file.
@@ -245,7 +245,7 @@ def test_migration_from_a_v1_database(tmp_path: Path) -> None:
     event = store.event(7)
     assert event is not None and event.id == "OLD" and event.body == b"hello"
     assert store.search("hello verdict:valid path:/webhooks/*") == [7]
-    assert store.write_sync(insert_events, [make_event(1)])[0].seq == 8
+    assert store.import_events_sync([(make_event(1), [])])[0].seq == 8
     # v3 keeps custom answers; an old event got the default one.
     assert store.answers_for([7, 8]) == {}
     store.close()
@@ -271,7 +271,7 @@ def test_a_foreign_search_file_is_never_trusted(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_100k_events_answer_right(tmp_path: Path) -> None:
     """100,000 events (the timing is in bench/filter_speed.py, not here)."""
-    store = Store(tmp_path / "big.db", index=False)
+    store = SqliteStore(tmp_path / "big.db", index=False)
     bodies = [b'{"text": "TEST 11"}', b'{"status": "delivered"}', b'{"error": "card declined"}',
               b'{"rare": "needle-%d"}']
     batch: list[Event] = []
@@ -283,7 +283,7 @@ def test_100k_events_answer_right(tmp_path: Path) -> None:
             body=bodies[3] % i if i % 1000 == 999 else bodies[i % 3],
             verdict="invalid" if i % 10 == 0 else "valid", kind="message"))
         if len(batch) == 5000:
-            store.write_sync(insert_events, batch)
+            store.import_events_sync([(e, []) for e in batch])
             batch = []
     conn = search.indexer_connection(store.path)
     for _ in range(30):  # index the first 30,000; the rest is scanned

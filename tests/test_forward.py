@@ -22,7 +22,7 @@ import httpx
 
 from inspector.core.model import Attempt
 from inspector.core.session import Session
-from inspector.core.store import Store
+from inspector.core.store import open_store
 from inspector.faces.serve import serve
 from tests.conftest import (
     SECRET,
@@ -169,7 +169,7 @@ async def test_stop_drains_then_records_the_rest(tmp_path: Path, recorder: Recor
         for body in (b"1", b"2", b"3"):
             await client.post(runtime.url + "hook", content=body)
     await runtime.stop(drain=0.05)
-    store = Store(tmp_path / "events.db")
+    store = open_store(tmp_path / "events.db")
     try:
         errors = [store.attempts(seq)[0].error for seq in (1, 2, 3)]
     finally:

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from inspector.core.capture.answers import ResponsePolicy
 from inspector.core.model import Event
 from inspector.core.session import Session
-from inspector.core.store import Store
+from inspector.core.store import open_store
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
 from tests.conftest import CONNECTLY, SECRET, Recorder, make_runtime, make_settings, wait_for
@@ -41,7 +41,7 @@ def cli(command: Any, *args: str) -> Result:
 
 
 def events_of(db: Path) -> dict[str, Event]:
-    store = Store(db, index=False)
+    store = open_store(db, index=False)
     try:
         return {e.id: e for e in store.iter_events(store.seqs())}
     finally:

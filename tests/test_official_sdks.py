@@ -43,7 +43,7 @@ from inspector.core.config import Route as ConfigRoute
 from inspector.core.model import Event, new_id
 from inspector.core.signatures import Secrets
 from inspector.core.signatures.generic import Generic, HmacSpec
-from inspector.core.store import Store, insert_events
+from inspector.core.store import open_store
 from inspector.faces.tui.screens.prompt import Confirm
 from inspector.faces.tui.screens.replay_editor import ReplayEditor
 from inspector.faces.tui.widgets.detail import DetailPane
@@ -378,8 +378,8 @@ def arrived_long_ago(db: Path, provider: Provider, *, host: str, tampered: bool 
                   [("host", host), *headers.items()], body)
     Analyzer(SECRETS, routes=[LINEAR]).analyze(event)
     assert event.verdict == ("invalid" if tampered else "valid"), event.reason
-    store = Store(db)
-    store.write_sync(insert_events, [event])
+    store = open_store(db)
+    store.import_events_sync([(event, [])])
     store.close()
     return event.id
 

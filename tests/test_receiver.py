@@ -13,24 +13,24 @@ from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.capture.receiver import create_receiver
 from inspector.core.model import Verdict
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store
+from inspector.core.store import EventStore, open_store
 from tests.conftest import CONNECTLY, SECRET
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "events.db", prepare=Analyzer(Secrets(default=SECRET)).analyze)
+async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
+    s = open_store(tmp_path / "events.db", prepare=Analyzer(Secrets(default=SECRET)).analyze)
     s.start()
     yield s
     s.close()
 
 
-def client_for(store: Store, **options: int) -> httpx.AsyncClient:
+def client_for(store: EventStore, **options: int) -> httpx.AsyncClient:
     app = create_receiver(store, **options)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hooks.test")
 
 
-async def test_any_path_and_method_is_recorded(store: Store) -> None:
+async def test_any_path_and_method_is_recorded(store: EventStore) -> None:
     async with client_for(store) as client:
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]:
             response = await client.request(method, "/a/b%2Fc/x?q=1&q=2", content=b"x")
@@ -46,7 +46,7 @@ async def test_any_path_and_method_is_recorded(store: Store) -> None:
     assert first.query == "q=1&q=2"
 
 
-async def test_ack_carries_the_stored_id(store: Store) -> None:
+async def test_ack_carries_the_stored_id(store: EventStore) -> None:
     async with client_for(store) as client:
         response = await client.post("/hook", content=b"{}")
     ident = response.json()["id"]
@@ -54,7 +54,7 @@ async def test_ack_carries_the_stored_id(store: Store) -> None:
     assert event is not None and event.body == b"{}"
 
 
-async def test_headers_keep_order_duplicates_and_bytes(store: Store) -> None:
+async def test_headers_keep_order_duplicates_and_bytes(store: EventStore) -> None:
     headers = [("X-B", "2"), ("x-a", "1"), ("X-B", "3"), ("x-latin", "caf\xe9")]
     async with client_for(store) as client:
         request = client.build_request("POST", "/h", content=b"\x00\xff body")
@@ -73,7 +73,7 @@ async def test_headers_keep_order_duplicates_and_bytes(store: Store) -> None:
 
 
 @pytest.mark.parametrize("case", CONNECTLY["events"], ids=lambda c: c["name"])
-async def test_connectly_fixture_verdicts(store: Store, case: dict[str, str]) -> None:
+async def test_connectly_fixture_verdicts(store: EventStore, case: dict[str, str]) -> None:
     async with client_for(store) as client:
         response = await client.post(case["path"], content=case["body"].encode(),
                                      headers=case["headers"])
@@ -85,7 +85,7 @@ async def test_connectly_fixture_verdicts(store: Store, case: dict[str, str]) ->
     assert event.provider == "connectly" or case["expected"] == "unsigned"
 
 
-async def test_body_over_limit_is_refused_and_still_listed(store: Store) -> None:
+async def test_body_over_limit_is_refused_and_still_listed(store: EventStore) -> None:
     async with client_for(store, max_body=1000) as client:
         ok = await client.post("/h", content=b"x" * 1000)
         over = await client.post("/h", content=b"x" * 1001)
@@ -99,7 +99,7 @@ async def test_body_over_limit_is_refused_and_still_listed(store: Store) -> None
     assert event.body == b""
 
 
-async def test_streamed_body_over_limit_is_refused(store: Store) -> None:
+async def test_streamed_body_over_limit_is_refused(store: EventStore) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(5):
             yield b"y" * 400
@@ -112,7 +112,7 @@ async def test_streamed_body_over_limit_is_refused(store: Store) -> None:
 
 
 async def test_no_secret_verdict_says_how_to_set_one(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db", prepare=Analyzer(Secrets()).analyze)
+    store = open_store(tmp_path / "e.db", prepare=Analyzer(Secrets()).analyze)
     store.start()
     case = CONNECTLY["events"][0]
     try:
@@ -128,7 +128,7 @@ async def test_no_secret_verdict_says_how_to_set_one(tmp_path: Path) -> None:
 
 
 async def test_storage_failure_is_503_not_a_false_ack(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db")
+    store = open_store(tmp_path / "e.db")
     store.start()
     errors: list[str] = []
     app = create_receiver(store, on_error=errors.append)

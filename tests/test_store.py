@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core import store as store_mod
 from inspector.core.model import Attempt, Event, new_id
-from inspector.core.store import SCHEMA_VERSION, Store, StoreError
+from inspector.core.store import StoreError, open_store
+from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 
 
 def event(n: int = 0, body: bytes = b"{}") -> Event:
@@ -19,7 +19,7 @@ def event(n: int = 0, body: bytes = b"{}") -> Event:
 
 
 async def test_concurrent_adds_all_commit_in_order(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db")
+    store = open_store(tmp_path / "e.db")
     committed: list[int] = []
     store.listeners.append(lambda events: committed.extend(e.seq for e in events))
     events = [event(i) for i in range(500)]
@@ -32,15 +32,15 @@ async def test_concurrent_adds_all_commit_in_order(tmp_path: Path) -> None:
 
 async def test_events_and_attempts_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
-    first = Store(path)
+    first = open_store(path)
     stored = await first.add(event(1, b"\x00raw\xff"))
-    await first.write(store_mod.insert_attempt, Attempt(
+    await first.record_attempt(Attempt(
         event_seq=stored.seq, kind="replay", at=1.0, method="POST", url="http://x/",
         status=201, elapsed_ms=3.5, response_headers=[("a", "b")], response_body=b"ok"))
-    await first.write(store_mod.set_meta, "replay_target", "http://x/")
+    await first.set_meta("replay_target", "http://x/")
     first.close()
 
-    again = Store(path)
+    again = open_store(path)
     loaded = again.event(stored.seq)
     assert loaded is not None and loaded.body == b"\x00raw\xff" and loaded.id == stored.id
     attempts = again.attempts(stored.seq)
@@ -52,19 +52,19 @@ async def test_events_and_attempts_survive_reopen(tmp_path: Path) -> None:
 
 
 async def test_delete_and_clear(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db")
+    store = open_store(tmp_path / "e.db")
     added = [await store.add(event(i)) for i in range(3)]
-    assert await store.write(store_mod.delete_events, [added[1].seq]) == 1
+    assert await store.delete([added[1].seq]) == 1
     assert store.seqs() == [added[0].seq, added[2].seq]
     assert store.event(added[1].seq) is None
-    assert await store.write(store_mod.clear_events) == 2
+    assert await store.clear() == 2
     assert store.count() == 0
     store.close()
 
 
 def test_memory_db_keeps_nothing() -> None:
-    store = Store(":memory:")
-    stored = store.write_sync(store_mod.insert_events, [event(1)])
+    store = open_store(":memory:")
+    stored = store.import_events_sync([(event(1), [])])
     assert store.count() == 1 and stored[0].seq
     path = Path(store.path)
     store.close()
@@ -72,7 +72,7 @@ def test_memory_db_keeps_nothing() -> None:
 
 
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
-    Store(tmp_path / "e.db").close()
+    open_store(tmp_path / "e.db").close()
     conn = sqlite3.connect(tmp_path / "e.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -80,30 +80,30 @@ def test_schema_version_is_recorded(tmp_path: Path) -> None:
 
 def test_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
-    Store(path).close()
+    open_store(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
     with pytest.raises(StoreError, match="newer webhook-inspector"):
-        Store(path)
+        open_store(path)
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "e.db"
     path.write_bytes(b"this is not sqlite" * 500)
     with pytest.raises(StoreError, match="corrupt or not an inspector database"):
-        Store(path)
+        open_store(path)
 
 
 def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StoreError, match=r"cannot open|check that its folder"):
-        Store(blocker / "sub" / "e.db")
+        open_store(blocker / "sub" / "e.db")
 
 
 async def test_failing_op_fails_alone(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.db")
+    store = open_store(tmp_path / "e.db")
     good = event(1)
     dup = event(2)
     dup.id = good.id  # UNIQUE violation
@@ -112,3 +112,21 @@ async def test_failing_op_fails_alone(tmp_path: Path) -> None:
     assert isinstance(results[1], Exception)
     assert store.count() == 1
     store.close()
+
+
+async def test_the_change_feed_costs_ingest_nothing_and_stays_bounded(tmp_path: Path) -> None:
+    """Adds write no change record (followers find them by seq); each update is one record,
+    and old records are trimmed so that the table keeps about `keep_changes` of them."""
+    path = tmp_path / "e.db"
+    store = open_store(path, keep_changes=10)
+    added = await asyncio.gather(*(store.add(event(i)) for i in range(100)))
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 0
+    for n in range(200):
+        await store.record_attempt(Attempt(event_seq=added[n % 100].seq, kind="replay",
+                                           at=1.0, method="POST", url="http://x/", status=200))
+    store.close()
+    count, first, last = conn.execute("SELECT count(*), min(id), max(id) FROM changes").fetchone()
+    trimmed = conn.execute("SELECT value FROM meta WHERE key = 'changes_trimmed'").fetchone()
+    conn.close()
+    assert last == 200 and 10 <= count <= 11 and int(trimmed[0]) == first - 1

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from conftest import CONNECTLY, VECTORS
 
 from inspector.core.model import Event, new_id
-from inspector.core.store import Store, insert_events
+from inspector.core.store import open_store
 from inspector.faces.cli.commands.verify import verify
 
 CLEAN_ENV = {"CONNECTLY_WEBHOOK_SECRET": "", "INSPECTOR_SECRET": ""}
@@ -112,8 +112,8 @@ def test_stored_event_is_rechecked(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
     stored = Event(new_id(), vector["now"] + 10, "POST", "/slack/commands", "",
                    list(vector["headers"].items()), vector["body"].encode())
-    store = Store(db)
-    store.write_sync(insert_events, [stored])
+    store = open_store(db)
+    store.import_events_sync([(stored, [])])
     store.close()
     ok = run("--event", stored.id, "--db", str(db), "--secret", vector["secret"])
     assert ok.exit_code == 0, ok.output

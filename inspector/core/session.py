@@ -28,7 +28,7 @@ from inspector.core.settings import Settings
 from inspector.core.signatures import Check, Secrets
 from inspector.core.signatures.resolve import Resolver
 from inspector.core.sink import Fanout, Sink
-from inspector.core.store import Store, insert_attempt, set_meta
+from inspector.core.store import open_store
 
 REPLAY_TARGET = "replay_target"  # the store's meta key for the last replay target
 
@@ -69,7 +69,7 @@ class Session:
                                  settings.public_url)
         self.analyzer = Analyzer(resolver=self.resolver)
         self.responder = Responder(settings.policy, settings.routes)
-        self.store = Store(settings.db, prepare=self.analyzer.analyze)
+        self.store = open_store(settings.db, prepare=self.analyzer.analyze)
         self.live = Live(self.resolver, settings.policy,
                          settings.replay_to or self.store.meta(REPLAY_TARGET),
                          settings.connectly_business_id, settings.connectly_api_key)
@@ -144,12 +144,12 @@ class Session:
         if base == self.live.replay_target:
             return False
         self.live.replay_target = base
-        await self.store.write(set_meta, REPLAY_TARGET, base)
+        await self.store.set_meta(REPLAY_TARGET, base)
         return True
 
     async def record(self, attempt: Attempt) -> Attempt:
         """Store a replay attempt and tell the sinks."""
-        await self.store.write(insert_attempt, attempt)
+        await self.store.record_attempt(attempt)
         self._sinks.attempted(attempt)
         return attempt
 

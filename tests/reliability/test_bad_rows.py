@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from inspector.core.model import Event, new_id
-from inspector.core.store import Store, insert_events
+from inspector.core.store import open_store
 from tests.conftest import connectly_event
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 
@@ -16,12 +16,12 @@ from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 def test_a_bad_row_already_in_a_database_does_not_stop_the_tui(tmp_path: Path) -> None:
     """A row an older import let in: a time of 1e308 (the TUI died on every start)."""
     db = tmp_path / "events.db"
-    store = Store(db, index=False)
+    store = open_store(db, index=False)
     fixture = connectly_event("text")
     events = [Event(id=new_id(), received_at=1_700_000_000.0 + i, method="POST",
                     path=fixture["path"], query="", headers=list(fixture["headers"].items()),
                     body=fixture["body"].encode(), kind="message") for i in range(3)]
-    store.write_sync(insert_events, events)
+    store.import_events_sync([(e, []) for e in events])
     store.close()
     conn = sqlite3.connect(db)
     conn.execute("UPDATE events SET received_at = 1e308 WHERE seq = 2")

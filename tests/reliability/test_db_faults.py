@@ -18,21 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inspector.core.model import Attempt, Event, new_id
-from inspector.core.store import (
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    dbcheck,
-    explain,
-    insert_attempt,
-    insert_events,
-)
+from inspector.core.model import Answer, Attempt, Event, new_id
+from inspector.core.store import StoreError, VerdictChange, explain, open_store
+from inspector.core.store.sqlite import dbcheck
+from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import connectly_event, make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import ROOT, child_env, inspector_argv
 
 V1_SCHEMA = Path(__file__).with_name("v1_schema.sql").read_text()
+V4_SCHEMA = Path(__file__).with_name("v4_schema.sql").read_text()
 
 
 def require_dbcheck_wiring() -> None:
@@ -46,7 +41,7 @@ def require_dbcheck_wiring() -> None:
 
 
 def new_db(path: Path) -> Path:
-    Store(path).close()
+    open_store(path).close()
     return path
 
 
@@ -252,13 +247,15 @@ def test_dbcheck_finds_a_write_lock_held_by_another_process(tmp_path: Path) -> N
 
 def test_dbcheck_finds_corruption_past_the_first_page(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
-    store = Store(db)
+    open_store(db).close()
     events = [Event(id=new_id(), received_at=time.time(), method="POST", path="/x", query="",
                     headers=[], body=os.urandom(3000)) for _ in range(900)]
-    store.write_sync(lambda conn: conn.executemany(
+    conn = sqlite3.connect(db)
+    conn.executemany(
         "INSERT INTO events (id, received_at, method, path, headers, body_size, status) "
-        "VALUES (?, ?, 'POST', '/x', '[]', 0, 200)", [(e.id, e.received_at) for e in events]))
-    store.close()
+        "VALUES (?, ?, 'POST', '/x', '[]', 0, 200)", [(e.id, e.received_at) for e in events])
+    conn.commit()
+    conn.close()
     data = bytearray(db.read_bytes())
     page = 4096
     assert len(data) > 20 * page
@@ -321,7 +318,7 @@ def test_reset_moves_the_database_and_its_companions_aside(tmp_path: Path) -> No
     assert Path(f"{moved}-wal").read_bytes() == b"old -wal"
     assert not Path(f"{db}-search").exists() and Path(f"{moved}-search").exists()
     assert dbcheck.check(str(db)) is None
-    store = Store(db)  # a new, empty database where the old one was
+    store = open_store(db)  # a new, empty database where the old one was
     assert store.count() == 0
     store.close()
     assert dbcheck.reset(str(corrupt_db(db))) != moved  # a second reset keeps both
@@ -426,7 +423,7 @@ def test_a_schema_1_database_upgrades_and_keeps_its_events(tmp_path: Path) -> No
     conn.commit()
     conn.close()
 
-    store = Store(db)
+    store = open_store(db)
     try:
         version = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0]
         assert version == SCHEMA_VERSION
@@ -442,22 +439,22 @@ def test_a_schema_1_database_upgrades_and_keeps_its_events(tmp_path: Path) -> No
         # And it takes new events and attempts.
         fresh = Event(id=new_id(), received_at=time.time(), method="POST", path="/v2",
                       query="", headers=[], body=b"{}")
-        (stored,) = store.write_sync(insert_events, [fresh])
+        (stored,) = store.import_events_sync([(fresh, [])])
         assert stored.seq == 4
-        store.write_sync(insert_attempt, Attempt(event_seq=4, kind="replay", at=time.time(),
-                                                 method="POST", url="http://y/"))
+        store.record_attempt_sync(Attempt(event_seq=4, kind="replay", at=time.time(),
+                                          method="POST", url="http://y/"))
         assert len(store.attempts(4)) == 1
     finally:
         store.close()
     # Opening it again is a no-op.
-    Store(db).close()
+    open_store(db).close()
 
 
 def test_a_database_written_by_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
     db = newer_db(tmp_path / "events.db")
     before = db.read_bytes()
     with pytest.raises(StoreError) as raised:
-        Store(db)
+        open_store(db)
     assert "newer webhook-inspector" in str(raised.value) and "--db" in str(raised.value)
     assert db.read_bytes() == before
 
@@ -482,7 +479,7 @@ async def test_concurrent_deliveries_to_a_locked_database_are_answered_promptly(
 
 def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> None:
     """v3 adds `forced` and `note` to attempts; a v2 database's attempts read as neither.
-    v4 adds the answers table."""
+    v4 adds the answers table, v5 the change feed's records."""
     db = tmp_path / "v2.db"
     conn = sqlite3.connect(db)
     conn.executescript(V1_SCHEMA)  # v2 changed no table, it only tied the search side file:
@@ -498,10 +495,10 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
     conn.commit()
     conn.close()
 
-    store = Store(db)
+    store = open_store(db)
     try:
-        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 4
-        assert SCHEMA_VERSION == 4
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+        assert SCHEMA_VERSION == 5
         assert store.answers_for([1]) == {}  # v4: stored answers; this one got the default
         assert store.meta("search_id") == "0123456789abcdef"
         event = store.event_by_id(ident)
@@ -509,11 +506,58 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
         (old,) = store.attempts(1)
         assert old.resigned and old.edited and old.status == 200
         assert not old.forced and old.note == ""
-        store.write_sync(insert_attempt, Attempt(
+        store.record_attempt_sync(Attempt(
             event_seq=1, kind="replay", at=time.time(), method="POST", url="http://y/",
             resigned=True, forced=True, note="forced re-sign: it arrived unsigned"))
         new = store.attempts(1)[-1]
         assert new.forced and new.note == "forced re-sign: it arrived unsigned"
     finally:
         store.close()
-    Store(db).close()  # opening it again is a no-op
+    open_store(db).close()  # opening it again is a no-op
+
+
+async def test_a_schema_4_database_upgrades_and_its_changes_can_be_followed(
+        tmp_path: Path) -> None:
+    """v5 adds the change feed's records: a v4 database keeps its events, attempts and
+    answers, and another store on it (a viewer) then follows its updates and deletes."""
+    db = tmp_path / "v4.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(V4_SCHEMA)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('search_id', '0123456789abcdef')")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('top_seq', '3')")  # 3 was deleted
+    ids = [new_id() for _ in range(2)]
+    for seq, ident in enumerate(ids, 1):
+        conn.execute(
+            "INSERT INTO events (seq, id, received_at, method, path, headers, body_size, "
+            "status, verdict) VALUES (?, ?, 1700000000, 'POST', '/v4', '[]', 2, 502, 'valid')",
+            (seq, ident))
+        conn.execute("INSERT INTO bodies (seq, body) VALUES (?, x'7b7d')", (seq,))
+    conn.execute("INSERT INTO attempts (seq, kind, at, method, url, status, forced, note) "
+                 "VALUES (1, 'forward', 1700000100, 'POST', 'http://app/', 502, 0, 'n')")
+    conn.execute("INSERT INTO answers (seq, headers, body) VALUES (1, '[[\"x-a\", \"1\"]]', "
+                 "x'646f776e')")
+    conn.commit()
+    conn.close()
+
+    store, viewer = open_store(db), open_store(db)
+    try:
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.seqs() == [1, 2] and store.meta("search_id") == "0123456789abcdef"
+        assert store.answers_for([1, 2]) == {1: Answer([("x-a", "1")], b"down")}
+        (old,) = store.attempts(1)
+        assert old.kind == "forward" and old.status == 502 and old.note == "n"
+        cursor = viewer.cursor()
+        assert cursor.seq == 3  # the highest seq ever used, deleted or not
+        assert not viewer.changes_since(cursor)
+        await store.set_verdicts([VerdictChange(2, "connectly", "invalid", "re-checked")])
+        await store.delete([1])
+        fresh = await store.add(Event(id=new_id(), received_at=time.time(), method="POST",
+                                      path="/v5", query="", headers=[], body=b"{}"))
+        changes = viewer.changes_since(cursor)
+        assert (changes.updated, changes.deleted, changes.inserted) == ([2], [1], [4])
+        assert fresh.seq == 4
+    finally:
+        store.close()
+        viewer.close()
+    open_store(db).close()  # opening it again is a no-op

@@ -25,7 +25,7 @@ from inspector.core.interop.export import record
 from inspector.core.interop.importing import Limits, import_file
 from inspector.core.model import Event
 from inspector.core.signatures import Secrets
-from inspector.core.store import Store
+from inspector.core.store import EventStore, open_store
 from tests.conftest import SECRET, connectly_event
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, tui
 
@@ -141,7 +141,7 @@ class Outcome:
     out: str
     err: str
     lines: dict[str, int]  # case -> its line in the file
-    store: Store
+    store: EventStore
     problems: list[str]  # every skipped line and why (the command shows the first ten)
 
 
@@ -169,9 +169,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
         inspector_argv("import", str(file), "--db", str(db), "--secret", SECRET,
                        "--max-body", "64k"),
         capture_output=True, text=True, timeout=120, env=child_env(), cwd=ROOT)
-    store = Store(db, index=False)
+    store = open_store(db, index=False)
     # The same import in-process, for the whole list of problems.
-    again = Store(folder / "again.db", index=False)
+    again = open_store(folder / "again.db", index=False)
     with file.open("rb") as data:
         problems = import_file(again, data, Analyzer(Secrets(default=SECRET)),
                                limits=Limits(max_body=64 * 1024)).skipped
@@ -275,7 +275,7 @@ def har_outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
     result = subprocess.run(
         inspector_argv("import", str(file), "--db", str(db), "--secret", SECRET),
         capture_output=True, text=True, timeout=120, env=child_env(), cwd=ROOT)
-    store = Store(db, index=False)
+    store = open_store(db, index=False)
     yield result, where, store, len(entries) - len(HAR_CASES)
     store.close()
 

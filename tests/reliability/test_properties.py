@@ -22,7 +22,7 @@ from inspector.core.analysis import decoding
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.model import Attempt, Event, Verdict, new_id
 from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest, check
-from inspector.core.store import Store, insert_events
+from inspector.core.store import EventStore, open_store
 from inspector.faces.tui.widgets.detail import build
 
 FAST = settings(max_examples=150, deadline=None,
@@ -231,15 +231,15 @@ def test_the_unsafe_set_covers_every_control_and_format_character() -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(Path(tmp_path_factory.mktemp("props")) / "events.db")
+def store(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
+    store = open_store(Path(tmp_path_factory.mktemp("props")) / "events.db")
     yield store  # type: ignore[misc]
     store.close()
 
 
 @FAST
 @given(body=bodies, headers=headers, path=latin1, query=latin1)
-def test_analysed_events_are_always_storable(store: Store, body: bytes,
+def test_analysed_events_are_always_storable(store: EventStore, body: bytes,
                                              headers: list[tuple[str, str]], path: str,
                                              query: str) -> None:
     assume(len(path) < 2000)
@@ -248,6 +248,6 @@ def test_analysed_events_are_always_storable(store: Store, body: bytes,
     Analyzer(secrets=Secrets(default="s3cret")).analyze(event)
     for text in (event.kind, event.summary, event.reason, *event.notes):
         text.encode("utf-8")
-    (stored,) = store.write_sync(insert_events, [event])
+    (stored,) = store.import_events_sync([(event, [])])
     back = store.event(stored.seq)
     assert back is not None and back.body == body and back.notes == event.notes

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +36,7 @@ from inspector.core.model import Answer, Attempt, Event, HeaderList, Verdict
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
-    from inspector.core.store import Store
+    from inspector.core.store import EventStore
 
 REJECT_STATUS = 401
 REJECTED_NOTE = "answered 401: the signature is invalid (--reject-invalid)"
@@ -226,7 +225,7 @@ class Responder:
         self.routes = list(routes)
         self.overrides = any(r.response is not None for r in self.routes)
         self.forwarder: Downstream | None = None
-        self.store: Store | None = None
+        self.store: EventStore | None = None
 
     @property
     def active(self) -> bool:
@@ -295,7 +294,7 @@ class Responder:
         event.status, event.answer = status, answer
         if self.store is not None:
             try:
-                self.store.write(set_answer, event.seq, status, answer)
+                self.store.set_answer(event.seq, status, answer)
             except Exception:  # a closed store at shutdown: the answer is what matters
                 pass
 
@@ -337,13 +336,6 @@ async def send_answer(send: Send, status: int, answer: Answer) -> None:
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": answer.body})
-
-
-def set_answer(conn: sqlite3.Connection, seq: int, status: int, answer: Answer) -> None:
-    """Store op: the answer, once known after the insert (respond-with-downstream)."""
-    conn.execute("UPDATE events SET status = ? WHERE seq = ?", (status, seq))
-    conn.execute("INSERT OR REPLACE INTO answers (seq, headers, body) VALUES (?, ?, ?)",
-                 (seq, json.dumps(answer.headers), answer.body))
 
 
 def _json(payload: dict[str, object]) -> bytes:

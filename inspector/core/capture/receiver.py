@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from inspector.core.capture.server import BODY_CUT
 from inspector.core.model import Event, new_id
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.store import Store, StoreError
+from inspector.core.store import EventStore, StoreError
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 # Every method is recorded (PROPFIND, `post`, …: recording is the point); those outside this
@@ -39,7 +39,7 @@ class Receiver:
     """The ASGI endpoint behind every path."""
 
     def __init__(
-        self, store: Store, max_body: int, on_error: Callable[[str], None] | None
+        self, store: EventStore, max_body: int, on_error: Callable[[str], None] | None
     ) -> None:
         self.store = store
         self.max_body = max_body
@@ -106,7 +106,7 @@ class Receiver:
 
 
 def create_receiver(
-    store: Store,
+    store: EventStore,
     *,
     max_body: int = DEFAULT_MAX_BODY,
     on_error: Callable[[str], None] | None = None,

@@ -32,7 +32,7 @@ from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.delivery import replay
 from inspector.core.delivery.resign import signer_for
 from inspector.core.model import Attempt, Event
-from inspector.core.store import Store, insert_attempt
+from inspector.core.store import EventStore
 
 QUEUE_LIMIT = 10_000  # events waiting
 QUEUE_BYTES = 256 * 1024 * 1024  # body bytes waiting (one event is always let in)
@@ -44,7 +44,7 @@ _Item = tuple[Event, "asyncio.Future[Attempt] | None"]
 class Forwarder:
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         target: str,
         *,
         analyzer: Analyzer | None = None,
@@ -191,7 +191,7 @@ class Forwarder:
         if waiter is not None and not waiter.done():
             waiter.set_result(attempt)
         try:
-            write = self.store.write(insert_attempt, attempt)
+            write = self.store.record_attempt(attempt)
         except Exception as exc:  # the store is closed
             self._stored_failed(attempt, exc)
             return

@@ -31,7 +31,7 @@ from inspector.core.headers import header_value
 from inspector.core.model import Answer, Attempt, Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.settings import DEFAULT_HOST, DEFAULT_PORT
-from inspector.core.store import Store
+from inspector.core.store import EventStore
 
 FORMATS = ("jsonl", "har", "curl")
 RECORD_VERSION = 1
@@ -103,7 +103,7 @@ def line(obj: Any) -> str:
 # -- exporting ---------------------------------------------------------------------------------
 
 
-def events_with_attempts(store: Store, seqs: list[int], chunk: int = 200
+def events_with_attempts(store: EventStore, seqs: list[int], chunk: int = 200
                          ) -> Iterator[tuple[Event, list[Attempt]]]:
     """(event, attempts) for these seqs, read a chunk at a time (with custom answers)."""
     for start in range(0, len(seqs), chunk):
@@ -148,7 +148,7 @@ def write_har(items: Iterable[tuple[Event, list[Attempt]]], out: IO[str]) -> int
     return count
 
 
-def export_to_file(store: Store, seqs: list[int], fmt: str, path: Path,
+def export_to_file(store: EventStore, seqs: list[int], fmt: str, path: Path,
                    target: str = DEFAULT_CURL_TARGET) -> int:
     """Write next to the destination, then rename: a failed export leaves no half file.
     OSError when the folder or file cannot be written."""
@@ -172,7 +172,7 @@ def format_for(path: str) -> str | None:
             "curl": "curl"}.get(suffix)
 
 
-def export(store: Store, seqs: list[int], fmt: str, out: IO[str],
+def export(store: EventStore, seqs: list[int], fmt: str, out: IO[str],
            target: str = DEFAULT_CURL_TARGET) -> int:
     """Write these events in `fmt` (jsonl, har or curl); returns how many were written."""
     items = events_with_attempts(store, seqs)

@@ -41,7 +41,7 @@ from inspector.core.delivery.replay import RESPONSE_BODY_LIMIT
 from inspector.core.headers import TOKEN
 from inspector.core.interop.export import HAR_KEY, RECORD_VERSION, line
 from inspector.core.model import Answer, Attempt, Event, HeaderList, id_of
-from inspector.core.store import Store, insert_imported
+from inspector.core.store import EventStore
 
 IMPORT_BATCH = 500
 MAX_TIME = 253_402_300_799.999  # 9999-12-31T23:59:59.999Z: later dates break every formatter
@@ -553,38 +553,39 @@ def _base64(value: Any, what: str, limit: int, flag: str = "") -> bytes:
 # -- importing -----------------------------------------------------------------------------------
 
 
-def import_file(store: Store, data: IO[bytes], analyzer: Analyzer, *,
+def import_file(store: EventStore, data: IO[bytes], analyzer: Analyzer, *,
                 limits: Limits = Limits(), batch: int = IMPORT_BATCH) -> Imported:
     """Insert every good entry of a JSON lines or HAR file, keeping ids (known ones are
     skipped) and analysing each as a live event; bad entries are skipped and listed.
     ImportFailed when the file is neither format."""
     fmt, entries = read_file(data, limits)
     result = Imported(fmt)
-    prepare = _reanalyse(analyzer)
     pending: list[tuple[Event, list[Attempt]]] = []
     for entry in entries:
         if entry.item is None:
             result.skipped.append(f"{entry.where}: {entry.problem}")
             continue
+        _reanalyse(analyzer, entry.item[0])
         pending.append(entry.item)
         result.read += 1
         if len(pending) == batch:
-            result.added += len(store.write_sync(insert_imported, pending, prepare))
+            result.added += len(store.import_events_sync(pending))
             pending = []
     if pending:
-        result.added += len(store.write_sync(insert_imported, pending, prepare))
+        result.added += len(store.import_events_sync(pending))
     return result
 
 
-def _reanalyse(analyzer: Analyzer) -> Callable[[Event], None]:
+def _reanalyse(analyzer: Analyzer, event: Event) -> None:
     """The live analysis for an imported event: derived fields from its bytes, never from
-    the file. The file's notes stay (what the receiver saw); analysis notes are added once."""
+    the file. The file's notes stay (what the receiver saw); analysis notes are added once.
 
-    def prepare(event: Event) -> None:
-        kept, event.notes = event.notes, []
-        try:
-            analyzer.analyze(event)
-        finally:
-            event.notes = kept + [n for n in event.notes if n not in kept]
-
-    return prepare
+    It runs before the store's write transaction, not in it, so a live receiver on the same
+    database never waits for it (events already stored are analysed too, then skipped)."""
+    kept, event.notes = event.notes, []
+    try:
+        analyzer.analyze(event)
+    except Exception as exc:  # analysis must never cost us the event
+        event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
+    finally:
+        event.notes = kept + [n for n in event.notes if n not in kept]

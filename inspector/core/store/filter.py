@@ -11,21 +11,17 @@ scripts still work.
 Words and "quoted phrases" are free text: each must appear (case-insensitive for ASCII) in
 the path and query, a header name or value, or the body. `field:value` narrows by a field.
 Terms are ANDed; a leading `-` negates one. `parse` turns text into a `Query` or raises
-`FilterError` with a one-line message; `compile_query` turns a `Query` into SQL over the
-events table (alias `e`) and its bodies (alias `b`).
+`FilterError` with a one-line message. This module is the grammar only: each backend
+compiles a `Query` into its own SQL (SQLite: inspector.core.store.sqlite.queries).
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from inspector.core.model import Verdict
-from inspector.core.store import search
 
 FIELDS = ("method", "verdict", "provider", "kind", "path", "answered", "result", "since", "id")
 ALIASES = {"status": "result"}  # the name `result:` had before `answered:` existed
@@ -60,13 +56,6 @@ class Query:
     @property
     def texts(self) -> list[str]:
         return [t.value for t in self.terms if t.field == "text" and not t.negated]
-
-
-@dataclass(slots=True)
-class Compiled:
-    where: str  # "1" when there is nothing to filter
-    params: list[Any] = field(default_factory=list)
-    needs_body: bool = False  # the SQL refers to b.body (join bodies b)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -195,64 +184,3 @@ def since_seconds(value: str, now: float) -> float:
     if when.tzinfo is None:
         when = when.astimezone()  # local time, as the list shows it
     return when.astimezone(UTC).timestamp()
-
-
-# -- SQL -------------------------------------------------------------------------------------
-
-
-def compile_query(query: Query, now: float | None = None, *, indexed_upto: int = 0,
-                  use_index: Callable[[str], bool] | None = None) -> Compiled:
-    """SQL for a query over `events e LEFT JOIN bodies b`.
-
-    `indexed_upto`: the free-text index covers events up to this seq (0: no index; search
-    everything by scanning). `use_index(term)`: whether to use it for that term.
-    """
-    now = time.time() if now is None else now
-    parts: list[str] = []
-    params: list[Any] = []
-    needs_body = False
-    for term in query.terms:
-        if term.field == "text":
-            wanted = use_index is None or use_index(term.value)
-            sql, args = search.text_clause(term.value, indexed_upto if wanted else 0)
-            needs_body = True
-        else:
-            sql, args = _field_clause(term, now)
-        if term.negated:
-            # NULL (never replayed) counts as "does not match", so its negation matches.
-            sql = f"NOT coalesce(({sql}), 0)"
-        parts.append(f"({sql})")
-        params.extend(args)
-    return Compiled(" AND ".join(parts) if parts else "1", params, needs_body)
-
-
-def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
-    name, value = term.field, term.value
-    if name == "method":
-        methods = value.split(",")
-        return f"e.method IN ({','.join('?' * len(methods))})", list(methods)
-    if name in ("verdict", "provider", "kind", "id"):
-        return f"e.{name} = ?", [value]
-    if name == "path":
-        # GLOB: * and ? are wildcards, case-sensitive; '[' is taken literally.
-        return "e.path GLOB ?", [value.replace("[", "[[]")]
-    if name == "result":
-        if value == "failed":
-            return "e.result_status = 0", []
-        if value == "none":
-            return "+e.result_status IS NULL", []  # '+': most rows; a scan beats the index
-        return _status_clause("e.result_status", value)
-    if name == "answered":
-        return _status_clause("e.status", value)
-    if name == "since":
-        # Two-sided, so SQLite expects few rows and uses the received_at index.
-        return "e.received_at BETWEEN ? AND 1e15", [since_seconds(value, now)]
-    raise AssertionError(name)
-
-
-def _status_clause(column: str, value: str) -> tuple[str, list[Any]]:
-    """`column` matching 4xx (a class) or 413 (a code)."""
-    if value.endswith("xx"):
-        low = int(value[0]) * 100
-        return f"{column} BETWEEN ? AND ?", [low, low + 99]
-    return f"{column} = ?", [int(value)]

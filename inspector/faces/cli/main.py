@@ -127,7 +127,7 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
 def open_session(settings: Settings) -> Any:
     """Open the store and bind the port before any UI: failures are one clear line."""
     from inspector.core.session import Session
-    from inspector.core.store import dbcheck
+    from inspector.core.store.sqlite import dbcheck
 
     notices: list[str] = []
     if settings.config_note:  # which file decides routes, secrets and answers

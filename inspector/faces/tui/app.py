@@ -28,7 +28,6 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, TabbedContent
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from inspector.core import store
 from inspector.core.analysis import diff
 from inspector.core.capture.answers import (
     DEFAULT_POLICY,
@@ -53,7 +52,7 @@ from inspector.core.sanitize import clip, visible, visible_line
 from inspector.core.session import Session
 from inspector.core.signatures import PROVIDERS, mask
 from inspector.core.sink import BaseSink
-from inspector.core.store import StoreError
+from inspector.core.store import StoreError, VerdictChange
 from inspector.core.store.filter import FilterError, Query
 from inspector.faces.tui.screens.diff import DiffScreen
 from inspector.faces.tui.screens.help import HelpScreen
@@ -581,9 +580,10 @@ class InspectorApp(App[int]):
                 result = self.session.analyzer.verify(event)
                 if (result.provider, result.verdict.value, result.reason) != (
                         event.provider, event.verdict, event.reason):
-                    changes.append((seq, result.provider, result.verdict.value, result.reason))
+                    changes.append(VerdictChange(seq, result.provider, result.verdict.value,
+                                                 result.reason))
             if changes:
-                self.store.write_sync(store.update_verdicts, changes)
+                self.store.set_verdicts_sync(changes)
                 changed_total += len(changes)
                 rows = self.store.rows([c[0] for c in changes])
                 self.call_from_thread(self._rows_changed, list(rows.values()))
@@ -1015,7 +1015,7 @@ class InspectorApp(App[int]):
     async def purge(self, seqs: list[int]) -> None:
         """Delete events from the store once they are past undo."""
         try:
-            await self.store.write(store.delete_events, seqs)
+            await self.store.delete(seqs)
         except StoreError as exc:
             self.notify(str(exc), title="Delete failed", severity="error", markup=False)
 
@@ -1026,7 +1026,7 @@ class InspectorApp(App[int]):
 
         async def confirmed(answer: str | None) -> None:
             if answer:
-                await self.store.write(store.clear_events)
+                await self.store.clear()
                 self._doomed.clear()
                 self.event_list.clear_marks()
                 self.event_list.load(self.store.seqs())
@@ -1049,7 +1049,7 @@ class InspectorApp(App[int]):
             if self._doomed:  # quitting ends the undo window: delete them for good
                 doomed, self._doomed = list(self._doomed), {}
                 with contextlib.suppress(StoreError):  # then they stay: the safe side
-                    await self.store.write(store.delete_events, doomed)
+                    await self.store.delete(doomed)
             await self.session.stop()
             await self.http.aclose()
         finally:

@@ -11,17 +11,17 @@ from inspector.core import display
 from inspector.core.delivery.replay import ReplayError, check_target
 from inspector.core.interop.export import DEFAULT_CURL_TARGET, FORMATS, export, export_to_file
 from inspector.core.settings import default_db
-from inspector.core.store import Store, StoreError
+from inspector.core.store import EventStore, StoreError, open_store
 from inspector.core.store.filter import FilterError, parse
 
 
-def open_existing(db: str | None) -> Store:
+def open_existing(db: str | None) -> EventStore:
     """The store at `db` (default: the user's), which must exist; click errors otherwise."""
     path = db or str(default_db())
     if path != ":memory:" and not Path(path).is_file():
         raise click.BadParameter(f"no database at {path}", param_hint="--db")
     try:
-        return Store(path, index=False)
+        return open_store(path, index=False)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from exc
 
@@ -75,7 +75,7 @@ def export_command(db: str | None, fmt: str, expr: str, output: str,
     click.echo(f"exported {display.count(count, 'event')} to {where}", err=True)
 
 
-def _to_file(store: Store, seqs: list[int], fmt: str, path: Path, target: str) -> int:
+def _to_file(store: EventStore, seqs: list[int], fmt: str, path: Path, target: str) -> int:
     try:
         return export_to_file(store, seqs, fmt, path, target)
     except OSError as exc:

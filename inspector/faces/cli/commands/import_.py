@@ -11,7 +11,7 @@ from inspector.core import display, redact
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
 from inspector.core.settings import OptionError, default_db, read_secrets
-from inspector.core.store import Store, StoreError
+from inspector.core.store import StoreError, open_store
 from inspector.faces.cli.commands.options import (
     config_option,
     max_body_option,
@@ -56,7 +56,7 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     limits = Limits(max_body=parse_size(max_body))
     path = db or str(default_db())
     try:
-        store = Store(path, index=False)
+        store = open_store(path, index=False)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from exc
     try:

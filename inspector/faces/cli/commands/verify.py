@@ -48,13 +48,13 @@ def load(config: str | None) -> Config:
 
 
 def stored(event_id: str, db: str | None) -> Event:
-    from inspector.core.store import Store, StoreError
+    from inspector.core.store import StoreError, open_store
 
     path = db or str(default_db())
     if not Path(path).is_file():
         raise click.BadParameter(f"no database at {path}", param_hint="--db")
     try:
-        store = Store(path)
+        store = open_store(path)
         try:
             event = store.event_by_id(event_id)
         finally:

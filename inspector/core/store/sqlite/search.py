@@ -9,9 +9,9 @@ holds the event database's write lock, and it runs at the lowest CPU priority (L
 
 A search is exact whatever the index holds: the index only narrows the candidates among
 events it covers (seq <= upto), every candidate is checked with LIKE on the real columns,
-and events it does not cover yet are scanned. Seqs are never reused (store.top_seq), so an
+and events it does not cover yet are scanned. Seqs are never reused (meta top_seq), so an
 indexed seq always means the same event; deleted events leave harmless stale entries, and
-`clear_events` asks for a rebuild through the `search_reset` meta key.
+a clear asks for a rebuild through the `search_reset` meta key.
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from inspector.core.store import SCHEMA_VERSION, explain
+from inspector.core.store.errors import explain
+from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 
 # Files that belong to a database at PATH: SQLite's PATH-wal and PATH-shm, and the search
-# index's side file (inspector.core.store.search.SUFFIX).
+# index's side file (search.SUFFIX).
 COMPANIONS = ("-wal", "-shm", "-search", "-search-wal", "-search-shm")
 _RESET = "start a new one with --reset-db (the old file is kept, renamed)"
 

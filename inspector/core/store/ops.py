@@ -1,0 +1,78 @@
+"""The store's write operations, as data.
+
+`EventStore`'s named operations (add, record_attempt, delete, ...) turn their arguments into
+one of these and hand it to the backend's writer, which applies queued operations in group
+commits. They are the contract between the interface and a backend: no caller builds one,
+and none carries a function or SQL. `Op[T]`: the operation's result is a T. (Not frozen:
+one is built per delivery on the loop, and a frozen dataclass is slower to build.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+
+from inspector.core.model import Answer, Attempt, Event
+
+T = TypeVar("T")
+
+
+class VerdictChange(NamedTuple):
+    """A re-verified event's new provider, verdict and reason."""
+
+    seq: int
+    provider: str
+    verdict: str
+    reason: str
+
+
+class Op(Generic[T]):
+    __slots__ = ()
+
+
+@dataclass(slots=True)
+class Add(Op[Event]):
+    """A live event, analysed by the store's `prepare` hook; runs of them go in together."""
+
+    event: Event
+
+
+@dataclass(slots=True)
+class ImportEvents(Op[list[Event]]):
+    """Already analysed events with their attempts, keeping ids; known ids are skipped."""
+
+    items: Sequence[tuple[Event, Sequence[Attempt]]]
+
+
+@dataclass(slots=True)
+class RecordAttempt(Op[Attempt]):
+    attempt: Attempt
+
+
+@dataclass(slots=True)
+class Delete(Op[int]):
+    seqs: Sequence[int]
+
+
+@dataclass(slots=True)
+class Clear(Op[int]):
+    pass
+
+
+@dataclass(slots=True)
+class SetVerdicts(Op[int]):
+    changes: Sequence[VerdictChange]
+
+
+@dataclass(slots=True)
+class SetAnswer(Op[None]):
+    seq: int
+    status: int
+    answer: Answer
+
+
+@dataclass(slots=True)
+class SetMeta(Op[None]):
+    key: str
+    value: str

@@ -1,0 +1,240 @@
+"""The SQLite event store: one writer thread that group-commits, readers anywhere.
+
+    schema.py   the tables and their migrations
+    writer.py   the group-commit engine (the ingest path)
+    writes.py   the SQL of each write operation
+    queries.py  the SQL of the reads, and the filter grammar compiled into SQL
+    feed.py     the change feed that other processes follow
+    search.py   the trigram index of free text, in a side file, built in the background
+    dbcheck.py  what is wrong with a database file before anything starts
+
+Searches use indexes and the trigram index kept in `<db>-search` by a background thread; the
+writer's own work does not grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from inspector.core.model import Answer, Attempt, Event, Row
+from inspector.core.store import ops
+from inspector.core.store.base import (
+    KEEP_CHANGES,
+    Changes,
+    CommitListener,
+    Cursor,
+    EventStore,
+    Prepare,
+)
+from inspector.core.store.errors import StoreError, explain
+from inspector.core.store.filter import Query, parse
+from inspector.core.store.sqlite import feed, queries, schema, search
+from inspector.core.store.sqlite.writer import Writer
+
+T = TypeVar("T")
+
+
+class SqliteStore(EventStore):
+    """The event database in one SQLite file (WAL), plus its search side file."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        prepare: Prepare | None = None,
+        synchronous: str = "NORMAL",
+        index: bool = True,
+        keep_changes: int = KEEP_CHANGES,
+    ) -> None:
+        """See inspector.core.store.open_store."""
+        self._tempdir: str | None = None
+        if str(path) == ":memory:":
+            # A private file that is deleted on close: same code path, nothing kept.
+            self._tempdir = tempfile.mkdtemp(prefix="inspector-")
+            path = os.path.join(self._tempdir, "events.db")
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.listeners: list[CommitListener] = []
+        self._writer = Writer(self.path, self._connect, self.listeners, max(1, keep_changes))
+        self._writer.prepare = prepare
+        # One reader connection per thread; a thread's connection closes when the thread ends.
+        self._local = threading.local()
+        self._closed = False
+        self._started = False
+        conn = self._connect()
+        try:
+            schema.migrate(conn, self.path)
+        finally:
+            conn.close()
+        self._search_ok = search.prepare(search.path_for(self.path))
+        self._indexer: search.Indexer | None = None
+        if index and self._search_ok:
+            self._indexer = search.Indexer(self.path, lambda: self._writer.committed)
+
+    @property
+    def prepare(self) -> Prepare | None:
+        return self._writer.prepare
+
+    @prepare.setter
+    def prepare(self, prepare: Prepare | None) -> None:
+        self._writer.prepare = prepare
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 3000")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            return conn
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(exc, self.path) from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.searchable = False
+            if self._search_ok:
+                try:
+                    conn.execute("ATTACH DATABASE ? AS search",
+                                 (search.path_for(self.path),))
+                    self._local.searchable = True
+                except sqlite3.Error:
+                    pass  # searches scan instead
+            self._local.conn = conn
+        return conn
+
+    def _read(self, read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`read(conn, ...)` on this thread's connection, its errors worded for a person."""
+        try:
+            return read(self._reader(), *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from exc
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._read(queries.scalar, sql, params)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._writer.start()
+            if self._indexer is not None:
+                self._indexer.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._indexer is not None:
+            self._indexer.stop()
+        self._writer.stop()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._tempdir:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _submit(self, op: ops.Op[T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue(op, future, loop)
+        return future
+
+    def _submit_sync(self, op: ops.Op[T]) -> T:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue(op, future, None)
+        return future.result()
+
+    def _queue(self, op: ops.Op[Any], waiter: asyncio.Future[Any] | concurrent.futures.Future[Any],
+               loop: asyncio.AbstractEventLoop | None) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if not self._started:
+            self.start()
+        self._writer.submit(op, waiter, loop)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(seq), 0) FROM events"))
+
+    def count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM events"))
+
+    def seqs(self) -> list[int]:
+        return self._read(queries.seqs)
+
+    def rows(self, seqs: Iterable[int]) -> dict[int, Row]:
+        return self._read(queries.rows, list(seqs))
+
+    def event(self, seq: int) -> Event | None:
+        found = self._read(queries.events, [seq])
+        return found[0] if found else None
+
+    def event_by_id(self, event_id: str) -> Event | None:
+        seq = self._scalar("SELECT seq FROM events WHERE id = ?", (event_id,))
+        return None if seq is None else self.event(seq)
+
+    def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
+        batch: list[int] = []
+        for seq in seqs:
+            batch.append(seq)
+            if len(batch) == chunk:
+                yield from self._read(queries.events, batch)
+                batch = []
+        if batch:
+            yield from self._read(queries.events, batch)
+
+    def attempts(self, seq: int) -> list[Attempt]:
+        return self.attempts_for([seq]).get(seq, [])
+
+    def attempts_for(self, seqs: Sequence[int]) -> dict[int, list[Attempt]]:
+        return self._read(queries.attempts_for, seqs)
+
+    def answers_for(self, seqs: Sequence[int]) -> dict[int, Answer]:
+        return self._read(queries.answers_for, seqs)
+
+    def meta(self, key: str, default: str = "") -> str:
+        found = self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return default if found is None else str(found)
+
+    def indexed_upto(self) -> int:
+        self._reader()
+        if not self._local.searchable:
+            return 0
+        return self._read(queries.indexed_upto)
+
+    def search(self, query: Query | str, *, after: int = 0, now: float | None = None
+               ) -> list[int]:
+        if isinstance(query, str):
+            query = parse(query)
+        self._reader()
+        return self._read(queries.search, query, after=after, now=now,
+                          searchable=self._local.searchable)
+
+    # -- the change feed ---------------------------------------------------------------------
+
+    def cursor(self) -> Cursor:
+        return self._read(feed.present)
+
+    def changes_since(self, cursor: Cursor) -> Changes:
+        return self._read(feed.since, cursor)
+
+    def data_version(self) -> int:
+        return int(self._scalar("PRAGMA main.data_version"))

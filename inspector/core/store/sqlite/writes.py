@@ -1,0 +1,197 @@
+"""The SQL of each write operation, run by the writer thread inside its transaction.
+
+Values are taken from the model by column name (`attrgetter` over the column list), so a
+column list and its values cannot drift apart. Updates, deletes and clears are recorded in
+the change feed in the same transaction (feed.note).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
+
+from inspector.core.model import Attempt, Event
+from inspector.core.store import ops
+from inspector.core.store.base import Prepare
+from inspector.core.store.sqlite import feed, queries
+
+# Event fields stored as they are; headers and notes are stored as JSON.
+_EVENT_PLAIN = ("seq", "id", "received_at", "method", "path", "query", "http_version",
+                "client", "scheme", "body_size", "status", "refused", "provider", "kind",
+                "summary", "verdict", "reason")
+_EVENT_COLUMNS = (*_EVENT_PLAIN, "headers", "notes")
+_event_plain = attrgetter(*_EVENT_PLAIN)
+_ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error",
+                  "response_body", "resigned", "edited", "forced", "note")
+_ATTEMPT_COLUMNS = ("seq", *_ATTEMPT_PLAIN, "response_headers")
+_attempt_plain = attrgetter(*_ATTEMPT_PLAIN)
+_CHUNKS = (64, 16, 4, 1)  # statement sizes: a few SQL strings, all kept prepared
+
+
+def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
+    """Run one operation other than `Add` (the writer inserts runs of those itself).
+    `keep`: change records the feed keeps."""
+    if isinstance(op, ops.RecordAttempt):
+        return record_attempt(conn, op.attempt, keep)
+    if isinstance(op, ops.ImportEvents):
+        return import_events(conn, op.items)
+    if isinstance(op, ops.Delete):
+        return delete(conn, op.seqs, keep)
+    if isinstance(op, ops.Clear):
+        return clear(conn, keep)
+    if isinstance(op, ops.SetVerdicts):
+        return set_verdicts(conn, op.changes, keep)
+    if isinstance(op, ops.SetAnswer):
+        return set_answer(conn, op, keep)
+    if isinstance(op, ops.SetMeta):
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     (op.key, op.value))
+        return None
+    raise TypeError(f"not a store operation: {op!r}")
+
+
+def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare | None
+                ) -> list[Event]:
+    """Analyse and insert events, assigning seqs in order (one executemany per table)."""
+    # Seqs are never reused, even after the newest events were deleted (see keep_top).
+    top = conn.execute(feed.TOP_SQL).fetchone()[0]
+    rows = []
+    bodies = []
+    answers = []
+    for seq, event in enumerate(events, top + 1):
+        if prepare is not None:
+            try:
+                prepare(event)
+            except Exception as exc:  # analysis must never cost us the event
+                event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
+        event.seq = seq
+        if event.answer is not None:  # a custom answer; the default one is rebuilt
+            answers.append((seq, json.dumps(event.answer.headers), event.answer.body))
+        rows.append((*_event_plain(event), json.dumps(event.headers),
+                     json.dumps(event.notes) if event.notes else "[]"))
+        bodies.append((seq, event.body))
+    _insert_rows(conn, "events", _EVENT_COLUMNS, rows)
+    _insert_rows(conn, "bodies", ("seq", "body"), bodies)
+    if answers:
+        _insert_rows(conn, "answers", ("seq", "headers", "body"), answers)
+    return events
+
+
+def _insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],
+                 rows: list[tuple[Any, ...]]) -> None:
+    """Multi-row INSERTs: one sqlite3 call per chunk rather than per row.
+
+    Each call releases and retakes the GIL; per-row calls made the writer thread fight the
+    event loop for it thousands of times a second.
+    """
+    one = "(" + ",".join("?" * len(columns)) + ")"
+    names = ", ".join(columns)
+    start = 0
+    while start < len(rows):
+        size = next(c for c in _CHUNKS if c <= len(rows) - start)
+        chunk = rows[start : start + size]
+        params = [value for row in chunk for value in row]
+        conn.execute(f"INSERT INTO {table} ({names}) VALUES {','.join([one] * size)}", params)
+        start += size
+
+
+def import_events(conn: sqlite3.Connection, items: Sequence[tuple[Event, Sequence[Attempt]]]
+                  ) -> list[Event]:
+    """Insert analysed events with their attempts, keeping ids; events already present
+    (same id, or earlier in `items`) are skipped with their attempts. Returns the new ones.
+    New events are inserts: the feed finds them by seq, so nothing is recorded."""
+    seen: set[str] = set()
+    fresh = []
+    for event, attempts in items:
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        if not conn.execute("SELECT 1 FROM events WHERE id = ?", (event.id,)).fetchone():
+            fresh.append((event, attempts))
+    events = insert_many(conn, [event for event, _ in fresh], None)
+    for event, attempts in fresh:
+        for attempt in attempts:
+            attempt.event_seq = event.seq
+            _insert_attempt(conn, attempt)
+    return events
+
+
+def record_attempt(conn: sqlite3.Connection, attempt: Attempt, keep: int) -> Attempt:
+    _insert_attempt(conn, attempt)
+    feed.note(conn, feed.UPDATE, [attempt.event_seq], keep=keep)
+    return attempt
+
+
+def _insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> None:
+    """The attempt, and the event's row result (its latest status, 0 for a failure)."""
+    values = (attempt.event_seq, *_attempt_plain(attempt),
+              json.dumps(attempt.response_headers))
+    cur = conn.execute(f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) VALUES "
+                       f"({','.join('?' * len(_ATTEMPT_COLUMNS))})", values)
+    attempt.id = cur.lastrowid or 0
+    conn.execute(
+        "UPDATE events SET result_status = ?, result_ms = ? WHERE seq = ?",
+        (attempt.status or 0, attempt.elapsed_ms, attempt.event_seq),
+    )
+
+
+def delete(conn: sqlite3.Connection, seqs: Sequence[int], keep: int) -> int:
+    keep_top(conn)
+    deleted = 0
+    for chunk, marks in queries.chunks(seqs):
+        deleted += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
+        conn.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM attempts WHERE seq IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM answers WHERE seq IN ({marks})", chunk)
+    if deleted:
+        feed.note(conn, feed.DELETE, seqs, keep=keep)
+    return deleted
+
+
+def clear(conn: sqlite3.Connection, keep: int) -> int:
+    keep_top(conn)
+    deleted = conn.execute("DELETE FROM events").rowcount
+    conn.execute("DELETE FROM bodies")
+    conn.execute("DELETE FROM attempts")
+    conn.execute("DELETE FROM answers")
+    # Ask the search indexer to drop what it holds (see search.py).
+    conn.execute("INSERT INTO meta (key, value) VALUES ('search_reset', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET "
+                 "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+    feed.note(conn, feed.CLEAR, upto=conn.execute(feed.TOP_SQL).fetchone()[0], keep=keep)
+    return deleted
+
+
+def keep_top(conn: sqlite3.Connection) -> None:
+    """Remember the highest seq ever used, so deleting the newest events never frees their
+    seqs for new events (the UI, the search index and the change feed take a seq to mean
+    one event)."""
+    conn.execute(
+        "INSERT INTO meta (key, value) SELECT 'top_seq', CAST(top AS TEXT) FROM "
+        "(SELECT max(seq) AS top FROM events) WHERE top IS NOT NULL "
+        "ON CONFLICT (key) DO UPDATE SET value = "
+        "CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
+    )
+
+
+def set_verdicts(conn: sqlite3.Connection, changes: Sequence[ops.VerdictChange], keep: int
+                 ) -> int:
+    """Re-verified events' provider, verdict and reason."""
+    conn.executemany(
+        "UPDATE events SET provider = ?, verdict = ?, reason = ? WHERE seq = ?",
+        [(c.provider, c.verdict, c.reason, c.seq) for c in changes],
+    )
+    if changes:
+        feed.note(conn, feed.UPDATE, [c.seq for c in changes], keep=keep)
+    return len(changes)
+
+
+def set_answer(conn: sqlite3.Connection, op: ops.SetAnswer, keep: int) -> None:
+    """The answer, once known after the insert (respond-with-downstream)."""
+    conn.execute("UPDATE events SET status = ? WHERE seq = ?", (op.status, op.seq))
+    conn.execute("INSERT OR REPLACE INTO answers (seq, headers, body) VALUES (?, ?, ?)",
+                 (op.seq, json.dumps(op.answer.headers), op.answer.body))
+    feed.note(conn, feed.UPDATE, [op.seq], keep=keep)

@@ -172,7 +172,7 @@ class InspectorApp(BaseApp):
     # -- actions (see actions.py) ---------------------------------------------------------------
 
     def action_run(self, action_id: str) -> object:
-        """Any action of the table by its id (the keys, the palette and buttons use this)."""
+        """Any action of the table by its id: the keys the app binds, and the Replay button."""
         run = actions.BY_ID[action_id].run
         return self.event_list.run_action(run) if isinstance(run, str) else run(self)
 

@@ -21,6 +21,7 @@ import httpx  # noqa: E402
 
 from inspector.core.capture.tunnel import parse_spec  # noqa: E402
 from inspector.faces.tui.app import InspectorApp  # noqa: E402
+from inspector.faces.tui.features import samples  # noqa: E402
 from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
 
@@ -64,8 +65,8 @@ async def tunnel_shot(tmp: Path) -> Path:
     app = InspectorApp(runtime)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: runtime.tunnel and runtime.tunnel.state.url)
-        app.send_sample("text")
-        app.send_sample("delivery_status")
+        samples.send_sample(app, "text")
+        samples.send_sample(app, "delivery_status")
         await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
         await pilot.pause(0.5)
         path = Path(app.save_screenshot(filename="tunnel.svg", path=str(OUT)))

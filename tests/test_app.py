@@ -164,7 +164,8 @@ async def test_follow_toggle_and_navigation(tmp_path: Path) -> None:
 
 async def test_delete_and_clear_with_confirmation(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("inspector.faces.tui.app.UNDO_SECONDS", 0.2)  # past undo at once
+    # Past undo at once.
+    monkeypatch.setattr("inspector.faces.tui.features.delete.UNDO_SECONDS", 0.2)
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         for case in CONNECTLY["events"][:3]:
             await post(base, case, client)
@@ -228,7 +229,7 @@ async def test_set_secret_reverifies_events(tmp_path: Path) -> None:
         events = app.query_one(EventList)
         await wait_for(lambda: len(events.seqs) == 3, what="rows")
         assert {events.row(s).verdict for s in events.seqs} == {"no_secret"}
-        app.action_set_secret()
+        app.action_run("set-secret")
         await wait_for(lambda: app.screen.query("#secret"), what="secret prompt")
         app.screen.query_one("#secret").value = CONNECTLY["secret"]
         await pilot.press("enter")

@@ -11,6 +11,7 @@ import pytest
 
 from inspector.core.store import open_store
 from inspector.core.store.filter import parse
+from inspector.faces.tui.features import export, replay
 from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, Recorder, running_app, wait_for
@@ -29,13 +30,13 @@ def status_text(app: Any) -> str:
 async def filtered(app: Any, text: str) -> list[int]:
     """Type `text` into the filter bar as a person would, then read the list."""
     events = app.query_one(EventList)
-    app.action_filter()
+    app.action_run("filter")
     bar = app.query_one("#filter-input")
     bar.value = text
     terms = parse(text).terms
     await wait_for(lambda: app.query_one("FilterBar").applied.terms == terms,
                    what=f"filter {text!r} applied")
-    await wait_for(lambda: (app._filter.terms if app._filter else ()) == terms,
+    await wait_for(lambda: (app.listing.query.terms if app.listing.query else ()) == terms,
                    what=f"list filtered by {text!r}")
     return list(events.seqs)
 
@@ -52,7 +53,7 @@ async def test_answered_is_what_the_sender_got_and_result_the_replay(
         events = app.query_one(EventList)
         await wait_for(lambda: len(events.seqs) == 2, what="rows")
         big, text = events.seqs
-        app.replay([text], recorder.url + "/")  # the app answers this replay 413
+        replay.replay(app, [text], recorder.url + "/")  # the app answers this replay 413
         await wait_for(lambda: app.store.rows([text])[text].result == 413, what="result")
 
         assert await filtered(app, "answered:413") == [big]
@@ -76,7 +77,7 @@ async def test_escape_in_the_filter_bar_returns_to_the_list_and_in_view_follows_
         await wait_for(lambda: len(events.seqs) == 2, what="filtered list")
         await pilot.press("enter")  # keeps the filter, back to the list
         assert events.has_focus
-        app.action_replay_view()
+        app.action_run("replay-view")
         await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         asked = app.screen.question
         assert "Replay all 2 events in view (the filter kind:delivery_status)" in asked
@@ -90,7 +91,7 @@ async def test_escape_in_the_filter_bar_returns_to_the_list_and_in_view_follows_
         cursor = events.cursor
         await pilot.press("k")  # a key for the list now moves the list, not into the box
         assert events.cursor == cursor - 1 and box.value == ""
-        app.action_replay_view()
+        app.action_run("replay-view")
         await wait_for(lambda: app.screen.query("Confirm #ok"), what="confirm")
         asked = app.screen.question
         assert "Replay all 10 events in view (no filter)" in asked
@@ -108,7 +109,7 @@ async def test_copy_as_curl_without_a_target_aims_at_this_inspector(tmp_path: Pa
         assert f"'{base}/webhooks/connectly'" in app.clipboard
         assert "169.254.169.254" not in app.clipboard
         out = tmp_path / "all.sh"
-        app.export_events(list(events.seqs), str(out))
+        export.export_events(app, list(events.seqs), str(out))
         await wait_for(out.exists, what="export")
         script = out.read_text()
         assert f"'{base}/webhooks/connectly'" in script and "169.254.169.254" not in script
@@ -123,7 +124,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
         events = app.query_one(EventList)
         await wait_for(lambda: len(events.seqs) == 3, what="rows")
         first, middle, last = events.seqs
-        app.replay([middle], recorder.url + "/")
+        replay.replay(app, [middle], recorder.url + "/")
         await wait_for(lambda: app.store.attempts(middle), what="an attempt")
         before = (app.store.event(middle), app.store.attempts(middle))
 
@@ -147,7 +148,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
 
 
 async def test_an_undo_window_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("inspector.faces.tui.app.UNDO_SECONDS", 0.3)
+    monkeypatch.setattr("inspector.faces.tui.features.delete.UNDO_SECONDS", 0.3)
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         await post(base, CONNECTLY["events"][0], client)
         events = app.query_one(EventList)

@@ -133,13 +133,13 @@ async def test_tunnel_in_the_header_and_registration(tmp_path: Path, cloudflared
             public = "https://quiet-river-1.trycloudflare.com"
             await wait_for(lambda: public in status_text(app), what="tunnel URL in the header")
             assert app.session.live.public_url == public
-            app.action_register_connectly()
+            app.action_run("register-connectly")
             await wait_for(lambda: len(api.received) == 2, what="both topics registered")
             bodies = [json.loads(r["body"]) for r in api.received]
             assert [b["topic"] for b in bodies] == ["messages", "delivery_status"]
             assert {b["address"] for b in bodies} == {public + "/webhooks/connectly"}
             assert all(r["headers"]["x-api-key"] == KEY for r in api.received)
-            app.action_copy_registration()
+            app.action_run("copy-registration")
             assert app.clipboard.count("curl -X POST") == 2
             assert KEY not in app.clipboard and "$CONNECTLY_API_KEY" in app.clipboard
             tunnel = app.session.tunnel

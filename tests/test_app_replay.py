@@ -19,6 +19,7 @@ from inspector.core.capture.answers import DEFAULT_POLICY
 from inspector.core.interop import export, importing
 from inspector.core.signatures import Secrets
 from inspector.core.store import open_store
+from inspector.faces.tui.features import answers, samples
 from inspector.faces.tui.screens.prompt import Confirm
 from inspector.faces.tui.widgets.detail import DetailPane, replays
 from inspector.faces.tui.widgets.event_list import EventList
@@ -133,7 +134,7 @@ async def test_an_event_that_arrived_without_a_secret_is_resigned_once_it_verifi
         await pilot.press("s")
         await wait_for(lambda: any("not checked when it arrived" in n.message
                                    for n in app._notifications), what="the refusal")
-        app.action_set_secret()
+        app.action_run("set-secret")
         await wait_for(lambda: app.screen.query("#secret"), what="secret prompt")
         app.screen.query_one("#secret").value = SECRET
         await pilot.press("enter")
@@ -179,7 +180,7 @@ async def test_forward_results_show_in_the_list(tmp_path: Path, recorder: Record
 
 async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
-        app.action_response_status()
+        app.action_run("response-status")
         await wait_for(lambda: app.screen.query("TextPrompt #url"), what="prompt")
         app.screen.query_one("#url").value = "abc"
         await pilot.press("enter")
@@ -190,20 +191,20 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
         answer = await post(base, connectly_event("text"), client)
         assert answer.status_code == 202 and answer.json()["ok"] is True
         assert "202" in str(app.query_one(StatusBar).render())
-        app.action_toggle_reject_invalid()
+        app.action_run("reject-invalid")
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 401
-        app._set_policy(replace(app.session.live.policy, status=503,
-                                reject_invalid=False))
+        answers.set_policy(app, replace(app.session.live.policy, status=503,
+                                        reject_invalid=False))
         answer = await post(base, connectly_event("text"), client)
         assert answer.status_code == 503 and answer.json()["ok"] is False
-        app.action_response_default()
+        app.action_run("response-default")
         assert app.session.live.policy == DEFAULT_POLICY
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200
 
 
 async def test_send_sample_event_is_a_signed_demo(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, _pilot, _base):
-        app.send_sample("delivery_failed")
+        samples.send_sample(app, "delivery_failed")
         events = app.query_one(EventList)
         await wait_for(lambda: events.seqs, what="sample event")
         row = events.row(events.seqs[-1])

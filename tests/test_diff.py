@@ -153,7 +153,7 @@ async def test_comparing_two_large_events_keeps_the_app_responsive(tmp_path: Pat
         events = app.query_one(EventList)
         pane = app.query_one(DetailPane)
         await wait_for(lambda: len(events.seqs) == 2, what="both events listed")
-        app.action_focus_list()
+        app.action_run("focus-list")
         await pilot.press("end")
         await wait_for(lambda: pane.detail is not None and pane.detail.event.seq == 2,
                        what="the newest shown")

@@ -64,7 +64,7 @@ async def test_a_10_mib_body_of_newlines_costs_a_bounded_number_of_lines(
         pane = app.query_one(DetailPane)
         await wait_for(lambda: pane.detail is not None, timeout=60, what="the detail")
         for tab, name, lines in (("body", "#body", size - 2), ("raw", "#raw", None)):
-            app.action_tab(tab)
+            app.detail_pane.show_tab(tab)
             await pilot.pause()
             view = app.query_one(name, TextView)
             if lines is not None:

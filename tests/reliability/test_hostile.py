@@ -67,13 +67,13 @@ class UI:
         """Every tab as a terminal would receive it: checked safe; the plain text by tab."""
         texts = {}
         for tab in TABS:  # the action the 1-6 keys run (a key press costs 0.1 s in Pilot)
-            self.app.action_tab(tab)
+            self.app.detail_pane.show_tab(tab)
             await self.pilot.pause()
             output, text = terminal_output(self.app)
             assert_terminal_safe(output)
             assert "Traceback" not in text
             texts[tab] = text
-        self.app.action_tab("overview")
+        self.app.detail_pane.show_tab("overview")
         await self.pilot.pause()
         return texts
 

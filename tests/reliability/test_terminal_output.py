@@ -223,7 +223,7 @@ async def _walk_the_tui(app: InspectorApp, pilot: Any, port: int,
         await pilot.pause()
 
     async def tab(name: str, where: str) -> None:
-        app.action_tab(name)
+        app.detail_pane.show_tab(name)
         await pilot.pause()
         seen.append(look(app, where))
 
@@ -257,7 +257,7 @@ async def _walk_the_tui(app: InspectorApp, pilot: Any, port: int,
                        timeout=30, what=f"detail of row {index}")
         for name in ("overview", "headers", "body", "raw", "signature", "replay"):
             await tab(name, f"row {index}, {name} tab")
-    app.action_tab("overview")
+    app.detail_pane.show_tab("overview")
 
     # A replay into the hostile target: the toast, then its answer in the Replay tab.
     await select(0)

@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 
 from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.features import secrets
 from inspector.faces.tui.widgets.detail import DetailPane
 from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import Recorder, running_app, wait_for
@@ -26,7 +27,7 @@ RAISING_CHARSETS = ["undefined", "punycode", "idna", "x-unknown\x7f", "base64", 
 
 async def screen_text(app: InspectorApp, pilot: Pilot[int], tab: str) -> str:
     """What the terminal shows on a detail tab: checked safe, no traceback."""
-    app.action_tab(tab)
+    app.detail_pane.show_tab(tab)
     await pilot.pause()
     output, text = terminal_output(app)
     assert_terminal_safe(output)
@@ -86,7 +87,7 @@ async def test_a_target_answering_in_a_raising_charset(tmp_path: Path) -> None:
             await wait_for(lambda: pane.detail is not None and pane.detail.event.id == event_id
                            and len(pane.detail.attempts) == 1, what="the forward shown")
             assert "caf\\xe9 answered" in await screen_text(app, pilot, "replay")
-            app.action_focus_list()
+            app.action_run("focus-list")
             await pilot.press("r")
             await wait_for(lambda: pane.detail is not None and len(pane.detail.attempts) == 2,
                            what="the replay shown")
@@ -112,7 +113,7 @@ async def test_workers_failing_on_a_damaged_database_are_errors_not_exits(
         other.execute("DROP TABLE bodies")
         other.close()
 
-        app.action_focus_list()
+        app.action_run("focus-list")
         await pilot.press("up")  # the detail worker fails to read the older event
         await wait_for(lambda: "Could not show this event" in toasts(app),
                        what="the detail failure shown")
@@ -125,7 +126,7 @@ async def test_workers_failing_on_a_damaged_database_are_errors_not_exits(
         await wait_for(lambda: "Could not compare the events" in toasts(app),
                        what="the compare failure shown")
 
-        app.reverify()
+        secrets.reverify(app)
         await wait_for(lambda: "Re-verifying failed" in toasts(app),
                        what="the re-verify failure shown")
         assert "Traceback" not in toasts(app)

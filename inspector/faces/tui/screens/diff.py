@@ -67,7 +67,7 @@ def shown_pairs(pairs: list[Pair], changes_only: bool) -> list[Pair | None]:
     """The rows to show; None marks skipped equal lines in "changes only" mode."""
     if not changes_only:
         return list(pairs)
-    keep = set()
+    keep: set[int] = set()
     for i, pair in enumerate(pairs):
         if pair.tag != EQUAL:
             keep.update(range(max(0, i - CONTEXT), min(len(pairs), i + CONTEXT + 1)))

@@ -1,6 +1,9 @@
-"""The `?` screen: every key, and where the rest lives."""
+"""The `?` screen: every key, then what else the command palette offers. Its lines come from
+the actions table (inspector.faces.tui.actions.help_lines)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -10,30 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = [
-    ("↑ ↓  j k", "move in the event list"),
-    ("PgUp PgDn", "move a page"),
-    ("Home End  g G", "first / newest event (End turns follow on)"),
-    ("enter / escape", "focus the detail tab's content / back to the list"),
-    ("tab / shift+tab", "move focus between the list, tabs and views"),
-    ("space", "mark / unmark the selected event, then move down (replay, export, compare)"),
-    ("r", "replay the selected event to your app (the marked ones, if any)"),
-    ("R", "edit method, URL, headers or body, re-sign, then replay"),
-    ("s", "re-sign (fresh timestamp) and replay an event that arrived valid"),
-    ("f", "toggle follow mode (select the newest event as it arrives)"),
-    ("/", "filter: free text and method: verdict: provider: kind: path: since: "
-          "answered: (what the sender got) result: (the latest replay/forward); "
-          "enter keeps it, escape clears it"),
-    ("c", "copy the selected event as a byte-exact curl command"),
-    ("e", "export the marked events, or the list as shown (jsonl, HAR, curl)"),
-    ("=", "compare the two marked events side by side"),
-    ("d / u", "delete the selected event / undo that within 10 s"),
-    ("D", "clear all events (asks first)"),
-    ("1 … 6", "detail tabs: overview, headers, body, raw, signature, replay"),
-    ("ctrl+p", "command palette: every action by name"),
-    ("?", "this help"),
-    ("q / ctrl+q", "quit (stops the receiver and frees the port)"),
-]
+Lines = Sequence[tuple[str, str]]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -47,15 +27,18 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(self, keys: Lines, palette: Lines) -> None:
+        """`keys`: (keys, what they do); `palette`: (command title, what it does)."""
+        super().__init__()
+        self.keys = keys
+        self.palette = palette
+
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 3))
-        table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column()
-        for key, what in KEYS:
-            table.add_row(key, what)
         with VerticalScroll():
             yield Static(Text("Keys", style="bold underline"))
-            yield Static(table)
+            yield Static(_table(self.keys, "bold cyan"))
+            yield Static(Text("\nAlso in the command palette (ctrl+p)", style="bold underline"))
+            yield Static(_table(self.palette, "bold", width=26))
             yield Static(
                 Text(
                     "\nVerdicts: ✓ valid · ✗ invalid · – unsigned · ? no secret configured.\n"
@@ -64,3 +47,13 @@ class HelpScreen(ModalScreen[None]):
                     style="dim",
                 )
             )
+
+
+def _table(lines: Lines, style: str, width: int | None = None) -> Table:
+    """Two columns; the first one `width` wide at most (None: as wide as its longest)."""
+    table = Table.grid(padding=(0, 3))
+    table.add_column(style=style, no_wrap=width is None, max_width=width)
+    table.add_column()
+    for first, what in lines:
+        table.add_row(first, what)
+    return table

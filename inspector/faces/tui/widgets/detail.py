@@ -6,7 +6,9 @@ thread; `DetailPane.show` only hands the prepared lines to virtual views.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -14,10 +16,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from inspector.core.analysis import decoding
-from inspector.core.delivery.resign import Expired, Signer
+from inspector.core.analysis.analyzer import Analyzer
+from inspector.core.delivery.resign import Expired, Signer, expired, signer_for
 from inspector.core.display import (
     DATE_TIME,
     byte_size,
@@ -30,6 +35,8 @@ from inspector.core.display import (
 from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import Check
+from inspector.core.store import EventStore
+from inspector.faces.tui import failures
 from inspector.faces.tui.widgets.inert import inert
 from inspector.faces.tui.widgets.text_view import Lines, TextView
 
@@ -73,6 +80,20 @@ def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str 
     if attempts:
         detail.reply_lines, detail.reply_json = _reply_lines(attempts[-1])
     return detail
+
+
+def prepare(store: EventStore, analyzer: Analyzer, seq: int) -> Detail | None:
+    """Read and decode one event for the pane (blocking: the pane runs it in a thread, so a
+    10 MB body never freezes the UI). None: the event was deleted."""
+    event = store.event(seq)
+    if event is None:
+        return None
+    check = analyzer.verify(event)
+    resolver = analyzer.resolver
+    signer = signer_for(analyzer, event)
+    advice = replay_advice(signer, expired(signer.provider, resolver.request_of(event)))
+    return build(event, check, store.attempts(seq), resolver.resolve_event(event).secret_note(),
+                 advice)
 
 
 def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:
@@ -227,7 +248,8 @@ def _row(text: str, style: str, *, wrap: bool = True) -> Text:
 
 
 class DetailPane(Vertical):
-    """Shows one event; empty until something is selected."""
+    """Shows the event selected in the list, which it loads itself, in a worker; empty
+    until something is selected."""
 
     DEFAULT_CSS = """
     DetailPane #detail-bar { height: 1; }
@@ -241,9 +263,81 @@ class DetailPane(Vertical):
     DetailPane #replays { height: auto; max-height: 8; margin-bottom: 1; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, load: Callable[[int], Detail | None], *, id: str | None = None) -> None:
+        """`load(seq)` prepares what to show (see `prepare`); it runs in a thread."""
         super().__init__(id=id)
+        self._load = load
         self.detail: Detail | None = None
+        self.seq: int | None = None  # the event selected in the list
+        self._timer: Timer | None = None
+        self._stale = False  # selected while busy: loaded by `catch_up`
+
+    # -- what to show, and when ------------------------------------------------------------
+
+    def select(self, seq: int | None, *, by_user: bool, busy: bool) -> None:
+        """The list's cursor moved. A person's keys are debounced (loaded once the cursor
+        rests); follow mode waits for a quieter moment when events flood in."""
+        self.seq = seq
+        if seq is None:
+            self.clear()
+        elif by_user:
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.set_timer(0.03, self._load_selected)
+        elif busy:
+            self._stale = True
+        elif self._timer is None:
+            self._timer = self.set_timer(0.05, self._load_selected)
+
+    def catch_up(self) -> None:
+        """Traffic slowed down: show the event follow mode selected meanwhile."""
+        if self._stale:
+            self._load_selected()
+
+    def changed(self, seqs: Collection[int], *, busy: bool) -> None:
+        """These events have new attempts: reload soon if one is shown."""
+        if self.seq in seqs and not busy and self._timer is None:
+            self._timer = self.set_timer(0.05, self._load_selected)
+
+    def reload(self, seqs: Collection[int], tab: str | None = None) -> None:
+        """Reload now if the event shown is among `seqs`, then show `tab`."""
+        if self.seq is not None and self.seq in seqs:
+            self.load(self.seq, tab)
+
+    def load(self, seq: int, tab: str | None = None) -> None:
+        self.run_worker(partial(self._read, seq, tab), thread=True, exclusive=True,
+                        group="detail", exit_on_error=False)
+
+    def _load_selected(self) -> None:
+        self._timer = None
+        self._stale = False
+        if self.seq is not None:
+            self.load(self.seq)
+
+    def _read(self, seq: int, tab: str | None) -> None:
+        detail = self._load(seq)
+        if detail is not None and not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._loaded, detail, tab)
+
+    def _loaded(self, detail: Detail, tab: str | None) -> None:
+        if detail.event.seq != self.seq:
+            return
+        self.show(detail)
+        if tab:
+            self.show_tab(tab)
+
+    def on_worker_state_changed(self, message: Worker.StateChanged) -> None:
+        if message.state is WorkerState.ERROR:
+            title, reason = failures.describe(message.worker)
+            if self.seq is not None:
+                self.show_failure(f"{title}: {reason}")
+            self.notify(reason, title=title, severity="error", markup=False, timeout=10)
+
+    def show_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    # -- drawing ---------------------------------------------------------------------------
+
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-bar"):

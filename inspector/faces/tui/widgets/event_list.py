@@ -16,7 +16,6 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -49,18 +48,8 @@ _VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned"
 
 
 class EventList(ScrollView, can_focus=True):
-    """Events, oldest at the top; the cursor marks the selected one."""
-
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "open", "Open", id="open", show=False),
-        Binding("space", "toggle_mark", "Mark", id="mark"),
-    ]
+    """Events, oldest at the top; the cursor marks the selected one. Its keys (moving, marking,
+    opening) are its actions; the app binds them (inspector.faces.tui.actions)."""
 
     COMPONENT_CLASSES = {
         "event-list--header",
@@ -176,7 +165,15 @@ class EventList(ScrollView, can_focus=True):
         self._strips.pop((row.seq, False), None)
         self.refresh()
 
-    def remove(self, seqs: set[int]) -> None:
+    def reread(self, seqs: Iterable[int]) -> list[int]:
+        """Stored rows changed (a replay or forward result): re-read the cached ones in one
+        query and return their seqs; the others are read when scrolled to."""
+        cached = [s for s in seqs if s in self._rows]
+        for row in self._fetch(cached).values():
+            self.update_row(row)
+        return cached
+
+    def discard(self, seqs: set[int]) -> None:
         """Deleted events (O(n): a user action, not per event)."""
         index = self.cursor
         self.seqs = array("q", (s for s in self.seqs if s not in seqs))
@@ -287,6 +284,9 @@ class EventList(ScrollView, can_focus=True):
         if follow and self.seqs:
             self._set_cursor(len(self.seqs) - 1, by_user=True)
 
+    def toggle_follow(self) -> None:
+        self.set_follow(not self.follow)
+
     def action_cursor_up(self) -> None:
         self._move(self.cursor - 1)
 
@@ -329,6 +329,23 @@ class EventList(ScrollView, can_focus=True):
     def marked_in_order(self) -> list[int]:
         """Marked seqs, oldest first (the order they arrived in)."""
         return sorted(self.marked)
+
+    def marked_or_selected(self) -> list[int]:
+        """What `r` replays: the marked events, else the selected one."""
+        selected = self.selected
+        return self.marked_in_order() or ([selected] if selected is not None else [])
+
+    def marked_or_listed(self) -> list[int]:
+        """What export applies to: the marked events, else the whole (filtered) list."""
+        return self.marked_in_order() or list(self.seqs)
+
+    def pair(self) -> tuple[int, int] | None:
+        """Two events to compare: the two marked, or the one marked and the selected one."""
+        marked = self.marked_in_order()
+        selected = self.selected
+        if len(marked) == 1 and selected is not None and selected not in marked:
+            marked = sorted([marked[0], selected])
+        return (marked[0], marked[1]) if len(marked) == 2 else None
 
     def action_open(self) -> None:
         if self.selected is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from inspector.core.display import count
@@ -10,32 +11,33 @@ from inspector.faces.tui.widgets.inert import inert
 
 
 class StatusBar(Widget):
-    """One line, redrawn without a layout pass (it is updated a few times a second)."""
+    """One line, updated a few times a second; it holds what it shows."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     StatusBar.-error { background: $error 60%; }
     """
 
+    # Each field repaints the bar when it changes (no layout pass: it is one line).
+    replay_to: reactive[str] = reactive("")
+    total: reactive[int] = reactive(0)
+    rate: reactive[float] = reactive(0.0)
+    follow: reactive[bool] = reactive(True)
+    error: reactive[str] = reactive("")
+    marked: reactive[int] = reactive(0)
+    progress: reactive[str] = reactive("")  # "replaying 3/10"
+    forward_to: reactive[str] = reactive("")
+    forward_waiting: reactive[int] = reactive(0)
+    policy: reactive[str] = reactive("")  # the answer, when not the default
+    tunnel: reactive[str] = reactive("")  # "https://x.trycloudflare.com" / "tunnel starting" …
+    shown: reactive[int | None] = reactive(None)  # events the filter lets through, if any
+
     def __init__(self, url: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.url = url
-        self.replay_to = ""
-        self.total = 0
-        self.rate = 0.0
-        self.follow = True
-        self.error = ""
-        self.marked = 0
-        self.progress = ""  # "replaying 3/10"
-        self.forward_to = ""
-        self.forward_waiting = 0
-        self.policy = ""  # the answer, when not the default
-        self.tunnel = ""  # "https://x.trycloudflare.com" / "tunnel starting" …
-        self.shown: int | None = None  # events matching the filter, when one is active
 
-    def redraw(self) -> None:
-        self.set_class(bool(self.error), "-error")
-        self.refresh()
+    def watch_error(self, error: str) -> None:
+        self.set_class(bool(error), "-error")
 
     def render(self) -> Text:
         # Most important first: a narrow terminal cuts the end of the line.

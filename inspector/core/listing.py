@@ -1,0 +1,103 @@
+"""The filtered list model: which stored events a list shows, and the counts it gives.
+
+A face keeps one `Listing` beside its list widget. It holds the active filter, checks newly
+committed events against it (one indexed query per frame, never one per event), counts the
+events in the store, and keeps the events deleted from the list but not yet from the store
+(the undo window), so that neither a filter nor a count brings them back early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inspector.core.model import Event
+from inspector.core.store import EventStore, StoreError
+from inspector.core.store.filter import FilterError, Query
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search's answer: the matching seqs, and the newest seq it could have seen."""
+
+    query: Query
+    seqs: list[int]
+    top: int
+
+
+class Listing:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.query: Query | None = None  # the active filter; None shows every event
+        self._after = 0  # seqs up to here were checked against the filter
+        self.total = 0  # events in the store, less those waiting to be deleted
+        # Deleted from the list, not yet from the store: seq -> (deadline, filter then).
+        self._doomed: dict[int, tuple[float, Query | None]] = {}
+
+    def everything(self) -> list[int]:
+        """Every stored event not waiting to be deleted (start-up, clear); resets the count."""
+        seqs = [s for s in self.store.seqs() if s not in self._doomed]
+        self.total = len(seqs)
+        return seqs
+
+    # -- the filter ----------------------------------------------------------------------------
+
+    def search(self, query: Query) -> Found:
+        """Run a filter (a blocking read: call it off the event loop). Raises FilterError or
+        StoreError with a message a person can act on."""
+        top = self.store.last_seq()
+        seqs = self.store.search(query) if query.terms else self.store.seqs()
+        return Found(query, seqs, top)
+
+    def show(self, found: Found) -> list[int]:
+        """Make a search's answer the active filter; returns the seqs to list. Events
+        committed during the search are checked by `arrived`, from `found.top` on."""
+        self.query = found.query if found.query.terms else None
+        self._after = found.top
+        return [s for s in found.seqs if s not in self._doomed]
+
+    def arrived(self, events: list[Event]) -> list[Event]:
+        """Newly committed events (counted), and of those the ones the filter lets through."""
+        self.total += len(events)
+        if self.query is None or not events:
+            return events
+        fresh = [e for e in events if e.seq > self._after]
+        if not fresh:
+            return []
+        try:
+            keep = set(self.store.search(self.query, after=self._after))
+        except (FilterError, StoreError):
+            keep = set()
+        self._after = fresh[-1].seq
+        return [e for e in fresh if e.seq in keep]
+
+    def shown(self, listed: int) -> int | None:
+        """What the header says beside the total: the list's length, when filtered."""
+        return listed if self.query is not None else None
+
+    # -- deleting with an undo window ----------------------------------------------------------
+
+    def hide(self, seq: int, deadline: float) -> None:
+        """Deleted from the list; the store forgets it once `expired` passes `deadline`."""
+        self._doomed[seq] = (deadline, self.query)
+        self.total -= 1
+
+    def unhide(self) -> tuple[int, bool] | None:
+        """Take back the last delete: its seq, and whether the filter is the one it was
+        deleted under (else the filter has to decide whether it shows). None: nothing."""
+        if not self._doomed:
+            return None
+        seq, (_, query) = self._doomed.popitem()  # the newest entry: the last delete
+        self.total += 1
+        return seq, query == self.query
+
+    def expired(self, now: float) -> list[int]:
+        """Deletes past their undo window, forgotten here: the caller deletes them."""
+        past = [seq for seq, (deadline, _) in self._doomed.items() if deadline <= now]
+        for seq in past:
+            del self._doomed[seq]
+        return past
+
+    def doomed(self) -> list[int]:
+        """Every delete still in its undo window, forgotten here (quitting ends them)."""
+        seqs, self._doomed = list(self._doomed), {}
+        return seqs

@@ -1,0 +1,49 @@
+"""/: the filter bar. The search runs in a thread (SQLite indexes and the trigram side file);
+the list model (inspector.core.listing) keeps the filter for the events that arrive next."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.worker import get_current_worker
+
+from inspector.core.listing import Found
+from inspector.core.store import StoreError
+from inspector.core.store.filter import FilterError, Query
+
+if TYPE_CHECKING:
+    from inspector.faces.tui.base import BaseApp
+
+
+def open_bar(app: BaseApp) -> None:
+    app.filter_bar.add_class("-open")
+    app.filter_bar.focus_input()
+
+
+def close_bar(app: BaseApp) -> None:
+    app.filter_bar.remove_class("-open")
+    app.event_list.focus()
+
+
+def apply_filter(app: BaseApp, query: Query) -> None:
+    app.run_worker(partial(_search, app, query), thread=True, exclusive=True, group="filter",
+                   exit_on_error=False)
+
+
+def _search(app: BaseApp, query: Query) -> None:
+    try:
+        found = app.listing.search(query)
+    except (FilterError, StoreError) as exc:
+        app.call_from_thread(app.notify, str(exc), title="Filter", severity="error",
+                             markup=False)
+        return
+    if not get_current_worker().is_cancelled:
+        app.call_from_thread(_show, app, found)
+
+
+def _show(app: BaseApp, found: Found) -> None:
+    # Events already waiting in the sink were committed before or during the search: the
+    # next frame checks those past `found.top` against the filter.
+    app.event_list.load(app.listing.show(found))
+    app.show_counts()

@@ -1,0 +1,87 @@
+"""The filtered list model (inspector.core.listing), without any UI: a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inspector.core.listing import Listing
+from inspector.core.model import Event, new_id
+from inspector.core.store import EventStore, open_store
+from inspector.core.store.filter import Query, parse
+from inspector.core.store.sqlite import SqliteStore
+
+
+class CountingStore(SqliteStore):
+    """The real store, counting the searches it runs."""
+
+    searches = 0
+
+    def search(self, query: Query | str, *, after: int = 0, now: float | None = None
+               ) -> list[int]:
+        self.searches += 1
+        return super().search(query, after=after, now=now)
+
+
+def event(path: str, n: int = 0) -> Event:
+    return Event(id=new_id(), received_at=1_700_000_000.0 + n, method="POST", path=path,
+                 query="", headers=[("content-type", "application/json")], body=b"{}")
+
+
+async def add(store: EventStore, *paths: str) -> list[Event]:
+    return [await store.add(event(path, n)) for n, path in enumerate(paths)]
+
+
+async def test_new_events_are_counted_and_filtered_with_one_query_per_batch(
+        tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "e.db")
+    try:
+        first = await add(store, "/a", "/b", "/a")
+        listing = Listing(store)
+        assert listing.everything() == [e.seq for e in first] and listing.total == 3
+        assert listing.shown(3) is None  # no filter: the header gives the total only
+
+        found = listing.search(parse("path:/a"))
+        assert listing.show(found) == [first[0].seq, first[2].seq]
+        assert listing.shown(2) == 2
+
+        batch = await add(store, "/b", "/a", "/b", "/a")
+        before = store.searches
+        passed = listing.arrived(batch)
+        assert [e.seq for e in passed] == [batch[1].seq, batch[3].seq]
+        assert store.searches == before + 1  # one indexed query for the whole batch
+        assert listing.total == 7
+        # Events the search already saw (committed during it) are not listed twice.
+        assert listing.arrived(first) == [] and store.searches == before + 1
+        assert listing.total == 10  # ...but counted: the caller hands each batch once
+
+        listing.show(listing.search(Query()))  # an empty filter shows every event
+        assert listing.query is None and listing.arrived(batch[:1]) == batch[:1]
+    finally:
+        store.close()
+
+
+async def test_deletes_wait_out_their_undo_window_outside_the_list_and_the_count(
+        tmp_path: Path) -> None:
+    store = open_store(tmp_path / "e.db")
+    try:
+        a, b, c = await add(store, "/a", "/b", "/a")
+        listing = Listing(store)
+        listing.everything()
+        listing.hide(b.seq, deadline=100.0)
+        listing.hide(c.seq, deadline=200.0)
+        assert listing.total == 1
+        assert listing.everything() == [a.seq] and listing.total == 1
+        assert listing.show(listing.search(Query())) == [a.seq]  # a filter keeps them out
+
+        assert listing.expired(now=150.0) == [b.seq]  # past undo: the caller deletes it
+        assert listing.expired(now=150.0) == []
+        assert listing.unhide() == (c.seq, True)  # the last delete, same filter
+        assert listing.total == 2 and listing.unhide() is None
+
+        listing.hide(c.seq, deadline=300.0)
+        listing.show(listing.search(parse("path:/a")))
+        assert listing.unhide() == (c.seq, False)  # the filter changed: it decides
+        listing.hide(a.seq, deadline=300.0)
+        assert listing.doomed() == [a.seq] and listing.doomed() == []
+    finally:
+        store.close()

@@ -23,6 +23,8 @@ from inspector.core.store import (
     VerdictChange,
     open_store,
 )
+from inspector.core.store.follow import Follower as FeedFollower
+from tests.conftest import wait_for
 
 Opener = Callable[..., EventStore]
 
@@ -319,3 +321,26 @@ async def test_a_cursor_from_another_database_asks_for_a_reload(store: EventStor
     assert store.changes_since(Cursor(seq=10**9, change=0)).reload
     assert store.changes_since(Cursor(seq=0, change=10**9)).reload
     assert not store.changes_since(Cursor()).reload  # its whole feed is still kept
+
+
+# -- following another process's writes ------------------------------------------------------------
+
+
+async def test_a_follower_hears_inserts_updates_and_deletes_made_elsewhere(
+        open_at: Opener) -> None:
+    writer, viewer = open_at(), open_at()
+    first = await writer.add(event(1))
+    heard: list[Changes] = []
+    follower = FeedFollower(viewer, heard.append, interval=0.02)
+    follower.start()
+    try:
+        assert await follower.poll() is None  # nothing new since it started
+        second = await writer.add(event(2))
+        await wait_for(lambda: any(second.seq in c.inserted for c in heard), 5, "the insert")
+        await writer.record_attempt(attempt(first.seq))
+        await wait_for(lambda: any(first.seq in c.updated for c in heard), 5, "the update")
+        await writer.delete([second.seq])
+        await wait_for(lambda: any(second.seq in c.deleted for c in heard), 5, "the delete")
+        assert all(first.seq not in c.inserted for c in heard)  # older than its cursor
+    finally:
+        await follower.stop()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inspector.core.capture.server import EmbeddedServer, bind, make_server
+from tests.conftest import Threaded
 
 KEY = "ck_live_example_key_123"
 TOPICS = ("messages", "delivery_status", "report")
@@ -45,8 +43,7 @@ class ConnectlyStandIn:
     hooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → registration
     url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _server: EmbeddedServer | None = None
-    _thread: threading.Thread | None = None
+    _served: Threaded | None = None
 
     def add(self, topic: str, address: str) -> str:
         """A registration made earlier (by someone else)."""
@@ -70,11 +67,17 @@ class ConnectlyStandIn:
         return None
 
     async def _json(self, request: Request) -> dict[str, Any] | JSONResponse:
+        """The request's JSON object, or the answer refusing it (401, 400)."""
+        refused = await self._checked(request)
+        if refused:
+            return refused
         try:
             data = json.loads(await request.body())
         except ValueError:
             return error(400, "Malformed request body")
-        return data if isinstance(data, dict) else error(400, "Malformed request body")
+        if not isinstance(data, dict):
+            return error(400, "Malformed request body")
+        return self._config_problem(data) or data
 
     def _config_problem(self, data: dict[str, Any]) -> JSONResponse | None:
         address = data.get("address")
@@ -98,17 +101,11 @@ class ConnectlyStandIn:
                 "webhooks": list(self.hooks.values())}})
 
         async def create(request: Request) -> JSONResponse:
-            refused = await self._checked(request)
-            if refused:
-                return refused
             data = await self._json(request)
             if isinstance(data, JSONResponse):
                 return data
             if data.get("topic") not in TOPICS or not data.get("address"):
                 return error(400, "topic and address are required")
-            problem = self._config_problem(data)
-            if problem:
-                return problem
             if any(h["topic"] == data["topic"] for h in self.hooks.values()):
                 return error(409, "An endpoint is already registered for this topic")
             hook_id = self.add(data["topic"], data["address"])
@@ -117,17 +114,11 @@ class ConnectlyStandIn:
             return JSONResponse({"id": hook_id})
 
         async def update(request: Request) -> JSONResponse:
-            refused = await self._checked(request)
-            if refused:
-                return refused
             data = await self._json(request)
             if isinstance(data, JSONResponse):
                 return data
             if "topic" in data:
                 return error(400, "topic cannot be changed")
-            problem = self._config_problem(data)
-            if problem:
-                return problem
             hook = self.hooks.get(request.path_params["hook"])
             if hook is None:
                 return error(404, "webhook not found")
@@ -151,19 +142,10 @@ class ConnectlyStandIn:
             Route(base + "/update/webhooks/{hook}", update, methods=["PUT"]),
             Route(base + "/delete/webhooks/{hook}", delete, methods=["DELETE"]),
         ])
-        sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._server = make_server(app, http="h11")
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "stand-in did not start"
-            time.sleep(0.01)
+        self._served = Threaded.start(app)
+        self.url = self._served.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()

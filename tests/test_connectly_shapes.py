@@ -8,12 +8,10 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +20,7 @@ from inspector.core.providers.connectly import errors, samples
 from inspector.core.providers.describe import describe, facts
 from inspector.core.session import Session
 from inspector.core.signatures import PROVIDERS, SignedRequest
-from tests.conftest import SECRET, make_runtime, make_settings, wait_for
+from tests.conftest import SECRET, wait_for
 from tests.test_serve import start
 
 SHAPES: list[dict[str, Any]] = json.loads(
@@ -51,15 +49,6 @@ async def post_all(base: str) -> dict[str, str]:
             assert answer.status_code == 200, answer.text
             ids[answer.json()["id"]] = shape["name"]
     return ids
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Session]:
-    rt = make_runtime(make_settings(tmp_path))
-    await rt.start()
-    await wait_for(lambda: rt._running and rt._running.server.started)
-    yield rt
-    await rt.stop()
 
 
 def stored(runtime: Session) -> list[Event]:

@@ -7,8 +7,6 @@ import calendar
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,7 +22,7 @@ from inspector.core.providers.connectly.samples import (
 )
 from inspector.core.session import Session
 from inspector.faces.cli.commands.trigger import trigger
-from tests.conftest import SECRET, make_runtime, make_settings, wait_for
+from tests.conftest import SECRET
 
 # {reply}: the id of the message a reply answers; {expires}: when a report's URL expires.
 CAMPAIGN = " · to +16315555500 · campaign spring_sale"
@@ -47,15 +45,6 @@ EXPECTED = {
     "report": ("report", "Daily Campaign Report: completed · URL expires {expires}"),
 }
 NO_ENV = {"CONNECTLY_WEBHOOK_SECRET": None, "INSPECTOR_SECRET": None}
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Session]:
-    rt = make_runtime(make_settings(tmp_path))
-    await rt.start()
-    await wait_for(lambda: rt._running and rt._running.server.started)
-    yield rt
-    await rt.stop()
 
 
 async def run(*args: str, env: dict[str, str | None] | None = None) -> Result:

@@ -187,6 +187,19 @@ def test_list_shows_each_registration(api: ConnectlyStandIn) -> None:
     assert json.loads(raw.output)["entity"]["webhooks"][0]["id"] == first
 
 
+def test_what_the_api_says_stays_inert(api: ConnectlyStandIn) -> None:
+    """Ids, addresses and answers come from the API: escapes are shown, never acted on."""
+    hook = api.add("report", "https://a.example/\x1b]0;owned\x07\u202e")
+    api.hooks[hook]["configuration"]["filters"] = [{"field": "\x1b[2J", "expression": "x"}]
+    listed = cli(api, "list").output
+    assert "\x1b" not in listed and "\u202e" not in listed and "\x07" not in listed
+    assert "https://a.example/\\x1b]0;owned\\x07\\u202e" in listed
+    assert "filter \\x1b[2J=x" in listed
+    raw = cli(api, "list", "--json").output
+    assert "\x1b" not in raw and "\u202e" not in raw
+    assert "\\u001b]0;owned\\u0007\\u202e" in raw
+
+
 def test_update_by_id_or_by_topic_sends_only_what_changes(api: ConnectlyStandIn) -> None:
     hook = api.add("messages", "https://old.example/m")
     result = cli(api, "update", hook, "--address", TUNNEL)

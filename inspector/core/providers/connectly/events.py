@@ -75,12 +75,10 @@ def facts(value: Any, now: float | None = None) -> list[tuple[str, str]]:
     kind, _summary = describe(value)
     if not kind:
         return []
-    rows: list[tuple[str, str]] = []
     if kind == "report":
         return _report_facts(value.get("report"), time.time() if now is None else now)
     status = value.get("statusUpdate")
-    customer = value.get("recipient" if kind == "delivery_status" else "sender")
-    rows += _customer_facts(customer)
+    rows = _customer_facts(value.get("recipient" if kind == "delivery_status" else "sender"))
     if kind == "delivery_status":
         _add(rows, "Message id", get(status, "id"))
         _add(rows, "Status", get(status, "status"))
@@ -115,9 +113,9 @@ class _Shape:
         self.legacy_button = bool(message.get("isButtonResponse"))
         self.found = (self.button is not None or self.listed is not None
                       or self.reaction is not None or self.legacy_button)
+        self.kind = self._kind()
 
-    @property
-    def kind(self) -> str:
+    def _kind(self) -> str:
         if self.button is not None or self.legacy_button:
             return "button"
         if self.listed is not None:
@@ -365,7 +363,9 @@ def _campaign(value: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    return clip(as_text(value), PIECE)
+    if isinstance(value, str) and len(value) <= PIECE:  # the usual case, kept cheap
+        return value
+    return "" if value is None else clip(as_text(value), PIECE)
 
 
 def _quoted(text: str) -> str:

@@ -120,7 +120,7 @@ print_curl_option = click.option(
     help="Print the equivalent curl command (key read from the env var) instead.")
 
 
-@webhooks.command("list")
+@webhooks.command("list", short_help="List the registrations.")
 @api_options
 @click.option("--json", "as_json", is_flag=True, help="Print Connectly's answer as it is.")
 def list_command(business_id: str, api_key_env: str, api_base: str, as_json: bool) -> None:
@@ -140,7 +140,7 @@ def list_command(business_id: str, api_key_env: str, api_base: str, as_json: boo
     _run(run, business_id, key, api_base, api_key_env)
 
 
-@webhooks.command("create")
+@webhooks.command("create", short_help="Register an address for topics.")
 @api_options
 @click.option("--topic", "topics", multiple=True, required=True, type=click.Choice(ALL_TOPICS),
               help="What to receive; repeat for several.")
@@ -160,7 +160,7 @@ def create_command(business_id: str, api_key_env: str, api_base: str, topics: tu
             configuration=_configuration(echo, channel_types, filters))
 
 
-@webhooks.command("update")
+@webhooks.command("update", short_help="Change an address or configuration.")
 @api_options
 @target_options
 @click.option("--address", default="", metavar="URL",
@@ -205,7 +205,7 @@ def update_command(business_id: str, api_key_env: str, api_base: str, webhook_id
     _run(run, business_id, key, api_base, api_key_env)
 
 
-@webhooks.command("delete")
+@webhooks.command("delete", short_help="Remove a registration.")
 @api_options
 @target_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask first.")

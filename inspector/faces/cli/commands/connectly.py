@@ -115,6 +115,11 @@ def target_options(fn: Command) -> Command:
     return click.argument("webhook_id", required=False, metavar="[WEBHOOK_ID]")(fn)
 
 
+topics_option = click.option(
+    "--topic", "topics", multiple=True, required=True, type=click.Choice(ALL_TOPICS),
+    help="What to receive; repeat for several.")
+ADDRESS_HELP = ("The public URL Connectly calls. A bare https://host (a tunnel's URL) gets "
+                "/webhooks/connectly appended.")
 print_curl_option = click.option(
     "--print-curl", is_flag=True,
     help="Print the equivalent curl command (key read from the env var) instead.")
@@ -142,11 +147,8 @@ def list_command(business_id: str, api_key_env: str, api_base: str, as_json: boo
 
 @webhooks.command("create", short_help="Register an address for topics.")
 @api_options
-@click.option("--topic", "topics", multiple=True, required=True, type=click.Choice(ALL_TOPICS),
-              help="What to receive; repeat for several.")
-@click.option("--address", required=True, metavar="URL",
-              help="The public URL Connectly calls. A bare https://host (a tunnel's URL) gets "
-                   "/webhooks/connectly appended.")
+@topics_option
+@click.option("--address", required=True, metavar="URL", help=ADDRESS_HELP)
 @click.option("--type", "kind", type=click.Choice(TYPES), default=None,
               help="Integration type [Connectly's default: custom].")
 @config_options
@@ -242,11 +244,8 @@ def delete_command(business_id: str, api_key_env: str, api_base: str, webhook_id
 
 @connectly.command("register")
 @business_id_option
-@click.option("--topic", "topics", multiple=True, required=True, type=click.Choice(ALL_TOPICS),
-              help="What to receive; repeat for several.")
-@click.option("--address", default=None, metavar="URL",
-              help="The public URL Connectly calls. A bare https://host (a tunnel's URL) gets "
-                   "/webhooks/connectly appended.")
+@topics_option
+@click.option("--address", default=None, metavar="URL", help=ADDRESS_HELP)
 @click.option("--api-key", default=None, metavar="KEY",
               help=f"Connectly API key [default: from --api-key-env, ${KEY_ENV}].")
 @api_key_env_option

@@ -106,7 +106,7 @@ async def main() -> None:
         await pilot.pause(0.2)
         save("body")
         await pilot.press("k")
-        await wait_for(lambda: pane.detail.event.summary == "delivered")
+        await wait_for(lambda: pane.detail.event.summary.startswith("delivered"))
         await pilot.press("down", "down")
         await wait_for(lambda: "TEST 12" in pane.detail.event.summary)
         await pilot.press("5")

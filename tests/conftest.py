@@ -68,6 +68,32 @@ class Recorded:
 
 
 @dataclass
+class Threaded:
+    """A Starlette app served on a loopback port (0) in its own thread: for code under test
+    that runs its own event loop, or blocks this one (a CLI command)."""
+
+    url: str
+    server: EmbeddedServer
+    thread: threading.Thread
+
+    @classmethod
+    def start(cls, app: Starlette) -> Threaded:
+        sock = bind("127.0.0.1", 0)
+        server = make_server(app, http="h11")
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        return cls(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
 class Recorder:
     """A real Starlette server on a loopback port, in its own thread, recording requests."""
 
@@ -77,8 +103,7 @@ class Recorder:
     content_type: str = "application/json"
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
-    _server: EmbeddedServer | None = None
-    _thread: threading.Thread | None = None
+    _served: Threaded | None = None
 
     def start(self) -> Recorder:
         async def record(request: Request) -> Response:
@@ -99,23 +124,13 @@ class Recorder:
 
         app = Starlette(routes=[Route("/{p:path}", record, methods=["GET", "POST", "PUT",
                                                                    "PATCH", "DELETE"])])
-        sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._server = make_server(app, http="h11")
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "recorder did not start"
-            time.sleep(0.01)
+        self._served = Threaded.start(app)
+        self.url = self._served.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
 
 
 @pytest.fixture
@@ -160,6 +175,16 @@ class Heard(BaseSink):
 
     def notice(self, text: str) -> None:
         self.notices.append(text)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Session]:
+    """The real receiver and store, started on port 0, without a face."""
+    rt = make_runtime(make_settings(tmp_path))
+    await rt.start()
+    await wait_for(lambda: rt._running and rt._running.server.started)
+    yield rt
+    await rt.stop()
 
 
 @asynccontextmanager

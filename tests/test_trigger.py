@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
+import time
 
 import pytest
 from click.testing import CliRunner, Result
 
 from inspector.core.model import Event
+from inspector.core.providers.connectly import events as connectly_events
 from inspector.core.providers.connectly.samples import (
     KINDS,
     SampleError,
@@ -21,26 +22,29 @@ from inspector.core.providers.connectly.samples import (
 )
 from inspector.core.session import Session
 from inspector.faces.cli.commands.trigger import trigger
-from tests.conftest import SECRET, make_runtime, make_settings, wait_for
+from tests.conftest import SECRET
 
+# {reply}: the id of the message a reply answers; {expires}: when a report's URL expires.
+CAMPAIGN = " · to +16315555500 · campaign spring_sale"
 EXPECTED = {
     "text": ("message", '+16315555500 → "Hello! Is my order on its way?"'),
+    "reply": ("message", '+16315555500 → "Yes, the blue one please" · reply to {reply}'),
     "media": ("media", "+16315555500 → image"),
-    "button": ("button", '+16315555500 → "Yes, confirm my order"'),
+    "button": ("button", '+16315555500 → "Yes, confirm my order" · payload confirm_order · '
+               "reply to {reply}"),
+    "button-legacy": ("button", '+16315555500 → "Yes, confirm my order"'),
+    "list": ("list", '+16315555500 → "Medium" · id size_m · reply to {reply}'),
+    "reaction": ("reaction", "+16315555500 → \N{THUMBS UP SIGN} · on {reply}"),
     "referral": ("referral", '+16315555500 → "Hi, I saw your ad" (ad: Spring sale)'),
-    "delivery_status": ("delivery_status", "delivered"),
-    "delivery_failed": ("delivery_status", "delivery_failed: Message template inputs invalid"),
+    "bsuid": ("message", 'US.13491208655302741918 → "Hi, it\'s me without a phone number"'),
+    "sent": ("delivery_status", "sent" + CAMPAIGN),
+    "delivery_status": ("delivery_status", "delivered" + CAMPAIGN),
+    "read": ("delivery_status", "read" + CAMPAIGN),
+    "delivery_failed": ("delivery_status",
+                        "delivery_failed: Message template inputs invalid" + CAMPAIGN),
+    "report": ("report", "Daily Campaign Report: completed · URL expires {expires}"),
 }
 NO_ENV = {"CONNECTLY_WEBHOOK_SECRET": None, "INSPECTOR_SECRET": None}
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Session]:
-    rt = make_runtime(make_settings(tmp_path))
-    await rt.start()
-    await wait_for(lambda: rt._running and rt._running.server.started)
-    yield rt
-    await rt.stop()
 
 
 async def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
@@ -63,11 +67,25 @@ async def test_every_kind_arrives_signed_and_described(runtime: Session, kind: s
     assert json.loads(result.stdout.splitlines()[1]) == {"ok": True, "id": event.id}
     assert event.path == "/webhooks/connectly"
     assert (event.verdict, event.reason) == ("valid", "HMAC-SHA256 of the body matches")
-    assert (event.kind, event.summary) == EXPECTED[kind]
+    body = json.loads(event.body)
+    expected_kind, summary = EXPECTED[kind]
+    summary = summary.format(reply=body.get("context", {}).get("replyToId"),
+                             expires=body.get("report", {}).get("last_run", {}).get(
+                                 "result", {}).get("expires_at"))
+    assert (event.kind, event.summary) == (expected_kind, summary)
     assert event.header("user-agent") == "go-resty/2.6.0 (https://github.com/go-resty/resty)"
     assert event.header("content-type") == "text/plain; charset=utf-8"
-    body = json.loads(event.body)
-    assert abs(int(body["timestamp"]) - event.received_at) < 60  # fresh
+    if kind == "report":  # ISO 8601 here, Unix seconds as a string elsewhere
+        sent = calendar.timegm(time.strptime(body["timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+    else:
+        sent = int(body["timestamp"])
+    assert abs(sent - event.received_at) < 60  # fresh
+
+
+def test_samples_cover_every_connectly_kind() -> None:
+    assert set(KINDS) == set(EXPECTED)
+    assert {kind for kind, _summary in EXPECTED.values()} == set(connectly_events.KINDS)
+    assert "button-legacy" in KINDS and "report" in KINDS
 
 
 async def test_set_edits_fields_and_parses_json_values(runtime: Session) -> None:

@@ -181,8 +181,23 @@ def test_the_depth_scan_is_linear(text: str) -> None:
     assert best(lambda: decoding.json_depth(text)) <= MARGIN * baseline
 
 
-@pytest.mark.parametrize("value", [None, {"type": "x" * SIZE}, {"message": {"text": "\n" * SIZE}},
-                                   {"payload": "[" * SIZE}, {"command": "/x", "text": "é" * SIZE}])
+CUSTOMER = {"id": "+1", "channelType": "whatsapp"}
+
+
+@pytest.mark.parametrize("value", [
+    None, {"type": "x" * SIZE}, {"message": {"text": "\n" * SIZE}}, {"payload": "[" * SIZE},
+    {"command": "/x", "text": "é" * SIZE},
+    # Connectly shapes whose parts are many or long: attachments, fields of an unknown
+    # message, a button's text, an error's code, a report's name, a customer's ids.
+    {"sender": CUSTOMER, "message": {"attachments": [{"type": "image"}] * (SIZE // 20)}},
+    {"sender": CUSTOMER, "message": {str(i): None for i in range(SIZE // 10)}},
+    {"sender": CUSTOMER, **{str(i): None for i in range(SIZE // 10)}},
+    {"buttonResponse": {"text": "b" * SIZE, "payload": "p" * SIZE}, "context": {
+        "replyToId": "r" * SIZE}},
+    {"statusUpdate": {"status": "s" * SIZE, "error": {"code": "c" * SIZE}},
+     "recipient": {"id": "i" * SIZE, "userId": "u" * SIZE}},
+    {"topic": "report", "report": {"name": "n" * SIZE, "last_run": {"status": "s" * SIZE}}},
+])
 def test_describe_is_linear(value: object) -> None:
     baseline = best(lambda: describe.describe("connectly", [JSON], json.loads(benign())))
     for provider in ("connectly", "slack", "github", "twilio", "stripe", ""):

@@ -1,8 +1,9 @@
 """Realistic sample Connectly webhooks, signed like Connectly signs them.
 
-Shapes follow the deliveries Connectly sends (see the shared fixtures): a text, media,
-button or referral message, or a delivery status update. Timestamps are fresh; `--set`
-edits dotted paths (`message.text=hi`, `message.attachments.0.type=image`).
+One sample per shape of Connectly's current docs (docs.connectly.ai/webhooks/payload-types),
+and the old button reply as `button-legacy`. Timestamps and message ids are fresh; `--set`
+edits dotted paths (`message.text=hi`, `message.attachments.0.type=audio`,
+`statusUpdate.id=01H…` to tie statuses to one message).
 """
 
 from __future__ import annotations
@@ -27,66 +28,73 @@ HEADERS: HeaderList = [
 
 _CUSTOMER = {"id": "+16315555500", "channelType": "whatsapp", "name": "Vasi from Connectly"}
 _BUSINESS = {"id": "+16044441234", "channelType": "whatsapp", "name": "connectlyai"}
+# A customer who adopted a WhatsApp username: known by a business-scoped user id only.
+_PHONELESS = {"id": "US.13491208655302741918", "channelType": "whatsapp",
+              "name": "Vasi from Connectly", "userId": "US.13491208655302741918",
+              "phoneNumber": ""}
+# Echoed at the top level of statuses and replies when set on the outbound message.
+_CALLBACK = {"order_id": "12345"}
+_INBOUND = {"sender": _CUSTOMER, "recipient": _BUSINESS}
+_REPLY = {**_INBOUND, "context": {"replyToId": ""}, "callbackData": _CALLBACK}
+_STATUS = {"topic": "delivery_status", "sender": _BUSINESS, "recipient": _CUSTOMER,
+           "callbackData": _CALLBACK, "metadata": {"campaign_name": "spring_sale"}}
 
 TEMPLATES: dict[str, dict[str, Any]] = {
-    "text": {
-        "sender": _CUSTOMER, "recipient": _BUSINESS,
-        "message": {"text": "Hello! Is my order on its way?"},
-    },
-    "media": {
-        "sender": _CUSTOMER, "recipient": _BUSINESS,
-        "message": {"attachments": [
-            {"type": "image", "url": "https://cdn.connectly.ai/media/sample-receipt.jpg"}]},
-    },
-    "button": {
-        "sender": _CUSTOMER, "recipient": _BUSINESS,
-        "message": {"text": "Yes, confirm my order", "isButtonResponse": True},
-    },
-    "referral": {
-        "sender": _CUSTOMER, "recipient": _BUSINESS,
-        "message": {
-            "text": "Hi, I saw your ad",
-            "referral": {
-                "ctwaClid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7Jw",
-                "sourceUrl": "https://fb.me/example",
-                "sourceId": "120203434526830123",
-                "sourceType": "ad",
-                "headline": "Spring sale",
-                "body": "20% off this week",
-                "mediaType": "image",
-                "imageUrl": "https://example.com/ad.jpg",
-            },
+    "text": {**_INBOUND, "message": {"text": "Hello! Is my order on its way?"}},
+    "reply": {**_REPLY, "message": {"text": "Yes, the blue one please"}},
+    "media": {**_INBOUND, "message": {"attachments": [
+        {"type": "image", "url": "https://cdn.connectly.ai/media/sample-receipt.jpg"}]}},
+    "button": {**_REPLY, "buttonResponse": {"text": "Yes, confirm my order",
+                                            "payload": "confirm_order"}},
+    "button-legacy": {**_INBOUND, "message": {"text": "Yes, confirm my order",
+                                              "isButtonResponse": True}},
+    "list": {**_REPLY, "listResponse": {"id": "size_m", "title": "Medium",
+                                        "description": "Chest 96-101 cm"}},
+    "reaction": {**_REPLY, "reaction": {"emoji": "\N{THUMBS UP SIGN}"}},
+    "referral": {**_INBOUND, "message": {
+        "text": "Hi, I saw your ad",
+        "referral": {
+            "ctwaClid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7Jw",
+            "sourceUrl": "https://fb.me/example",
+            "sourceId": "120203434526830123",
+            "sourceType": "ad",
+            "headline": "Spring sale",
+            "body": "20% off this week",
+            "mediaType": "image",
+            "imageUrl": "https://example.com/ad.jpg",
         },
-    },
-    "delivery_status": {
-        "topic": "delivery_status",
-        "sender": {"id": "+16044441234", "channelType": "whatsapp"},
-        "recipient": {"id": "+16315555500", "channelType": "whatsapp"},
-        "statusUpdate": {"id": "", "status": "delivered", "error": None},
-        "metadata": {"campaign_name": "spring_sale"},
-    },
-    "delivery_failed": {
-        "topic": "delivery_status",
-        "sender": {"id": "+16044441234", "channelType": "whatsapp"},
-        "recipient": {"id": "+16315555500", "channelType": "whatsapp"},
-        "statusUpdate": {
-            "id": "",
-            "status": "delivery_failed",
-            "error": {
-                "message": "Message template inputs invalid",
-                "type": "ERROR_TYPE_INVALID_REQUEST",
-                "code": "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID",
-                "userTitle": "Message template inputs invalid",
-                "userMessage": "Pass along the connectly trace id 'cnct_trace_id' to the team "
-                               "for more information.",
-                "cntTraceId": "10827968052975079261",
-                "details": {},
-            },
+    }},
+    "bsuid": {"sender": _PHONELESS, "recipient": _BUSINESS,
+              "message": {"text": "Hi, it's me without a phone number"}},
+    "sent": {**_STATUS, "statusUpdate": {"id": "", "status": "sent", "error": None}},
+    "delivery_status": {**_STATUS, "statusUpdate": {"id": "", "status": "delivered",
+                                                    "error": None}},
+    "read": {**_STATUS, "statusUpdate": {"id": "", "status": "read", "error": None}},
+    "delivery_failed": {**_STATUS, "statusUpdate": {
+        "id": "",
+        "status": "delivery_failed",
+        "error": {
+            "message": "Message template inputs invalid",
+            "type": "ERROR_TYPE_INVALID_REQUEST",
+            "code": "ERROR_CODE_MESSAGE_TEMPLATE_INPUT_INVALID",
+            "userTitle": "Message template inputs invalid",
+            "userMessage": "Pass along the connectly trace id 'cnct_trace_id' to the team "
+                           "for more information.",
+            "cntTraceId": "10827968052975079261",
+            "details": {},
         },
-        "metadata": {"campaign_name": "spring_sale"},
-    },
+    }},
+    "report": {"topic": "report", "report": {
+        "id": "c80716a5-62c5-4ba5-b99d-5c2a6fd39317",
+        "name": "Daily Campaign Report",
+        "type": "campaign.daily.custom",
+        "last_run": {"id": "", "status": "completed", "result": {
+            "url": "https://reports.connectly.ai/abcdef", "expires_at": "",
+            "created_at": ""}},
+    }},
 }
 KINDS = tuple(TEMPLATES)
+REPORT_URL_LIFETIME = 600  # seconds: "expires within minutes"
 
 
 class SampleError(ValueError):
@@ -109,10 +117,22 @@ def payload(kind: str, now: float | None = None) -> dict[str, Any]:
         raise SampleError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     value = copy.deepcopy(TEMPLATES[kind])
     when = time.time() if now is None else now
+    if kind == "report":  # ISO 8601 times here, where other topics send Unix seconds
+        run = value["report"]["last_run"]
+        run["id"] = new_id(when)
+        run["result"]["created_at"] = _iso(when)
+        run["result"]["expires_at"] = _iso(when + REPORT_URL_LIFETIME)
+        return {"topic": "report", "timestamp": _iso(when), "report": value["report"]}
     value = {"timestamp": str(int(when)), **value}  # Connectly sends it as a string, first
-    if "statusUpdate" in value:
-        value["statusUpdate"]["id"] = new_id(when)
+    # Ids of messages this inbound answers, or this status is about: the business sent them.
+    for parent, key in (("statusUpdate", "id"), ("context", "replyToId")):
+        if parent in value:
+            value[parent][key] = new_id(when - 60)
     return value
+
+
+def _iso(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
 
 def parse_set(text: str) -> tuple[str, Any]:

@@ -56,8 +56,14 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
     """Send a correctly signed sample Connectly event and print the response.
 
     \b
-    KIND: text, media, button, referral, delivery_status or delivery_failed.
+    KIND, in the shapes of Connectly's current docs:
+      messages: text, reply (quotes a message), media, button, button-legacy (the old
+        message.isButtonResponse shape), list, reaction, referral, bsuid (a phone-less
+        customer)
+      delivery_status: sent, delivery_status (delivered), read, delivery_failed
+      report: report
     inspector trigger text --to http://127.0.0.1:8765/ --set message.text=hi
+    inspector trigger read --to http://127.0.0.1:8765/ --set statusUpdate.id=01H…
     """
     url = target(to)
     try:

@@ -29,6 +29,9 @@ from inspector.core.session import Session  # noqa: E402
 from inspector.core.settings import Settings  # noqa: E402
 from inspector.core.signatures import Secrets  # noqa: E402
 from inspector.core.sink import BaseSink  # noqa: E402
+from tests import pilot  # noqa: E402
+
+pilot.install()
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONNECTLY = json.loads((SHARED / "fixtures/connectly/events.json").read_text())

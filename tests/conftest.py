@@ -76,18 +76,29 @@ class Recorder:
 
     status: int = 200
     body: bytes = b'{"received": true}'
-    delay: float = 0.0
     content_type: str = "application/json"
     requests: list[Recorded] = field(default_factory=list)
+    holding: int = 0  # requests read and held unanswered (see `hold`)
     url: str = ""
+    _answer: threading.Event = field(default_factory=threading.Event)
     _server: EmbeddedServer | None = None
     _thread: threading.Thread | None = None
+
+    def hold(self) -> None:
+        """A slow target: from now on, each request is read, then left unanswered until
+        `release` (a slow target made of a delay races the test on a loaded machine)."""
+        self._answer.clear()
+
+    def release(self) -> None:
+        self._answer.set()
 
     def start(self) -> Recorder:
         async def record(request: Request) -> Response:
             body = await request.body()
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if not self._answer.is_set():
+                self.holding += 1
+                await asyncio.to_thread(self._answer.wait)
+                self.holding -= 1
             scope = request.scope
             self.requests.append(
                 Recorded(
@@ -108,6 +119,7 @@ class Recorder:
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
         )
+        self._answer.set()
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -116,6 +128,7 @@ class Recorder:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)

@@ -29,6 +29,9 @@ from inspector.core.session import Session  # noqa: E402
 from inspector.core.settings import Settings  # noqa: E402
 from inspector.core.signatures import Secrets  # noqa: E402
 from inspector.core.sink import BaseSink  # noqa: E402
+from tests import pilot  # noqa: E402
+
+pilot.install()
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONNECTLY = json.loads((SHARED / "fixtures/connectly/events.json").read_text())
@@ -99,17 +102,28 @@ class Recorder:
 
     status: int = 200
     body: bytes = b'{"received": true}'
-    delay: float = 0.0
     content_type: str = "application/json"
     requests: list[Recorded] = field(default_factory=list)
+    holding: int = 0  # requests read and held unanswered (see `hold`)
     url: str = ""
+    _answer: threading.Event = field(default_factory=threading.Event)
     _served: Threaded | None = None
+
+    def hold(self) -> None:
+        """A slow target: from now on, each request is read, then left unanswered until
+        `release` (a slow target made of a delay races the test on a loaded machine)."""
+        self._answer.clear()
+
+    def release(self) -> None:
+        self._answer.set()
 
     def start(self) -> Recorder:
         async def record(request: Request) -> Response:
             body = await request.body()
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if not self._answer.is_set():
+                self.holding += 1
+                await asyncio.to_thread(self._answer.wait)
+                self.holding -= 1
             scope = request.scope
             self.requests.append(
                 Recorded(
@@ -124,11 +138,13 @@ class Recorder:
 
         app = Starlette(routes=[Route("/{p:path}", record, methods=["GET", "POST", "PUT",
                                                                    "PATCH", "DELETE"])])
+        self._answer.set()
         self._served = Threaded.start(app)
         self.url = self._served.url
         return self
 
     def stop(self) -> None:
+        self.release()
         if self._served is not None:
             self._served.stop()
 

@@ -51,6 +51,9 @@ async def test_edit_and_replay_resigned(tmp_path: Path, recorder: Recorder) -> N
             app.screen.query_one("#error").render())
         assert not recorder.requests
         await pilot.click("#resign")
+        # A button ignores presses while it shows the last one (Textual's active effect).
+        send = app.screen.query_one("#send")
+        await wait_for(lambda: not send.has_class("-active"), what="Send ready again")
         await pilot.click("#send")
         await wait_for(lambda: recorder.requests, what="edited replay")
         got = recorder.requests[-1]

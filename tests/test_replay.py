@@ -85,7 +85,7 @@ async def test_refused_connection_is_a_clear_message() -> None:
 
 
 async def test_timeout_is_a_clear_message(recorder: Recorder) -> None:
-    recorder.delay = 2.0
+    recorder.hold()  # never answers in time
     event = event_from(connectly_event("text"))
     async with replay.new_client(timeout=0.3) as client:
         attempt = await replay.send(client, event, recorder.url + "/x", timeout=0.3)
@@ -112,7 +112,7 @@ async def test_replay_many_keeps_the_original_order_and_sums_up(recorder: Record
         if done == 3:
             recorder.status = 500  # the app starts failing after the third
         if done == 4:
-            recorder.delay = 1.0  # and the last one times out
+            recorder.hold()  # and the last one times out
 
     async with replay.new_client(timeout=0.3) as client:
         attempts, summary = await replay.replay_many(client, events, recorder.url + "/",

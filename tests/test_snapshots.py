@@ -8,22 +8,32 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from inspector.core.capture.server import bind
+from inspector.core.session import Session
 from inspector.faces.tui.app import InspectorApp
 from inspector.faces.tui.widgets.detail import DetailPane
-from tests.conftest import make_runtime, make_settings, wait_for
+from tests.conftest import make_settings, wait_for
 from tests.snapshot_data import build_db
 
-SNAPSHOT_PORT = 48765  # fixed, so the header is the same on every run
 SIZE = (150, 42)
+
+
+class ShownAt(Session):
+    """The real session, listening on port 0 (so runs at the same time never collide), that
+    gives the address the snapshots were drawn with wherever the app shows its own URL."""
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:48765/"
 
 
 @pytest.fixture
 def snapshot_app(tmp_path: Path) -> Any:
     build_db(tmp_path / "events.db")
-    runtime = make_runtime(make_settings(tmp_path, port=SNAPSHOT_PORT,
-                                         replay_to="http://localhost:3000/"))
-    yield InspectorApp(runtime)
-    runtime.close()
+    settings = make_settings(tmp_path, replay_to="http://localhost:3000/")
+    session = ShownAt(settings, bind(settings.host, settings.port))
+    yield InspectorApp(session)
+    session.close()
 
 
 async def detail_loaded(pilot: Pilot[Any]) -> None:

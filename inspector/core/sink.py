@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.model import Attempt, Event
 
@@ -32,6 +33,14 @@ class Sink(Protocol):
     def notice(self, text: str) -> None:
         """Something a person should read."""
 
+    def held(self, waiting: list[Held]) -> None:
+        """The requests and forwards held at a breakpoint changed (one was held, one went
+        on): `waiting` lists those still held, oldest first."""
+
+    def answered(self, event: Event) -> None:
+        """What the sender got is stored, known only after the event was (a hold ended, a
+        timeout fault finished, a mirrored answer): `event.status`, `answer_note`."""
+
 
 class BaseSink:
     """A sink that ignores everything: subclass it and override what a face shows."""
@@ -49,6 +58,12 @@ class BaseSink:
         pass
 
     def notice(self, text: str) -> None:
+        pass
+
+    def held(self, waiting: list[Held]) -> None:
+        pass
+
+    def answered(self, event: Event) -> None:
         pass
 
 
@@ -87,3 +102,11 @@ class Fanout:
     def notice(self, text: str) -> None:
         for sink in self._sinks:
             sink.notice(text)
+
+    def held(self, waiting: list[Held]) -> None:
+        for sink in self._sinks:
+            sink.held(waiting)
+
+    def answered(self, event: Event) -> None:
+        for sink in self._sinks:
+            sink.answered(event)

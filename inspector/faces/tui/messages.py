@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 
 
@@ -31,3 +32,10 @@ class Notice(Message):
     """Something a person should read (config loaded, exposure warnings)."""
 
     text: str
+
+
+@dataclass
+class HeldChanged(Message):
+    """The requests and forwards held at a breakpoint changed; `waiting` is the new list."""
+
+    waiting: list[Held]

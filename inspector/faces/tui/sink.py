@@ -13,9 +13,16 @@ import time
 
 from textual.message_pump import MessagePump
 
+from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.model import Attempt, Event
-from inspector.faces.tui.messages import EventsArrived, Notice, StoreFailed, TunnelChanged
+from inspector.faces.tui.messages import (
+    EventsArrived,
+    HeldChanged,
+    Notice,
+    StoreFailed,
+    TunnelChanged,
+)
 from inspector.faces.tui.pacing import Pacer
 
 REPEAT_ERROR = 10.0  # seconds before the same storage error is said again
@@ -26,7 +33,8 @@ class TuiSink:
         self._target = target
         self._pacer = pacer
         self._events: list[Event] = []
-        self._attempted: set[int] = set()  # seqs whose replay/forward result just landed
+        self._attempted: set[int] = set()  # seqs whose row changed: a replay/forward result
+        #   landed, or what the sender got (after a hold, a fault)
         self._posted = False
         self._last_error = ("", 0.0)
 
@@ -55,6 +63,13 @@ class TuiSink:
 
     def notice(self, text: str) -> None:
         self._target.post_message(Notice(text))
+
+    def held(self, waiting: list[Held]) -> None:
+        self._target.post_message(HeldChanged(waiting))
+
+    def answered(self, event: Event) -> None:
+        self._attempted.add(event.seq)
+        self._wake()
 
     def woken(self) -> None:
         """The pending EventsArrived was handled: the next arrival posts another."""

@@ -237,7 +237,7 @@ async def test_a_held_request_answered_with_an_edited_body_gets_that_body(
     text = '[[rule]]\nname = "stop here"\npath = "/held/*"\nhold = true\n'
     async with running(tmp_path, text) as (runtime, client, heard):
         changes: list[int] = []
-        runtime.holds.on_change = lambda waiting: changes.append(len(waiting))
+        runtime.holds.on_change = changes.append
         pending = asyncio.create_task(client.post("/held/1", content=b'{"n": 1}'))
         await wait_for(lambda: runtime.holds.waiting, what="held")
         held = runtime.holds.waiting[0]

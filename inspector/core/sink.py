@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.model import Attempt, Event
 
@@ -33,9 +32,9 @@ class Sink(Protocol):
     def notice(self, text: str) -> None:
         """Something a person should read."""
 
-    def held(self, waiting: list[Held]) -> None:
+    def held(self, count: int) -> None:
         """The requests and forwards held at a breakpoint changed (one was held, one went
-        on): `waiting` lists those still held, oldest first."""
+        on): `count` are held now (`Session.holds.waiting` lists them, oldest first)."""
 
     def answered(self, event: Event) -> None:
         """What the sender got is stored, known only after the event was (a hold ended, a
@@ -60,7 +59,7 @@ class BaseSink:
     def notice(self, text: str) -> None:
         pass
 
-    def held(self, waiting: list[Held]) -> None:
+    def held(self, count: int) -> None:
         pass
 
     def answered(self, event: Event) -> None:
@@ -103,9 +102,9 @@ class Fanout:
         for sink in self._sinks:
             sink.notice(text)
 
-    def held(self, waiting: list[Held]) -> None:
+    def held(self, count: int) -> None:
         for sink in self._sinks:
-            sink.held(waiting)
+            sink.held(count)
 
     def answered(self, event: Event) -> None:
         for sink in self._sinks:

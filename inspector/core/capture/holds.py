@@ -63,8 +63,10 @@ class Held:
 class Holds:
     """The held requests and forwards of a session, oldest first."""
 
-    def __init__(self, on_change: Callable[[list[Held]], None] = lambda held: None) -> None:
-        self.on_change = on_change  # told the list after every change
+    def __init__(self, on_change: Callable[[int], None] = lambda held: None) -> None:
+        # Told how many are held after every change (O(1): a flood of held requests must not
+        # cost a list per change; whoever wants the list reads `waiting`).
+        self.on_change = on_change
         self._held: dict[int, Held] = {}
 
     @property
@@ -85,14 +87,14 @@ class Holds:
         held.timer = asyncio.get_running_loop().call_later(seconds, self._end, held, None,
                                                            EXPIRED)
         self._held[held.id] = held
-        self.on_change(self.waiting)
+        self.on_change(len(self._held))
         try:
             return await held.future
         finally:
             # Also when the task is cancelled (the server stopping hard): never left behind.
             if self._held.pop(held.id, None) is not None:
                 held.timer.cancel()
-                self.on_change(self.waiting)
+                self.on_change(len(self._held))
 
     def decide(self, held: Held, decision: Any) -> bool:
         """End a hold with a decision; False when it had already ended."""

@@ -130,9 +130,11 @@ class InspectorApp(BaseApp):
     def on_notice(self, message: Notice) -> None:
         self._say(message.text)
 
-    def on_held_changed(self, message: HeldChanged) -> None:
-        self.status_bar.held = len(message.waiting)
-        self.event_list.set_held({held.event.seq for held in message.waiting})
+    def on_held_changed(self, _: HeldChanged) -> None:
+        self.sink.held_shown()
+        waiting = self.session.holds.waiting
+        self.status_bar.held = len(waiting)
+        self.event_list.set_held({held.event.seq for held in waiting})
         if isinstance(self.screen, HeldScreen):
             self.screen.show()
 

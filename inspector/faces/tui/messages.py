@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 
 
@@ -36,6 +35,5 @@ class Notice(Message):
 
 @dataclass
 class HeldChanged(Message):
-    """The requests and forwards held at a breakpoint changed; `waiting` is the new list."""
-
-    waiting: list[Held]
+    """The requests and forwards held at a breakpoint changed (one pending at a time; the
+    app reads the session's holds)."""

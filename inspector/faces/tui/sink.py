@@ -13,7 +13,6 @@ import time
 
 from textual.message_pump import MessagePump
 
-from inspector.core.capture.holds import Held
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.model import Attempt, Event
 from inspector.faces.tui.messages import (
@@ -36,6 +35,7 @@ class TuiSink:
         self._attempted: set[int] = set()  # seqs whose row changed: a replay/forward result
         #   landed, or what the sender got (after a hold, a fault)
         self._posted = False
+        self._held_posted = False
         self._last_error = ("", 0.0)
 
     def committed(self, events: list[Event]) -> None:
@@ -64,8 +64,15 @@ class TuiSink:
     def notice(self, text: str) -> None:
         self._target.post_message(Notice(text))
 
-    def held(self, waiting: list[Held]) -> None:
-        self._target.post_message(HeldChanged(waiting))
+    def held(self, count: int) -> None:
+        # One message pending at a time: a flood of held requests is one redraw.
+        if not self._held_posted:
+            self._held_posted = True
+            self._target.post_message(HeldChanged())
+
+    def held_shown(self) -> None:
+        """The pending HeldChanged was handled: the next change posts another."""
+        self._held_posted = False
 
     def answered(self, event: Event) -> None:
         self._attempted.add(event.seq)

@@ -188,3 +188,18 @@ async def test_targets_change_from_the_palette_and_show_in_the_header(
         await pilot.press("r")  # no question: the target is set
         await wait_for(lambda: any(r.path == "/replays/hook" for r in recorder.requests),
                        what="replayed to the new target")
+
+
+async def test_the_replay_tab_shows_each_forward_retry(tmp_path: Path,
+                                                       recorder: Recorder) -> None:
+    recorder.statuses = [503]
+    async with running_app(tmp_path, forward_to=recorder.url, forward_retries=2,
+                           retry_schedule=(0.2,)) as (app, pilot, base), \
+            httpx.AsyncClient() as client:
+        await client.post(base + "/hook", content=b"{}")
+        await wait_for(lambda: len(recorder.requests) == 2, what="the retry")
+        await pilot.press("6")
+        await wait_for(lambda: "retry 1 of 2" in screen(app) and "retry 1 of 2 in 0.2 s"
+                       in screen(app), what="both attempts in the Replay tab")
+        assert re.search(r"forward .* 503 Service Unavailable", screen(app))
+        assert re.search(r"forward .* 200 OK", screen(app))

@@ -9,6 +9,8 @@ a mistake names the line and the reason), `space` turns it on or off, `K`/`J` mo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +19,7 @@ from textual.widgets import Button, Label, TextArea
 
 from inspector.core.config import ConfigError, save_rules
 from inspector.core.display import count
-from inspector.core.rules.rule import Rule, RuleError, rule_from_text
+from inspector.core.rules.rule import Context, Rule, RuleError, rule_from_text
 from inspector.core.session import Session
 from inspector.faces.tui.screens.prompt import Confirm, Dialog
 from inspector.faces.tui.screens.table import TableScreen
@@ -52,6 +54,10 @@ class RuleEditor(Dialog):
         self.number = number  # its position, for "rule N" when it has no name
         self.session = session
         self.index = index  # the rule it replaces (None: a new one)
+        # `body = "@file"` is read next to the config file, as when it was loaded (a person
+        # typed it here: not confined to that folder).
+        config = session.settings.config_path
+        self.context = Context(Path(config).parent if config else None)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="rule-editor"):
@@ -78,7 +84,7 @@ class RuleEditor(Dialog):
         label = self.query_one("#problem", Label)
         try:
             rule = rule_from_text(self.query_one("#source", TextArea).text,
-                                  number=self.number)
+                                  number=self.number, context=self.context)
             self._taken(rule)
         except RuleError as exc:
             label.update(inert(f"✗ {exc}"))
@@ -149,7 +155,9 @@ class RulesScreen(TableScreen):
                              "(or --status, --delay, …).", style="dim"))
             return
         entry = entries[index]
-        text = inert(entry.rule.source.rstrip("\n"))
+        where = Path(entry.rule.where).name  # "inspector.toml:12": the title names the file
+        text = Text(f"from {where}\n", style="dim") if where else Text()
+        text.append_text(inert(entry.rule.source.rstrip("\n")))
         if entry.failures:
             text.append("\n")
             text.append_text(inert(f"failed to evaluate {count(entry.failures, 'time')}, "

@@ -23,6 +23,7 @@ class Setup:
     secret: str
     folder: Path  # this run's scratch folder
     connections: int = 16
+    rules: Path | None = None  # --rules N: an inspector.toml for the "rules" target
 
 
 def log(message: str) -> None:
@@ -77,6 +78,10 @@ def ingest(
             lambda r: Serve(http, setup.folder, setup.folder / f"serve-{http}-{r}.db",
                             setup.secret)
         )
+    if setup.rules is not None:
+        rules = setup.rules
+        makers.append(lambda r: Tui(http, setup.folder, setup.folder / f"rules-{http}-{r}.db",
+                                    setup.secret, config=rules))
     runs: list[dict[str, Any]] = []
     for r in range(rounds):
         for make in makers:
@@ -90,11 +95,28 @@ def ingest(
                    if last.get("stored") is not None else ""))
     out: dict[str, Any] = {"http": http, "connections": setup.connections, "seconds": seconds,
                            "rounds": runs}
-    for kind in ("bare", "tui", "serve"):
+    for kind in ("bare", "tui", "serve", "rules"):
         mine = [x for x in runs if x["kind"] == kind]
         if mine:
             out[kind] = _summary(mine)
-    for kind in ("tui", "serve"):
+    if "rules" in out:  # the same TUI with and without rules, round by round
+        pairs = list(zip((t for t in runs if t["kind"] == "tui"),
+                         (x for x in runs if x["kind"] == "rules"), strict=False))
+        per_round = [x["wrk"]["req_per_s"] / t["wrk"]["req_per_s"] for t, x in pairs
+                     if t["wrk"]["req_per_s"]]
+        out["rules"]["vs_tui"] = [round(x, 3) for x in per_round]
+        vs_tui = _median(per_round)
+        out["rules"]["ratio_vs_tui"] = None if vs_tui is None else round(vs_tui, 3)
+        # On a shared machine the rate follows the CPU the process was given: requests per
+        # CPU-second of the app, with rules against without, says what the rules cost.
+        per_cpu = [(x["wrk"]["req_per_s"] / x["cpu_percent"]["app"])
+                   / (t["wrk"]["req_per_s"] / t["cpu_percent"]["app"]) for t, x in pairs
+                   if t["wrk"]["req_per_s"] and t["cpu_percent"].get("app")
+                   and x["cpu_percent"].get("app")]
+        per_cpu_median = _median(per_cpu)
+        out["rules"]["per_cpu_vs_tui"] = (None if per_cpu_median is None
+                                          else round(per_cpu_median, 3))
+    for kind in ("tui", "serve", "rules"):
         if kind in out:
             ratios = [
                 t["wrk"]["req_per_s"] / b["wrk"]["req_per_s"]

@@ -98,6 +98,12 @@ def table(results: dict[str, Any]) -> str:
         lines.append(_ingest_row(run["http"], run["bare"], run["tui"]))
         if "serve" in run:
             lines.append(_ingest_row(f"{run['http']} (serve)", run["bare"], run["serve"]))
+        if "rules" in run:
+            rules = run["rules"]
+            lines.append(_ingest_row(f"{run['http']} (rules)", run["bare"], rules))
+            lines.append(f"{'':<22}with rules / without: {_n(rules.get('ratio_vs_tui'), 2)} "
+                         f"req/s (rounds {rules.get('vs_tui')}), "
+                         f"{_n(rules.get('per_cpu_vs_tui'), 2)} req per CPU-second")
     if "serve_note" in results:
         lines.append(f"{'inspector serve':<22}{results['serve_note']}")
     if s := results.get("steady"):
@@ -157,12 +163,16 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
             # httptools is optional (not a dependency): its ratio is reported, not a target.
             out.append({"name": f"ratio {run['http']} (optional, info)",
                         "value": _n(ratio, 2), "ok": True})
+        if "rules" in run:  # issue 13: ten rules cost at most 10% of the ingest rate
+            vs = run["rules"].get("ratio_vs_tui")
+            add(f"rules/tui {run['http']} ≥0.90", vs, (vs or 0) >= 0.9, _n(vs, 2))
     runs = [*results.get("ingest", []), results.get("steady"), results.get("flood")]
     lost = non2xx = 0
     for run in runs:
         if not run:
             continue
-        for part in ([run["tui"]] if "tui" in run else [run]):
+        for part in ([run["tui"], *([run["rules"]] if "rules" in run else [])] if "tui" in run
+                     else [run]):
             lost += part.get("lost", 0)
             non2xx += part.get("non_2xx", part.get("wrk", {}).get("non_2xx", 0))
     if any(runs):

@@ -6,6 +6,8 @@
   3. latency at a steady ~200 req/s against the live TUI;
   4. the UI during a flood: list redraws per second and key latency, read from the terminal;
   5. 100k stored events: first paint, memory, Home/End/g/G repaint.
+With --rules N, ingest also runs the TUI with N answer rules (bench/rules.py), alternated
+with the others, and reports its rate against the same TUI without rules.
 Prints a table; writes bench/results/<timestamp>.json and bench/results/latest.json.
 """
 
@@ -20,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import fixture, load, phases, procs, report, scale
+from bench import fixture, load, phases, procs, report, rules, scale
 from bench.targets import Serve
 
 PHASES = ("ingest", "steady", "ui", "scale")
@@ -37,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-scale", action="store_true", help="skip the 100k-event phase")
     p.add_argument("--event", default=fixture.DEFAULT_EVENT, help="fixture event to POST")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--rules", type=int, default=0, metavar="N",
+                   help="also ingest into the TUI running N answer rules (issue 13: 10)")
     p.add_argument("--rate", type=int, default=200, help="the steady load, req/s")
     p.add_argument("--scale-events", type=int, default=100_000)
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir())
@@ -68,8 +72,9 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
     delivery = fixture.delivery(args.event)
     results["request"] = {"event": delivery.name, "path": delivery.path,
                           "body_bytes": len(delivery.body), "connections": args.connections}
+    config = rules.config(args.rules, delivery, folder) if args.rules else None
     setup = phases.Setup(wrk, load.write_request(delivery, folder), fixture.secret(), folder,
-                         args.connections)
+                         args.connections, config)
     impls, results["notes"] = http_impls(args.http)
     if not impls:
         raise SystemExit("bench: no HTTP implementation to measure")

@@ -103,18 +103,24 @@ class Tui:
 
     kind = "tui"
 
-    def __init__(self, http: str, folder: Path, db: Path, secret: str) -> None:
+    def __init__(self, http: str, folder: Path, db: Path, secret: str,
+                 config: Path | None = None) -> None:
+        """`config`: an inspector.toml to run with (answer rules: the "rules" target)."""
         self.http = http
         self.port = free_port()
         self.db = db
         self.secret = secret
+        self.config = config
+        if config is not None:
+            self.kind = "rules"
         self.tmux = Tmux(folder)
         self.started_at = 0.0
         self._pid = 0
 
     def argv(self) -> list[str]:
+        extra = ["--config", str(self.config)] if self.config is not None else []
         return [*inspector_argv(), "--db", str(self.db), "--port", str(self.port),
-                "--secret", self.secret, "--http", self.http]
+                "--secret", self.secret, "--http", self.http, *extra]
 
     def launch(self) -> float:
         self.started_at = self.tmux.launch(self.argv())

@@ -7,11 +7,13 @@ in for "your app" so the replay screenshot shows a real round trip.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -20,10 +22,12 @@ os.environ.setdefault("TZ", "UTC")
 import httpx  # noqa: E402
 
 from inspector.core.capture.tunnel import parse_spec  # noqa: E402
+from inspector.core.config import load_file  # noqa: E402
 from inspector.faces.tui.app import InspectorApp  # noqa: E402
 from inspector.faces.tui.features import samples  # noqa: E402
 from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
+from tests.snapshot_data import RULES  # noqa: E402
 
 STANDIN = ROOT / "tests" / "bin" / "tunnel_standin.py"
 
@@ -73,6 +77,59 @@ async def tunnel_shot(tmp: Path) -> Path:
         await app.action_quit()
     runtime.close()
     return path
+
+
+async def rules_shots(tmp: Path) -> list[Path]:
+    """The Rules screen, the list with each event's answer, and requests held at a
+    breakpoint: a provider retrying into the "flaky endpoint" rule, and two held requests."""
+    folder = tmp / "rules"
+    folder.mkdir()
+    config = folder / "inspector.toml"
+    config.write_text(RULES)
+    runtime = make_runtime(make_settings(folder, port=0, rules=load_file(config)[1]))
+    app = InspectorApp(runtime)
+    shots: list[Path] = []
+    held: list[asyncio.StreamWriter] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: runtime._running and runtime._running.server.started)
+        base = runtime.url.rstrip("/")
+        read = {"topic": "delivery_status", "statusUpdate": {"id": "m1", "status": "read"}}
+        async with httpx.AsyncClient(base_url=base) as client:
+            for case in CONNECTLY["events"][:3]:
+                await client.post(case["path"], content=case["body"].encode(),
+                                  headers=case["headers"])
+            for _ in range(3):  # a provider retrying until it gets a 2xx
+                await client.post("/webhooks/connectly", content=json.dumps(read).encode(),
+                                  headers={"content-type": "application/json"})
+            await client.post("/pay", content=b'{"amount": 500}')
+            await client.post("/pay", content=b'{"amount": "lots"}')
+        await pilot.press("b")  # the breakpoint: the next requests wait for a decision
+        parts = urlsplit(runtime.url)
+        for path, body in (("/held/order", b'{"order": 7}'),
+                           ("/webhooks/connectly", b'{"statusUpdate": {"status": "sent"}}')):
+            _, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}"
+                         "\r\n\r\n".encode() + body)
+            held.append(writer)
+        await wait_for(lambda: len(runtime.holds) == 2)
+        await wait_for(lambda: len(app.query_one("EventList").seqs) == 10)
+        await pilot.press("k", "k", "k", "k", "k")  # the retry that got its second 503
+        await pilot.pause(0.5)
+        shots.append(Path(app.save_screenshot(filename="answers.svg", path=str(OUT))))
+        await pilot.press("a", "down")
+        await pilot.pause(0.3)
+        shots.append(Path(app.save_screenshot(filename="rules.svg", path=str(OUT))))
+        await pilot.press("escape")
+        await pilot.pause(1.2)
+        await pilot.press("h")
+        await pilot.pause(0.3)
+        shots.append(Path(app.save_screenshot(filename="held.svg", path=str(OUT))))
+        await pilot.press("escape")
+        await app.action_quit()
+    for writer in held:
+        writer.close()
+    runtime.close()
+    return shots
 
 
 async def main() -> None:
@@ -131,6 +188,7 @@ async def main() -> None:
     runtime.close()
     recorder.stop()
     shots.append(await tunnel_shot(tmp))
+    shots += await rules_shots(tmp)
     for svg in shots:
         print(to_png(svg))
 

@@ -102,6 +102,7 @@ class Recorder:
 
     status: int = 200
     body: bytes = b'{"received": true}'
+    statuses: list[int] = field(default_factory=list)  # answered first, one per request
     content_type: str = "application/json"
     requests: list[Recorded] = field(default_factory=list)
     holding: int = 0  # requests read and held unanswered (see `hold`)
@@ -134,7 +135,8 @@ class Recorder:
                     body,
                 )
             )
-            return Response(self.body, self.status, headers={"content-type": self.content_type})
+            status = self.statuses.pop(0) if self.statuses else self.status
+            return Response(self.body, status, headers={"content-type": self.content_type})
 
         app = Starlette(routes=[Route("/{p:path}", record, methods=["GET", "POST", "PUT",
                                                                    "PATCH", "DELETE"])])
@@ -176,6 +178,7 @@ class Heard(BaseSink):
     failures: list[str | None] = field(default_factory=list)
     tunnels: list[TunnelState] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    answers: list[Event] = field(default_factory=list)  # answers known after the commit
 
     def committed(self, events: list[Event]) -> None:
         self.events.extend(events)
@@ -191,6 +194,9 @@ class Heard(BaseSink):
 
     def notice(self, text: str) -> None:
         self.notices.append(text)
+
+    def answered(self, event: Event) -> None:
+        self.answers.append(event)
 
 
 @pytest.fixture

@@ -12,6 +12,31 @@ from inspector.core.store import open_store
 from tests.conftest import CONNECTLY, SECRET
 
 START = calendar.timegm((2026, 11, 27, 12, 0, 0))
+# Answer rules for the Rules screen and the held requests (snapshots and screenshots).
+RULES = """
+[[rule]]
+name = "flaky endpoint"
+path = "/webhooks/*"
+when = 'body.statusUpdate.status == "read"'
+respond = [503, 503, 200]
+
+[[rule]]
+name = "big payments"
+when = "body.amount > 100"
+respond = {status = 402, body = '{"error": "limit"}'}
+
+[[rule]]
+name = "hang"
+path = "/hang/*"
+fault = "timeout"
+timeout = 30
+enabled = false
+
+[[rule]]
+name = "look first"
+path = "/held/*"
+hold = true
+"""
 
 
 def fixture_events() -> list[Event]:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from textual.pilot import Pilot
 
 from inspector.core.capture.server import bind
+from inspector.core.config import load_file
 from inspector.core.session import Session
 from inspector.faces.tui.app import InspectorApp
+from inspector.faces.tui.screens.held import HeldScreen
+from inspector.faces.tui.screens.rules import RulesScreen
 from inspector.faces.tui.widgets.detail import DetailPane
 from tests.conftest import make_settings, wait_for
-from tests.snapshot_data import build_db
+from tests.snapshot_data import RULES, START, build_db
 
 SIZE = (150, 42)
 
@@ -82,3 +87,68 @@ def test_help_screen(snap_compare: Any, snapshot_app: InspectorApp) -> None:
         await pilot.pause()
 
     assert snap_compare(snapshot_app, terminal_size=SIZE, run_before=run_before)
+
+
+def listening(app: InspectorApp) -> str:
+    """Where the app really listens (ShownAt draws another address)."""
+    assert app.session.sock is not None
+    return f"http://127.0.0.1:{app.session.sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def rules_app(tmp_path: Path) -> Any:
+    build_db(tmp_path / "events.db")
+    config = tmp_path / "inspector.toml"
+    config.write_text(RULES)
+    settings = make_settings(tmp_path, replay_to="http://localhost:3000/",
+                             rules=load_file(config)[1])
+    session = ShownAt(settings, bind(settings.host, settings.port))
+    yield InspectorApp(session)
+    session.close()
+
+
+async def post_raw(app: InspectorApp, path: str, body: bytes) -> asyncio.StreamWriter:
+    """A request whose answer nobody waits for (it may be held)."""
+    assert app.session.sock is not None
+    _, writer = await asyncio.open_connection("127.0.0.1", app.session.sock.getsockname()[1])
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    return writer
+
+
+def test_rules_screen(snap_compare: Any, rules_app: InspectorApp) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await detail_loaded(pilot)
+        read = b'{"statusUpdate": {"id": "m1", "status": "read"}}'
+        async with httpx.AsyncClient(base_url=listening(rules_app)) as client:
+            for body in (read, read, b'{"amount": 500}', b'{"amount": "lots"}'):
+                await client.post("/webhooks/connectly", content=body)
+        await pilot.press("a")
+        await wait_for(lambda: isinstance(pilot.app.screen, RulesScreen), what="rules")
+        await pilot.press("down")  # the rule that failed to evaluate once
+        pilot.app.screen.show()
+        await pilot.pause()
+
+    assert snap_compare(rules_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_held_requests(snap_compare: Any, rules_app: InspectorApp) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await detail_loaded(pilot)
+        session = rules_app.session
+        session.set_breakpoint(True)
+        await post_raw(rules_app, "/held/order", b'{"order": 7}')
+        await wait_for(lambda: len(session.holds) == 1, what="the first held")
+        await post_raw(rules_app, "/webhooks/connectly",
+                       b'{"statusUpdate": {"id": "m9", "status": "delivered"}}')
+        await wait_for(lambda: len(session.holds) == 2, what="both held")
+        for n, held in enumerate(session.holds.waiting):  # fixed times: the same picture
+            held.since, held.at = 1000.0 - 4 + n, START + 60 + n
+        await pilot.press("h")
+        await wait_for(lambda: isinstance(pilot.app.screen, HeldScreen), what="held view")
+        pilot.app.screen.clock = lambda: 1000.0
+        pilot.app.screen.show()
+        await pilot.pause()
+
+    assert snap_compare(rules_app, terminal_size=SIZE, run_before=run_before)

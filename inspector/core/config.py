@@ -30,14 +30,23 @@
 
 The response keys override the flags (--status, --response-body, ...) for the route's paths.
 
+Answer rules decide the answer for the requests they match, before the routes' response keys
+and the flags (see inspector.core.rules.rule for every key):
+
+    [[rule]]
+    name = "flaky endpoint"
+    path = "/webhooks/*"
+    when = 'body.statusUpdate.status == "read"'
+    respond = [503, 503, 200]
+
 A route's `secret_env` is looked up in the environment the caller passes (core/settings.py
 reads it, once, at start-up); secrets are never written anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -54,9 +63,11 @@ from inspector.core.capture.answers import (
     read_body,
 )
 from inspector.core.display import count
+from inspector.core.rules.rule import Context, Rule, RuleError, rule_from_table
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import PROVIDERS, Provider
 from inspector.core.signatures.generic import Generic, HmacSpec
+from inspector.core.toml_lines import Lines
 
 CONFIG_NAME = "inspector.toml"
 MAX_CONFIG_BYTES = 1024 * 1024  # a routes file is a few KB; past this it is something else
@@ -93,11 +104,13 @@ def match(routes: Sequence[Route], path: str) -> Route | None:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The routes of a config file, and where they came from (said at start-up)."""
+    """The routes and answer rules of a config file, and where they came from (said at
+    start-up)."""
 
     routes: list[Route] = field(default_factory=list)
     path: Path | None = None  # None: no config file
     named: bool = False  # given with --config (else found in the working directory)
+    rules: list[Rule] = field(default_factory=list)
 
     def describe(self) -> str:
         """"config: /abs/inspector.toml (found in the working directory), 3 routes"."""
@@ -105,7 +118,8 @@ class Config:
             return ""
         how = "--config" if self.named else "found in the working directory"
         where = visible_line(str(self.path.absolute()))
-        return f"config: {where} ({how}), {count(len(self.routes), 'route')}"
+        rules = f", {count(len(self.rules), 'answer rule')}" if self.rules else ""
+        return f"config: {where} ({how}), {count(len(self.routes), 'route')}{rules}"
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None,
@@ -116,7 +130,8 @@ def load_config(explicit: str | None = None, cwd: Path | None = None,
     if path is None:
         return Config()
     named = bool(explicit)
-    return Config(load_routes(path, environ, confined=not named), path, named)
+    routes, rules = load_file(path, environ, confined=not named)
+    return Config(routes, path, named, rules)
 
 
 def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
@@ -132,9 +147,15 @@ def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | 
 
 def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
                 *, confined: bool = False) -> list[Route]:
-    """Parse a config file into routes; every mistake raises ConfigError. `environ` holds
-    the variables routes name with `secret_env` (none when not given). `confined`: files
-    named with `@` must be inside the config file's folder."""
+    """The routes of a config file (see load_file)."""
+    return load_file(path, environ, confined=confined)[0]
+
+
+def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
+              *, confined: bool = False) -> tuple[list[Route], list[Rule]]:
+    """Parse a config file into routes and answer rules; every mistake raises ConfigError.
+    `environ` holds the variables routes name with `secret_env` (none when not given).
+    `confined`: files named with `@` must be inside the config file's folder."""
     name = visible_line(str(path))
     try:
         with Path(path).open("rb") as file:
@@ -153,19 +174,54 @@ def load_routes(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         raise ConfigError(f"{name}: invalid TOML: {visible_line(str(exc))}") from exc
     except RecursionError:
         raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
-    where = _Where(name, text.splitlines())
+    lines = text.splitlines()
+    where = Lines(name, lines, "route")
     for key in data:
-        if key != "route":
+        if key not in ("route", "rule"):
             raise ConfigError(f"{where.key(None, key)}: unknown key {key!r} "
-                              "(the file holds [[route]] tables)")
-    tables = data.get("route", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ConfigError(f"{where.key(None, 'route')}: route must be [[route]] tables")
+                              "(the file holds [[route]] and [[rule]] tables)")
     env = {} if environ is None else environ
-    return [_route(table, index, where, env, confined) for index, table in enumerate(tables)]
+    routes = [_route(table, index, where, env, confined)
+              for index, table in enumerate(_tables(data, "route", where, inline=True))]
+    rule_lines = Lines(name, lines, "rule")
+    context = Context(Path(path).parent, confined)
+    rules: list[Rule] = []
+    for index, table in enumerate(_tables(data, "rule", rule_lines)):
+        rules.append(_rule(table, index, rule_lines, context, rules))
+    return routes, rules
 
 
-def _route(table: dict[str, Any], index: int, where: _Where, env: Mapping[str, str],
+def _tables(data: dict[str, Any], key: str, where: Lines, *, inline: bool = False
+            ) -> list[dict[str, Any]]:
+    """The [[key]] tables; `inline`: also as an inline array (rules need their lines)."""
+    tables = data.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where.key(None, key)}: {key} must be [[{key}]] tables")
+    if not inline and len(tables) != len(where.starts):
+        raise ConfigError(f"{where.key(None, key)}: write each {key} as a [[{key}]] table")
+    return tables
+
+
+def _rule(table: dict[str, Any], index: int, where: Lines, context: Context,
+          before: list[Rule]) -> Rule:
+    """The index-th [[rule]], with its source lines (what the TUI edits and saves)."""
+    begin, end = where.table(index)
+    source = "\n".join(where.lines[begin + 1 : end]).strip("\n") + "\n"
+    try:
+        rule = rule_from_table(table, number=index + 1,
+                               locate=lambda key: where.key(index, key), source=source,
+                               where=where.place(begin + 1), context=context)
+    except RuleError as exc:
+        raise ConfigError(str(exc)) from None
+    for n, other in enumerate(before, 1):
+        if other.name == rule.name:
+            raise ConfigError(f"{where.key(index, 'name')}: rule {index + 1}: the name "
+                              f"{visible_line(rule.name)!r} is also rule {n}'s: names must "
+                              "differ (the filter rule:NAME finds a rule's events)")
+    return rule
+
+
+def _route(table: dict[str, Any], index: int, where: Lines, env: Mapping[str, str],
            confined: bool) -> Route:
     def fail(key: str, what: str) -> ConfigError:
         return ConfigError(f"{where.key(index, key)}: route {index + 1}: {visible_line(key)} "
@@ -241,33 +297,39 @@ def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],
     return ResponseOverride(status, body, headers, delay, table.get("reject_invalid"))
 
 
-class _Where:
-    """Line numbers for messages: tomllib gives none for values, so find them in the text."""
-
-    _TABLE = re.compile(r"\s*\[\[\s*route\s*\]\]")
-    _HEADER = re.compile(r"\s*\[")
-
-    def __init__(self, name: str, lines: list[str]) -> None:
-        self.name = name
-        self.lines = lines
-        self.starts = [n for n, line in enumerate(lines) if self._TABLE.match(line)]
-
-    def key(self, index: int | None, key: str) -> str:
-        """"file:line" of `key` in the index-th [[route]] (None: top level), or "file"."""
-        name = rf"[\"']?{re.escape(key)}[\"']?"
-        if index is None:  # a top-level key, or a [table] header of that name
-            pattern = re.compile(rf"\s*(\[+\s*{name}\s*\]|{name}\s*=)")
-            begin, line, stop = 0, None, False
-        elif index < len(self.starts):
-            pattern = re.compile(rf"\s*{name}\s*=")
-            begin = line = self.starts[index] + 1
-            stop = True  # the route's keys end at the next table header
-        else:
-            return self.name
-        for n in range(begin, len(self.lines)):
-            if stop and self._HEADER.match(self.lines[n]):
-                break
-            if pattern.match(self.lines[n]):
-                line = n + 1
-                break
-        return f"{self.name}:{line}" if line else self.name
+def save_rules(path: str | os.PathLike[str], rules: Sequence[Rule]) -> None:
+    """Write `rules` into the config file at `path` in place of its [[rule]] tables (a new
+    file if there is none): everything else in it stays as it was. The new text is checked
+    before it replaces the old one. ConfigError says why it could not."""
+    file = Path(path)
+    name = visible_line(str(path))
+    try:
+        text = file.read_text("utf-8") if file.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot read it: {exc}") from exc
+    lines = text.splitlines()
+    where = Lines(name, lines, "rule")
+    dropped: set[int] = set()
+    for index in range(len(where.starts)):
+        begin, end = where.table(index)
+        dropped.update(range(begin, end))
+    kept = [line for n, line in enumerate(lines) if n not in dropped]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    blocks = ["[[rule]]\n" + rule.source.strip("\n") + "\n" for rule in rules]
+    new = "\n".join(kept) + ("\n\n" if kept and blocks else "\n" if kept else "") + \
+        "\n".join(blocks)
+    try:
+        if len(tomllib.loads(new).get("rule", [])) != len(rules):
+            raise ConfigError(f"{name}: not saved: the rules would not read back as written")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not saved: the result would not be valid TOML "
+                          f"({visible_line(str(exc))})") from None
+    temporary = file.with_name(f".{file.name}.saving")
+    try:
+        temporary.write_text(new, "utf-8")
+        os.replace(temporary, file)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise ConfigError(f"{name}: cannot write it: {exc.strerror or exc}") from exc

@@ -123,6 +123,22 @@ def kind_label(kind: str, refused: str, status: int) -> str:
     return f"refused {status}" if refused else kind
 
 
+def answered_text(status: int, note: str = "") -> str:
+    """What the sender got, in words: "503 Service Unavailable", or for no answer at all (an
+    answer rule's fault) "no answer (close)"."""
+    if status:
+        return status_text(status)
+    fault = note.partition(":")[0] if ":" in note else ""
+    return f"no answer ({fault})" if fault and " " not in fault else "no answer"
+
+
+def answer_label(status: int, rule: str, note: str) -> str:
+    """The list's answer column: "503 flaky endpoint", "✗ close hang", "200"."""
+    fault = note.partition(":")[0] if status == 0 and ":" in note else ""
+    what = str(status) if status else f"✗ {fault}" if fault and " " not in fault else "✗"
+    return f"{what} {rule}" if rule else what
+
+
 def result_label(result: int | None, ms: float | None) -> str:
     """The latest replay or forward: "200 12ms", "✗ failed" (0: no answer), "" (never sent)."""
     if result is None:

@@ -47,6 +47,21 @@ class Answer:
 
 
 @dataclass(slots=True)
+class Plan:
+    """How one delivery is answered, decided with its status before it is stored (by the
+    answer policy and the first matching answer rule); not stored itself."""
+
+    delay: float = 0.0  # seconds before answering
+    hold: float = 0.0  # seconds held at a breakpoint, then the default answer (0: no hold)
+    fault: str = ""  # "close", "reset" or "timeout": no answer at all
+    timeout: float = 0.0  # the "timeout" fault's cap: closed after this long
+    mirror: bool = False  # answer with what the forward target answered
+    forward: bool = True  # forward it, when there is a forward target
+    retries: int | None = None  # forward retries (None: --forward-retries)
+    hold_forward: float = 0.0  # seconds its forward waits at a breakpoint (0: none)
+
+
+@dataclass(slots=True)
 class Event:
     """One HTTP request as received, and the facts derived from it."""
 
@@ -72,6 +87,10 @@ class Event:
     verdict: str = ""
     reason: str = ""
     answer: Answer | None = None  # a custom answer (stored with the event); None: default
+    rule: str = ""  # the answer rule that decided the answer ("" none)
+    answer_note: str = ""  # how it was answered, when that needs saying (a sequence's step,
+    #   a fault, a hold), else ""
+    plan: Plan | None = None  # how to answer it (decided with the status; not stored)
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -113,6 +132,8 @@ class Row:
     provider: str = ""
     result: int | None = None  # latest forward/replay status, 0 for a failure
     result_ms: float | None = None
+    rule: str = ""  # the answer rule that decided the answer
+    answer_note: str = ""
 
     @classmethod
     def of(cls, event: Event) -> Row:
@@ -130,6 +151,8 @@ class Row:
             status=event.status,
             refused=event.refused,
             provider=event.provider,
+            rule=event.rule,
+            answer_note=event.answer_note,
         )
 
 

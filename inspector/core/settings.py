@@ -23,6 +23,7 @@ from inspector.core.capture.answers import DEFAULT_POLICY, PolicyError, Response
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
 from inspector.core.capture.tunnel import Spec, TunnelError, parse_spec
 from inspector.core.config import Config, ConfigError, Route, load_config
+from inspector.core.delivery.forward import RETRY_SCHEDULE
 from inspector.core.delivery.replay import ReplayError, check_target
 from inspector.core.providers.connectly.api import (
     API_BASE_ENV,
@@ -30,6 +31,7 @@ from inspector.core.providers.connectly.api import (
     DEFAULT_API_BASE,
     KEY_ENV,
 )
+from inspector.core.rules.rule import MAX_RETRIES, Rule
 from inspector.core.signatures import PROVIDERS, Secrets
 from inspector.core.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
 
@@ -111,10 +113,14 @@ class Settings:
     follow: bool = True
     http: str = "auto"  # uvicorn's HTTP implementation: auto, h11 or httptools
     routes: Sequence[Route] = ()  # from inspector.toml / --config
+    rules: Sequence[Rule] = ()  # answer rules, from the same file (the session's are live)
+    config_path: str = ""  # the config file loaded ("" none): where the TUI saves rules
     config_note: str = ""  # which config file was loaded, said at start-up
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
     resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
     forward_timeout: float = 10.0  # seconds a forward may take
+    forward_retries: int = 0  # --forward-retries: a failed forward is sent again this often
+    retry_schedule: tuple[float, ...] = RETRY_SCHEDULE  # seconds before each retry
     policy: ResponsePolicy = DEFAULT_POLICY  # what the receiver answers (--status, ...)
     rate_limit: float = 0.0  # --rate-limit: requests a second past which senders get 429
     reset_db: bool = False  # --reset-db: move a corrupt or too-new database aside
@@ -142,6 +148,8 @@ class Settings:
         follow: bool = True,
         forward_to: str = "",
         resign: bool = False,
+        forward_retries: int = 0,
+        forward_retry_schedule: str = "",
         respond_with_downstream: bool = False,
         status: int | None = None,
         response_body: str | None = None,
@@ -173,7 +181,11 @@ class Settings:
             follow=follow,
             http=http,
             routes=config_file.routes,
+            rules=config_file.rules,
+            config_path=str(config_file.path) if config_file.path is not None else "",
             config_note=config_file.describe(),
+            forward_retries=retries(forward_retries),
+            retry_schedule=schedule(forward_retry_schedule),
             rate_limit=rate_limit,
             reset_db=reset_db,
             connectly_business_id=env.get(BUSINESS_ENV, ""),
@@ -193,6 +205,27 @@ class Settings:
         """Every secret these settings hold (the session adds the ones set while it runs)."""
         return [self.secrets.default, *self.secrets.by_provider.values(),
                 *(route.secret for route in self.routes), self.connectly_api_key]
+
+
+def retries(value: int) -> int:
+    """--forward-retries, checked."""
+    if not 0 <= value <= MAX_RETRIES:
+        raise OptionError(f"{value} is out of range (0 to {MAX_RETRIES})", "--forward-retries")
+    return value
+
+
+def schedule(text: str) -> tuple[float, ...]:
+    """--forward-retry-schedule "1,5,30": seconds before each retry (the last repeats)."""
+    if not text.strip():
+        return RETRY_SCHEDULE
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(not 0 < d <= 3600 for d in delays):
+        raise OptionError(f"{text!r} is not a list of seconds such as 1,5,30 (each above 0, "
+                          "at most 3600)", "--forward-retry-schedule")
+    return delays
 
 
 def apply_options(

@@ -32,6 +32,14 @@ class Sink(Protocol):
     def notice(self, text: str) -> None:
         """Something a person should read."""
 
+    def held(self, count: int) -> None:
+        """The requests and forwards held at a breakpoint changed (one was held, one went
+        on): `count` are held now (`Session.holds.waiting` lists them, oldest first)."""
+
+    def answered(self, event: Event) -> None:
+        """What the sender got is stored, known only after the event was (a hold ended, a
+        timeout fault finished, a mirrored answer): `event.status`, `answer_note`."""
+
 
 class BaseSink:
     """A sink that ignores everything: subclass it and override what a face shows."""
@@ -49,6 +57,12 @@ class BaseSink:
         pass
 
     def notice(self, text: str) -> None:
+        pass
+
+    def held(self, count: int) -> None:
+        pass
+
+    def answered(self, event: Event) -> None:
         pass
 
 
@@ -87,3 +101,11 @@ class Fanout:
     def notice(self, text: str) -> None:
         for sink in self._sinks:
             sink.notice(text)
+
+    def held(self, count: int) -> None:
+        for sink in self._sinks:
+            sink.held(count)
+
+    def answered(self, event: Event) -> None:
+        for sink in self._sinks:
+            sink.answered(event)

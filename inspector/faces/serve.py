@@ -17,6 +17,16 @@ and with `--json`, a record of its own, joined to the event by `id`:
 
 (`status` is null and `error` says why when the forward failed; `note` is "" unless
 `--resign` was asked for and the event went as it arrived.)
+
+An event an answer rule decided says so on its line (`→ 503 (flaky endpoint)`; in JSON,
+`rule` and `answer_note`). When the answer is known only later (a request held at a
+breakpoint, a timeout fault, a mirrored answer), one more line says what the sender got:
+
+    12:00:26 answer → 200 OK (held 25.0 s at a breakpoint: the hold expired …)  01HV…
+    {"type": "answer", "id": "01HV…", "status": 200, "rule": "hold", "note": "held …"}
+
+(`status` is 0 when there was no answer at all.) Nothing is held for ever: without a face to
+decide, a hold ends at its deadline.
 """
 
 from __future__ import annotations
@@ -25,10 +35,11 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from typing import TextIO
 
 from inspector.core.capture.tunnel import TunnelState
-from inspector.core.display import duration, kind_label, local_time, verdict_label
+from inspector.core.display import answered_text, duration, kind_label, local_time, verdict_label
 from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.session import Session
@@ -43,8 +54,22 @@ def line(event: Event) -> str:
     kind = clip(kind_label(event.kind, event.refused, event.status) or "-", 60)
     target = clip(event.target, 120)
     summary = clip(event.summary or event.refused, 120)
-    return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
-                        f"{event.id}")
+    rule = (f"  → {answered_text(event.status, event.answer_note)} ({clip(event.rule, 60)})"
+            if event.rule else "")
+    return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}"
+                        f"{rule}  {event.id}")
+
+
+def answer_line(event: Event) -> str:
+    """What the sender got, once known after the event's line (a hold, a timeout fault)."""
+    note = f" ({clip(event.answer_note, 200)})" if event.answer_note else ""
+    return visible_line(f"{local_time(time.time())} answer → "
+                        f"{answered_text(event.status, event.answer_note)}{note}  {event.id}")
+
+
+def answer_json(event: Event) -> str:
+    return json.dumps({"type": "answer", "id": event.id, "status": event.status,
+                       "rule": event.rule, "note": event.answer_note}, ensure_ascii=True)
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
@@ -92,6 +117,8 @@ def json_line(event: Event) -> str:
             "verdict": event.verdict,
             "reason": event.reason,
             "refused": event.refused,
+            "rule": event.rule,
+            "answer_note": event.answer_note,
         },
         ensure_ascii=True,  # keeps control characters escaped in the output
     )
@@ -105,6 +132,7 @@ class Printer(BaseSink):
         self.err = err
         self.render = json_line if as_json else line
         self.render_forward = forward_json if as_json else forward_line
+        self.render_answer = answer_json if as_json else answer_line
         self.forwarding = forwarding
         self.ids: dict[int, str] = {}  # seq -> id of events whose forward line is to come
 
@@ -119,6 +147,10 @@ class Printer(BaseSink):
             self.out.write(self.render_forward(attempt, self.ids.pop(attempt.event_seq, ""))
                            + "\n")
             self.out.flush()
+
+    def answered(self, event: Event) -> None:
+        self.out.write(self.render_answer(event) + "\n")
+        self.out.flush()
 
     def failed(self, message: str | None) -> None:
         if message is not None:  # recovery goes unsaid: the next event line shows it

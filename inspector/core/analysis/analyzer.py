@@ -64,7 +64,13 @@ class Analyzer:
         pane. Runs in the store's writer for every event, so every ack waits for it: each
         step is linear and capped, and past `budget` seconds of work the rest is skipped
         with a note (the event is stored all the same)."""
+        return self.examine(event)[0]
+
+    def examine(self, event: Event) -> tuple[Check, decoding.Decoded | None]:
+        """`analyze`, and the decoded body when it was decoded (answer rules read it
+        rather than decode it again)."""
         started = time.thread_time()
+        decoded: decoding.Decoded | None = None
         result = self.verify(event)
         event.provider = result.provider
         event.verdict = result.verdict.value
@@ -98,7 +104,7 @@ class Analyzer:
                 notes.append(f"empty body on a {event.method}")
         if notes:
             event.notes += notes
-        return result
+        return result, decoded
 
     def _describe(self, event: Event, value: Any) -> None:
         kind, summary = describe(event.provider, event.headers, value)

@@ -9,30 +9,41 @@ be changed live (`Session.set_policy`); route overrides stay as the file says.
 Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
 then only in that header.
 
+Answer rules (inspector.core.rules) come first: the first matching rule decides the status,
+the answer, the delay, a fault (close, reset, timeout: no answer at all), a hold at a
+breakpoint and what is forwarded; a request no rule answers gets the policy's answer.
+
 The status, and the whole answer when it is not the default one, are decided in the store's
-writer thread before the insert (`Responder.decide`), so the stored event records what the
-sender got (a default answer is rebuilt from the event: `default_answer`); the reply itself
-is sent after the commit (`Responder.respond`), after the delay if any (asyncio.sleep: the
-loop is never blocked). A mirrored downstream answer is stored once sent.
+writer thread before the insert (`Responder.decide`), with how to give it (the event's
+`Plan`), so the stored event records what the sender got (a default answer is rebuilt from
+the event: `default_answer`); the reply itself is sent after the commit
+(`Responder.respond`), after the delay if any (asyncio.sleep: the loop is never blocked).
+What is known only later (a mirrored downstream answer, a held request's, a timeout fault's
+outcome) is stored once sent, and `on_answered` hears of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from starlette.types import Send
+from starlette.types import Receive, Scope, Send
 
+from inspector.core.analysis.decoding import Decoded
+from inspector.core.capture.holds import REQUEST, Holds, ended
 from inspector.core.capture.receiver import EVENT_ID_HEADER, USUAL_METHODS
+from inspector.core.capture.server import connection_of
 from inspector.core.display import count
 from inspector.core.headers import HeaderLineError, parse_header_line
-from inspector.core.model import Answer, Attempt, Event, HeaderList, Verdict
+from inspector.core.model import Answer, Attempt, Event, HeaderList, Plan, Verdict
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
@@ -211,26 +222,56 @@ class Overrides(Protocol):
     def matches(self, path: str) -> bool: ...
 
 
+class Rules(Protocol):
+    """The answer rules (rules.book.RuleBook, which imports this module)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    def apply(self, event: Event, plan: Plan, decoded: Decoded | None) -> bool: ...
+
+
 class Downstream(Protocol):
     """Where a mirrored answer comes from: the forwarder (delivery.forward.Forwarder)."""
 
     def claim(self, event_id: str) -> asyncio.Future[Attempt] | None: ...
 
 
-class Responder:
-    """Decides each event's status (writer thread) and sends the answer (event loop)."""
+@dataclass(frozen=True, slots=True)
+class Given:
+    """A held request, answered by a person (status, headers and body as edited)."""
 
-    def __init__(self, policy: ResponsePolicy, routes: Sequence[Overrides] = ()) -> None:
+    status: int
+    answer: Answer
+
+
+@dataclass(frozen=True, slots=True)
+class Mirrored:
+    """A held request, forwarded by a person: answered with what came back."""
+
+    attempt: Attempt
+
+
+class Responder:
+    """Decides each event's answer (writer thread) and sends it (event loop)."""
+
+    def __init__(self, policy: ResponsePolicy, routes: Sequence[Overrides] = (),
+                 rules: Rules | None = None, holds: Holds | None = None) -> None:
         self.policy = policy
         self.routes = list(routes)
         self.overrides = any(r.response is not None for r in self.routes)
+        self.rules = rules
+        self.holds = holds if holds is not None else Holds()
         self.forwarder: Downstream | None = None
         self.store: EventStore | None = None
+        self.on_answered: Callable[[Event], None] = lambda event: None  # once stored
+        self._stopping = asyncio.Event()  # ends the connections a timeout fault holds
 
     @property
     def active(self) -> bool:
         """False when every answer is the default one: the receiver's fast path."""
-        return self.overrides or not self.policy.is_default
+        return (self.overrides or not self.policy.is_default
+                or (self.rules is not None and self.rules.active))
 
     def policy_for(self, path: str) -> ResponsePolicy:
         policy = self.policy  # read once: the loop may swap it meanwhile
@@ -240,12 +281,22 @@ class Responder:
                 return policy.merged(route.response)
         return policy
 
-    def decide(self, event: Event) -> None:
-        """Set the status the sender will get, and the answer itself when it is not the
-        default one (runs before the insert, in the writer: both are stored with it)."""
+    def decide(self, event: Event, decoded: Decoded | None = None) -> None:
+        """Set the status the sender will get, the answer itself when it is not the default
+        one, and how to give it (`event.plan`): the first matching rule decides, else the
+        policy (runs before the insert, in the writer: all of it is stored with it).
+        `decoded`: the body as the analysis decoded it, if it did (rules read it)."""
         if event.refused:
             return
         policy = self.policy_for(event.path)
+        plan = Plan(delay=policy.delay)
+        rules = self.rules
+        if rules is None or not rules.apply(event, plan, decoded):
+            self._by_policy(event, policy, plan)
+        event.plan = plan
+
+    @staticmethod
+    def _by_policy(event: Event, policy: ResponsePolicy, plan: Plan) -> None:
         if policy.reject_invalid and event.verdict == Verdict.INVALID:
             event.status = REJECT_STATUS
             event.notes.append(REJECTED_NOTE)
@@ -254,27 +305,88 @@ class Responder:
             event.answer = make_answer(event.status, _json(payload), [], event.id)
             return
         event.status = policy.status
-        if policy.body is not None:
-            headers = list(policy.headers)
-            if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("content-type", _guess_type(policy.body)))
-            event.answer = make_answer(event.status, policy.body, headers, event.id)
-        elif policy.headers:
-            event.answer = make_answer(event.status, default_body(event), list(policy.headers),
-                                       event.id)
+        event.answer = custom_answer(event, policy.status, policy.body, policy.headers)
+        plan.mirror = policy.respond_with_downstream and plan.forward
 
-    async def respond(self, event: Event, send: Send) -> None:
-        """Answer a committed, accepted event: what `decide` chose, or the downstream's."""
-        policy = self.policy_for(event.path)
-        if policy.delay:
-            await asyncio.sleep(policy.delay)
-        if (policy.respond_with_downstream and self.forwarder is not None
-                and REJECTED_NOTE not in event.notes):
+    async def respond(self, event: Event, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a committed, accepted event as its plan says: after the delay, held at a
+        breakpoint, a fault, the downstream's answer, or what `decide` chose."""
+        plan = event.plan or Plan()
+        if plan.delay:
+            await asyncio.sleep(plan.delay)
+        if plan.hold and await self._hold(event, plan, send):
+            return
+        if plan.fault:
+            await self._fault(event, plan, scope, receive)
+            return
+        if plan.mirror and self.forwarder is not None:
             waiter = self.forwarder.claim(event.id)
             if waiter is not None:
                 await self._mirror(event, send, await waiter)
                 return
         await send_answer(send, event.status, event.answer or default_answer(event))
+
+    def stop(self) -> None:
+        """The inspector is stopping: release every held request (each gets the answer it
+        would have had) and close the connections a timeout fault holds."""
+        self.holds.release_all()
+        self._stopping.set()
+
+    async def _hold(self, event: Event, plan: Plan, send: Send) -> bool:
+        """Wait at a breakpoint. True when the decision answered it (else it goes on as
+        planned, and its note says how the hold ended)."""
+        started = time.monotonic()
+        decision, how = await self.holds.hold(event, REQUEST, plan.hold, event.rule)
+        note = ended(how, time.monotonic() - started, plan.hold)
+        if isinstance(decision, Given):
+            await send_answer(send, decision.status, decision.answer)
+            self._record(event, decision.status, decision.answer, f"{note}: answered "
+                         f"{decision.status} with your edits")
+            return True
+        if isinstance(decision, Mirrored):
+            event.answer_note = f"{note}: forwarded, answered with the response"
+            await self._mirror(event, send, decision.attempt)
+            return True
+        self._record(event, event.status, event.answer,
+                     f"{note}; {event.answer_note}" if event.answer_note else note)
+        return False
+
+    async def _fault(self, event: Event, plan: Plan, scope: Scope, receive: Receive) -> None:
+        """No answer: close the connection, reset it, or hold it until the sender gives up
+        (at most `plan.timeout` seconds, then close it)."""
+        connection = connection_of(scope)
+        if plan.fault == "timeout" and await self._hang(event, plan, receive):
+            return  # the sender closed it
+        if connection is not None:
+            if plan.fault == "reset":
+                connection.reset()
+            else:
+                connection.drop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_disconnected(receive), 5)  # then uvicorn sends nothing
+
+    async def _hang(self, event: Event, plan: Plan, receive: Receive) -> bool:
+        """Say nothing until the sender gives up (True), the cap passes or the inspector
+        stops (False); the event's note says which."""
+        started = time.monotonic()
+        gone = asyncio.ensure_future(_disconnected(receive))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({gone, stopping}, timeout=plan.timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            gave_up = gone.done()
+            gone.cancel()
+        waited = time.monotonic() - started
+        if gave_up:
+            how = f"the sender gave up after {waited:.1f} s"
+        elif self._stopping.is_set():
+            how = f"closed when the inspector stopped, after {waited:.1f} s"
+        else:
+            how = f"closed after {waited:.1f} s (the cap), the sender still waiting"
+        self._record(event, 0, None, f"timeout: no answer; {how}")
+        return gave_up
 
     async def _mirror(self, event: Event, send: Send, attempt: Attempt) -> None:
         """Answer what the forward target answered, as a proxy would; 502 when it failed.
@@ -291,20 +403,53 @@ class Responder:
             answer = make_answer(status, attempt.response_body, headers, event.id,
                                  default_type=False)
         await send_answer(send, status, answer)
-        event.status, event.answer = status, answer
-        if self.store is not None:
-            try:
-                self.store.set_answer(event.seq, status, answer)
-            except Exception:  # a closed store at shutdown: the answer is what matters
-                pass
+        self._record(event, status, answer, event.answer_note)
+
+    def _record(self, event: Event, status: int, answer: Answer | None, note: str) -> None:
+        """What the sender got, once known after the insert: kept with the event."""
+        event.status, event.answer, event.answer_note = status, answer, note
+        if self.store is None:
+            return
+        try:
+            write = self.store.set_answer(event.seq, status, answer, note)
+        except Exception:  # a closed store at shutdown: the answer is what matters
+            return
+        write.add_done_callback(lambda done: self._stored(done, event))
+
+    def _stored(self, write: asyncio.Future[None], event: Event) -> None:
+        # A failed write is the store's to report (the next commit says so); retrieve it.
+        if not write.cancelled() and write.exception() is None:
+            self.on_answered(event)
 
 
-def default_body(event: Event) -> bytes:
+async def _disconnected(receive: Receive) -> None:
+    """Until the client's connection is gone."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def custom_answer(event: Event, status: int, body: bytes | None,
+                  headers: Sequence[tuple[str, str]]) -> Answer | None:
+    """The answer for a custom body or headers (None: the default one, rebuilt from the
+    event when needed). A body without a content-type gets JSON's when it parses, else
+    text's."""
+    if body is not None:
+        pairs = list(headers)
+        if not any(k.lower() == "content-type" for k, _ in pairs):
+            pairs.append(("content-type", _guess_type(body)))
+        return make_answer(status, body, pairs, event.id)
+    if headers:
+        return make_answer(status, default_body(event, status), list(headers), event.id)
+    return None
+
+
+def default_body(event: Event, status: int | None = None) -> bytes:
     """Our JSON, as the receiver sends it: {"ok":true,"id":"…"} (false past 2xx), or for a
-    refused delivery {"ok":false,"id":"…","error":"why"}."""
+    refused delivery {"ok":false,"id":"…","error":"why"}. `status`: the event's unless given."""
     if event.refused:
         return _json({"ok": False, "id": event.id, "error": event.refused})
-    ok = b"true" if 200 <= event.status < 300 else b"false"
+    status = event.status if status is None else status
+    ok = b"true" if 200 <= status < 300 else b"false"
     return b'{"ok":' + ok + b',"id":"' + event.id.encode("ascii") + b'"}'
 
 

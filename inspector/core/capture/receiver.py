@@ -31,8 +31,9 @@ _ALLOW = (b"allow", ", ".join(sorted(USUAL_METHODS)).encode("ascii"))
 _JSON = [(b"content-type", b"application/json")]
 EVENT_ID_HEADER = b"x-inspector-event-id"  # on every answer to a stored event
 
-# Answers an accepted, committed event when the response is not the default one.
-Respond = Callable[[Event, Send], Awaitable[None]]
+# Answers an accepted, committed event when the response is not the default one (answers.py:
+# a custom answer, an answer rule, a breakpoint).
+Respond = Callable[[Event, Scope, Receive, Send], Awaitable[None]]
 
 
 class Receiver:
@@ -45,7 +46,8 @@ class Receiver:
         self.max_body = max_body
         self.on_error = on_error
         # None: the default answer, inline (the hot path). The session sets it when a
-        # custom response, --reject-invalid or --respond-with-downstream is on.
+        # custom response, --reject-invalid, --respond-with-downstream, an answer rule or a
+        # breakpoint is on.
         self.respond: Respond | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,7 +70,7 @@ class Receiver:
             return
         respond = self.respond
         if respond is not None:
-            await respond(event, send)
+            await respond(event, scope, receive, send)
             return
         await _send(send, event.status, b'{"ok":true,"id":"' + ident + b'"}', ident)
 

@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import socket
+import struct
 import typing
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -133,6 +134,9 @@ BAD_BODY = "malformed chunked body (a chunk size or a chunk's end is not valid)"
 # scope["extensions"][BODY_CUT] = (status, reason): the guard answered `status` and closed
 # the connection before the body was complete; the receiver records it so.
 BODY_CUT = "inspector.body_cut"
+# scope["extensions"][CONNECTION]: the request's connection (its Watch), so that an answer
+# rule's fault can close or reset it without answering (`connection_of`).
+CONNECTION = "inspector.connection"
 _HEAD_END = re.compile(rb"\n\r?\n")
 
 
@@ -346,6 +350,25 @@ class Watch:
             transport.write(_answer(status, phrase, error))
         transport.close()
 
+    def drop(self) -> None:
+        """Close the connection without an answer (a fault an answer rule asked for)."""
+        if not self.refused:
+            self.refuse(0, "", "")
+
+    def reset(self) -> None:
+        """Reset the connection (TCP RST, no answer): what a crashed server looks like."""
+        if self.refused:
+            return
+        transport = self.conn.transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.refused = True
+        self.close()
+        self.conn.connections.discard(self.conn)
+        transport.abort()
+
     def close(self) -> None:
         """Stop the timers (the connection is gone)."""
         if self.head_timer is not None:
@@ -353,6 +376,12 @@ class Watch:
         if self.body_timer is not None:
             self.body_timer.cancel()
         self.head_timer = self.body_timer = None
+
+
+def connection_of(scope: Scope) -> Watch | None:
+    """The connection a request came on (None when not served by `make_server`)."""
+    found = (scope.get("extensions") or {}).get(CONNECTION)
+    return found if isinstance(found, Watch) else None
 
 
 def _ends_head(data: bytes, budget: int) -> bool:
@@ -434,6 +463,7 @@ class _Guarded:
             cycle: Any = self.current()
             if cycle is not watch.cycle and cycle is not None:  # a new request
                 _close_if_ambiguous(cycle)
+                self.tag(cycle.scope)
             watch.after()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -452,6 +482,10 @@ class _Guarded:
             self.watch.cut(BAD_BODY, 400, "Bad Request")
         else:
             self.watch.refuse(400, "Bad Request", MALFORMED)
+
+    def tag(self, scope: Scope) -> None:
+        """Give the request its connection (`connection_of`)."""
+        scope.setdefault("extensions", {})[CONNECTION] = self.watch
 
     def reading_paused(self) -> bool:
         return bool(self.flow.read_paused)  # type: ignore[attr-defined]
@@ -505,6 +539,7 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
         def on_headers_complete(self) -> None:
             self.phase = body
             super().on_headers_complete()
+            self.tag(typing.cast(Scope, self.scope))  # each pipelined request has its own
             if self.url[:1] != b"/":  # as h11 does: the receiver sees the target's form
                 self.scope["raw_path"] = self.url.partition(b"?")[0]
 

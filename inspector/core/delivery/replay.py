@@ -146,7 +146,8 @@ class Edit:
 
 
 async def send_edit(client: httpx.AsyncClient, event: Event, edit: Edit,
-                    signer: Signer | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Attempt:
+                    signer: Signer | None = None, *, kind: str = "replay",
+                    timeout: float = DEFAULT_TIMEOUT) -> Attempt:
     """Send an edited request, re-signed when `edit.resign`; never raises.
 
     A re-sign that cannot be done, or that would vouch for an event that did not arrive
@@ -163,10 +164,10 @@ async def send_edit(client: httpx.AsyncClient, event: Event, edit: Edit,
                                   f"{signer.doubt}")
             headers = signer.sign(edit.method, edit.url, headers, edit.body)
         except ResignError as exc:
-            return Attempt(event_seq=event.seq, kind="replay", at=time.time(),
+            return Attempt(event_seq=event.seq, kind=kind, at=time.time(),
                            method=edit.method, url=edit.url, error=str(exc), edited=edit.edited)
         doubt = signer.doubt
-    return await send(client, event, edit.url, method=edit.method, headers=headers,
+    return await send(client, event, edit.url, kind=kind, method=edit.method, headers=headers,
                       body=edit.body, timeout=timeout, resigned=edit.resign, edited=edit.edited,
                       forced=bool(doubt), note=f"forced re-sign: {doubt}" if doubt else "")
 

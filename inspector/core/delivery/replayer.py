@@ -44,8 +44,8 @@ class Replayer:
 
     @property
     def fixed(self) -> str:
-        """--replay-to: replays go there without a question."""
-        return self.session.settings.replay_to
+        """--replay-to, or the target set since: replays go there without a question."""
+        return self.session.live.replay_to
 
     @property
     def target(self) -> str:

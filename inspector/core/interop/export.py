@@ -70,6 +70,8 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
             "headers": [[k, v] for k, v in event.answer.headers],
             "body_base64": _b64(event.answer.body),
         },
+        "rule": event.rule,
+        "answer_note": event.answer_note,
         "attempts": [
             {
                 "kind": a.kind,

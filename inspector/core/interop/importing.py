@@ -10,7 +10,7 @@ the bytes (provider, verdict, reason, kind, summary, the analysis notes) is neve
 the file: the same analysis as for live events computes it again, with the secrets given to
 `inspector import`, so a file cannot make an event look more genuine than its bytes are.
 What the receiver decided when the event arrived (the status answered, the answer, why it
-was refused, the other notes) is kept.
+was refused, the answer rule and how it answered, the other notes) is kept.
 
 An entry that fails a check is skipped and reported by its line (or HAR entry); the others
 are imported. A file that is neither JSON lines nor HAR is one error.
@@ -224,6 +224,9 @@ def from_record(data: Any, limits: Limits = Limits()) -> tuple[Event, list[Attem
         refused=refused,
         notes=_notes(data.get("notes", [])),
         answer=_answer(data.get("answer"), "answer"),
+        # What happened to it here, kept as a record (never used to decide anything).
+        rule=_text(data.get("rule", ""), "rule"),
+        answer_note=_text(data.get("answer_note", ""), "answer_note"),
     )
     _check_head(event, limits)
     attempts = data.get("attempts", [])

@@ -130,10 +130,12 @@ class EventStore(abc.ABC):
         """Store re-verified verdicts; resolves to how many."""
         return self._submit(ops.SetVerdicts(changes))
 
-    def set_answer(self, seq: int, status: int, answer: Answer) -> asyncio.Future[None]:
+    def set_answer(self, seq: int, status: int, answer: Answer | None,
+                   note: str | None = None) -> asyncio.Future[None]:
         """What the sender was answered, when known only after the insert (a mirrored
-        downstream answer)."""
-        return self._submit(ops.SetAnswer(seq, status, answer))
+        downstream answer, a held request's answer, a fault's outcome): the status, the
+        answer (None: the default one) and how (`note`; None leaves it)."""
+        return self._submit(ops.SetAnswer(seq, status, answer, note))
 
     def set_meta(self, key: str, value: str) -> asyncio.Future[None]:
         """Save a small setting (never a secret), such as the last replay target."""

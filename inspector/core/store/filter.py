@@ -3,10 +3,12 @@
     stripe "card declined" method:POST verdict:invalid -kind:ping since:10m answered:4xx
 
 Two fields are about status codes, and they mean different things: `answered:` is what the
-sender got from the inspector (413 for a refused body, 401 under --reject-invalid, ...);
+sender got from the inspector (413 for a refused body, 401 under --reject-invalid, what an
+answer rule chose, `none` when a rule's fault gave no answer at all);
 `result:` is what the latest replay or forward of the event got from your app (the list's
 RESULT column). `status:` is the old name of `result:`, kept so that existing filters and
-scripts still work.
+scripts still work. `rule:NAME` finds the events an answer rule decided (a glob, like
+`path:`; quote a name with spaces).
 
 Words and "quoted phrases" are free text: each must appear (case-insensitive for ASCII) in
 the path and query, a header name or value, or the body. `field:value` narrows by a field.
@@ -23,10 +25,11 @@ from datetime import UTC, datetime
 
 from inspector.core.model import Verdict
 
-FIELDS = ("method", "verdict", "provider", "kind", "path", "answered", "result", "since", "id")
+FIELDS = ("method", "verdict", "provider", "kind", "path", "answered", "result", "rule", "since",
+          "id")
 ALIASES = {"status": "result"}  # the name `result:` had before `answered:` existed
 HELP = ('text "a phrase" method:POST verdict:invalid provider:stripe kind:delivery_status '
-        "path:/webhooks/* answered:4xx result:5xx since:10m -exclude")
+        'path:/webhooks/* answered:4xx result:5xx rule:"flaky endpoint" since:10m -exclude')
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _VERDICTS = {v.value: v.value for v in Verdict} | {"no-secret": "no_secret",
                                                   "nosecret": "no_secret"}
@@ -109,6 +112,7 @@ _EXAMPLES = {
     "path": "path:/webhooks/*",
     "answered": "answered:4xx",
     "result": "result:5xx",
+    "rule": 'rule:"flaky endpoint"',
     "since": "since:10m",
     "id": "id:01J...",
 }
@@ -161,9 +165,10 @@ def _check(name: str, value: str) -> str:
         return value
     if name == "answered":
         value = value.lower()
-        if not _STATUS.fullmatch(value):
+        if not (_STATUS.fullmatch(value) or value == "none"):
             raise FilterError(f"answered:{value} is not a status the sender got: use 2xx, "
-                              "4xx or an exact code such as 413")
+                              "4xx, an exact code such as 413, or none (an answer rule's "
+                              "fault: no answer)")
         return value
     if name == "since":
         since_seconds(value, 0.0)  # raises when bad

@@ -69,7 +69,8 @@ class SetVerdicts(Op[int]):
 class SetAnswer(Op[None]):
     seq: int
     status: int
-    answer: Answer
+    answer: Answer | None
+    note: str | None = None
 
 
 @dataclass(slots=True)

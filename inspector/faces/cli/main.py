@@ -11,6 +11,7 @@ import click
 
 from inspector.core import redact
 from inspector.core.capture.server import BindError, bind, exposure_warning, protocol_class
+from inspector.core.rules.rule import MAX_RETRIES
 from inspector.core.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -73,6 +74,13 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Re-sign forwarded and replayed events with the configured secret "
                           "(fresh timestamp), if they arrived with a valid signature; others "
                           "go as they arrived."),
+        click.option("--forward-retries", type=click.IntRange(0, MAX_RETRIES), default=0,
+                     metavar="N", help="Retry a failed forward (no answer, 5xx, 429) up to N "
+                     "times, on --forward-retry-schedule, in arrival order per delivery "
+                     "[default: 0]."),
+        click.option("--forward-retry-schedule", default="", metavar="SECONDS,…",
+                     help="Seconds before each forward retry, the last repeating "
+                          "[default: 1,5,30]."),
         click.option("--respond-with-downstream", is_flag=True,
                      help="Answer each sender with what the --forward-to app answered (502 "
                           "when it fails), as a proxy would."),

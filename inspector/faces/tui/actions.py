@@ -28,8 +28,10 @@ from inspector.faces.tui.features import (
     export,
     filtering,
     replay,
+    rules,
     samples,
     secrets,
+    targets,
 )
 from inspector.faces.tui.screens.help import HelpScreen
 
@@ -141,7 +143,8 @@ ACTIONS: tuple[Action, ...] = (
            _keys("f"), "Follow"),
     Action("filter", "Filter events…", "filter: free text and method: verdict: provider: "
            "kind: path: since: answered: (what the sender got) result: (the latest "
-           "replay/forward); enter keeps it, escape clears it", filtering.open_bar,
+           "replay/forward) rule: (the answer rule); enter keeps it, escape clears it",
+           filtering.open_bar,
            (Key("slash", "/"),), "Filter"),
     Action("copy-curl", "Copy as curl", "copy the selected event as a byte-exact curl "
            "command", curl.copy_curl, _keys("c"), "Copy curl"),
@@ -156,6 +159,15 @@ ACTIONS: tuple[Action, ...] = (
            _keys("u"), row=DELETE),
     Action("clear", "Clear all events", "clear all events (asks first)", delete.clear,
            _keys("D")),
+    Action("rules", "Answer rules…", "the answer rules: add, edit, reorder, turn on or off, "
+           "save; the first that matches decides a request's answer", rules.open_rules,
+           _keys("a")),
+    Action("breakpoint", "Toggle breakpoint (hold every request)", "hold every request "
+           "before it is answered, until you decide or its deadline passes",
+           rules.toggle_breakpoint, _keys("b")),
+    Action("held", "Held requests…", "what waits at a breakpoint: release it, answer it "
+           "with edits, or forward it and answer with what came back", rules.open_held,
+           _keys("h")),
     *(Action(f"tab-{name}", f"Show {name} tab", f"detail pane: {name}", _tab(name),
              _keys(str(i)), row=TAB_KEYS) for i, name in enumerate(TABS, 1)),
     Action("palette", "Command palette", "command palette: every action by name",
@@ -181,6 +193,12 @@ ACTIONS: tuple[Action, ...] = (
            "app answered", answers.toggle_mirror),
     Action("response-default", "Reset the answer", 'back to 200 {"ok": true, "id": …}',
            answers.default),
+    Action("forward-breakpoint", "Toggle forward breakpoint", "hold every forward before "
+           "it leaves, to edit, send or skip it", rules.toggle_forward_breakpoint),
+    Action("replay-target", "Set replay target…", "where replays go from now on, without "
+           "asking (the header shows it)", targets.replay_target),
+    Action("forward-target", "Set forward target…", "forward every new event to a URL from "
+           "now on, or stop (the header shows it)", targets.forward_target),
     Action("register-connectly", "Register tunnel with Connectly", "both topics, to the "
            "tunnel's public URL (asks for the business id and API key when not set)",
            connectly.register),

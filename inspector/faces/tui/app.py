@@ -22,9 +22,16 @@ from inspector.core.capture.server import exposure_warning
 from inspector.core.session import Session
 from inspector.faces.tui import actions, failures
 from inspector.faces.tui.base import BaseApp
-from inspector.faces.tui.features import connectly, delete, filtering
-from inspector.faces.tui.messages import EventsArrived, Notice, StoreFailed, TunnelChanged
+from inspector.faces.tui.features import connectly, delete, filtering, rules
+from inspector.faces.tui.messages import (
+    EventsArrived,
+    HeldChanged,
+    Notice,
+    StoreFailed,
+    TunnelChanged,
+)
 from inspector.faces.tui.pacing import Pacer
+from inspector.faces.tui.screens.held import HeldScreen
 from inspector.faces.tui.sink import TuiSink
 from inspector.faces.tui.widgets.detail import DetailPane, prepare
 from inspector.faces.tui.widgets.event_list import EventList
@@ -66,6 +73,7 @@ class InspectorApp(BaseApp):
         status.follow = self.event_list.follow
         status.forward_to = settings.forward_to
         status.policy = "" if settings.policy.is_default else settings.policy.describe()
+        rules.show(self)
         self.event_list.load(self.listing.everything())
         self.show_counts()
         self.event_list.focus()
@@ -121,6 +129,14 @@ class InspectorApp(BaseApp):
 
     def on_notice(self, message: Notice) -> None:
         self._say(message.text)
+
+    def on_held_changed(self, _: HeldChanged) -> None:
+        self.sink.held_shown()
+        waiting = self.session.holds.waiting
+        self.status_bar.held = len(waiting)
+        self.event_list.set_held({held.event.seq for held in waiting})
+        if isinstance(self.screen, HeldScreen):
+            self.screen.show()
 
     def _say(self, notice: str) -> None:
         self.notify(notice, timeout=20, markup=False)

@@ -31,3 +31,9 @@ class Notice(Message):
     """Something a person should read (config loaded, exposure warnings)."""
 
     text: str
+
+
+@dataclass
+class HeldChanged(Message):
+    """The requests and forwards held at a breakpoint changed (one pending at a time; the
+    app reads the session's holds)."""

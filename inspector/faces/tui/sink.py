@@ -15,7 +15,13 @@ from textual.message_pump import MessagePump
 
 from inspector.core.capture.tunnel import TunnelState
 from inspector.core.model import Attempt, Event
-from inspector.faces.tui.messages import EventsArrived, Notice, StoreFailed, TunnelChanged
+from inspector.faces.tui.messages import (
+    EventsArrived,
+    HeldChanged,
+    Notice,
+    StoreFailed,
+    TunnelChanged,
+)
 from inspector.faces.tui.pacing import Pacer
 
 REPEAT_ERROR = 10.0  # seconds before the same storage error is said again
@@ -26,8 +32,10 @@ class TuiSink:
         self._target = target
         self._pacer = pacer
         self._events: list[Event] = []
-        self._attempted: set[int] = set()  # seqs whose replay/forward result just landed
+        self._attempted: set[int] = set()  # seqs whose row changed: a replay/forward result
+        #   landed, or what the sender got (after a hold, a fault)
         self._posted = False
+        self._held_posted = False
         self._last_error = ("", 0.0)
 
     def committed(self, events: list[Event]) -> None:
@@ -55,6 +63,20 @@ class TuiSink:
 
     def notice(self, text: str) -> None:
         self._target.post_message(Notice(text))
+
+    def held(self, count: int) -> None:
+        # One message pending at a time: a flood of held requests is one redraw.
+        if not self._held_posted:
+            self._held_posted = True
+            self._target.post_message(HeldChanged())
+
+    def held_shown(self) -> None:
+        """The pending HeldChanged was handled: the next change posts another."""
+        self._held_posted = False
+
+    def answered(self, event: Event) -> None:
+        self._attempted.add(event.seq)
+        self._wake()
 
     def woken(self) -> None:
         """The pending EventsArrived was handled: the next arrival posts another."""

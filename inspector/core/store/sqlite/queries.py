@@ -18,9 +18,11 @@ from inspector.core.store.filter import Query, Term, since_seconds
 from inspector.core.store.sqlite import search as text_index
 
 _ROW = ("seq, id, received_at, method, path, query, kind, summary, body_size AS size, "
-        "verdict, status, refused, provider, result_status AS result, result_ms")
+        "verdict, status, refused, provider, result_status AS result, result_ms, rule, "
+        "answer_note")
 _EVENT = ("seq, id, received_at, method, path, query, http_version, client, scheme, headers, "
-          "body_size, status, refused, notes, provider, kind, summary, verdict, reason")
+          "body_size, status, refused, notes, provider, kind, summary, verdict, reason, rule, "
+          "answer_note")
 _ATTEMPT = ("id, seq AS event_seq, kind, at, method, url, status, elapsed_ms, error, "
             "response_headers, response_body, resigned, edited, forced, note")
 CHUNK = 500  # seqs per IN (...) list, well under SQLite's limit on parameters
@@ -182,9 +184,9 @@ def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
         return f"e.method IN ({','.join('?' * len(methods))})", list(methods)
     if name in ("verdict", "provider", "kind", "id"):
         return f"e.{name} = ?", [value]
-    if name == "path":
+    if name in ("path", "rule"):
         # GLOB: * and ? are wildcards, case-sensitive; '[' is taken literally.
-        return "e.path GLOB ?", [value.replace("[", "[[]")]
+        return f"e.{name} GLOB ?", [value.replace("[", "[[]")]
     if name == "result":
         if value == "failed":
             return "e.result_status = 0", []
@@ -192,6 +194,8 @@ def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
             return "+e.result_status IS NULL", []  # '+': most rows; a scan beats the index
         return _status_clause("e.result_status", value)
     if name == "answered":
+        if value == "none":  # a fault: closed, reset or timed out without an answer
+            return "e.status = 0", []
         return _status_clause("e.status", value)
     if name == "since":
         # Two-sided, so SQLite expects few rows and uses the received_at index.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from inspector.core.store.errors import StoreError, explain
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Version 1 of the schema; later versions are the MIGRATIONS below (a new database runs them
 # all, so every database reaches the same schema by the same steps).
@@ -123,5 +123,13 @@ def _migrate_v5(conn: sqlite3.Connection) -> None:
                  "upto INTEGER NOT NULL DEFAULT 0)")
 
 
+def _migrate_v6(conn: sqlite3.Connection) -> None:
+    """Answer rules: the rule that decided each event's answer, and how it was answered when
+    that needs saying (a sequence's step, a fault, a breakpoint). No index: `rule:` scans,
+    and ingest pays nothing more."""
+    conn.execute("ALTER TABLE events ADD COLUMN rule TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE events ADD COLUMN answer_note TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _create_v1, _migrate_v2, _migrate_v3, _migrate_v4, _migrate_v5]
+    _create_v1, _migrate_v2, _migrate_v3, _migrate_v4, _migrate_v5, _migrate_v6]

@@ -21,7 +21,7 @@ from inspector.core.store.sqlite import feed, queries
 # Event fields stored as they are; headers and notes are stored as JSON.
 _EVENT_PLAIN = ("seq", "id", "received_at", "method", "path", "query", "http_version",
                 "client", "scheme", "body_size", "status", "refused", "provider", "kind",
-                "summary", "verdict", "reason")
+                "summary", "verdict", "reason", "rule", "answer_note")
 _EVENT_COLUMNS = (*_EVENT_PLAIN, "headers", "notes")
 _event_plain = attrgetter(*_EVENT_PLAIN)
 _ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error",
@@ -190,8 +190,14 @@ def set_verdicts(conn: sqlite3.Connection, changes: Sequence[ops.VerdictChange],
 
 
 def set_answer(conn: sqlite3.Connection, op: ops.SetAnswer, keep: int) -> None:
-    """The answer, once known after the insert (respond-with-downstream)."""
-    conn.execute("UPDATE events SET status = ? WHERE seq = ?", (op.status, op.seq))
-    conn.execute("INSERT OR REPLACE INTO answers (seq, headers, body) VALUES (?, ?, ?)",
-                 (op.seq, json.dumps(op.answer.headers), op.answer.body))
+    """What the sender got, once known after the insert: a mirrored downstream answer, a
+    held request's, a fault's outcome. `answer` None: the default one (rebuilt from the
+    status); `note` None: unchanged."""
+    conn.execute("UPDATE events SET status = ?, answer_note = coalesce(?, answer_note) "
+                 "WHERE seq = ?", (op.status, op.note, op.seq))
+    if op.answer is None:
+        conn.execute("DELETE FROM answers WHERE seq = ?", (op.seq,))
+    else:
+        conn.execute("INSERT OR REPLACE INTO answers (seq, headers, body) VALUES (?, ?, ?)",
+                     (op.seq, json.dumps(op.answer.headers), op.answer.body))
     feed.note(conn, feed.UPDATE, [op.seq], keep=keep)

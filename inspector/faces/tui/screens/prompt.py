@@ -1,4 +1,5 @@
-"""Small modal dialogs: ask for a URL, confirm a destructive action."""
+"""Small modal dialogs: ask for a URL, confirm a destructive action; and the base of the
+editors that submit or cancel the same way (a rule, a held request's answer)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ class Dialog(ModalScreen[Any]):
             self._submit()
         else:
             self.dismiss(None)
+
+    def action_submit(self) -> None:
+        """For a key that submits (ctrl+s in the editors built on this)."""
+        self._submit()
 
     def _submit(self) -> None:
         self.dismiss("yes")

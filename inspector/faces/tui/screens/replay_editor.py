@@ -114,8 +114,10 @@ class ReplayEditor(ModalScreen[Edit | None]):
         Binding("ctrl+s", "send", "Send", priority=True),
     ]
 
-    def __init__(self, event: Event, target: str, signer: Signer | None = None) -> None:
+    def __init__(self, event: Event, target: str, signer: Signer | None = None, *,
+                 heading: str = "Replay with edits: ") -> None:
         super().__init__()
+        self.heading = heading
         self.event = event
         self.signer = signer
         try:
@@ -156,7 +158,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
     def compose(self) -> ComposeResult:
         event = self.event
         with Vertical():
-            title = Text("Replay with edits: ", style="bold")
+            title = Text(self.heading, style="bold")
             title.append_text(inert(f"{event.method} {event.target}", line=True, limit=200))
             if event.summary:
                 title.append("  ")

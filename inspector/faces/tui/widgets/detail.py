@@ -25,6 +25,7 @@ from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.delivery.resign import Expired, Signer, expired, signer_for
 from inspector.core.display import (
     DATE_TIME,
+    answered_text,
     byte_size,
     duration,
     local_time,
@@ -162,7 +163,11 @@ def overview(detail: Detail) -> RenderableType:
         table.add_row("Kind", inert(event.kind))
     if event.summary:
         table.add_row("Summary", inert(event.summary))
-    table.add_row("Answered", Text(status_text(event.status)))
+    table.add_row("Answered", Text(answered_text(event.status, event.answer_note)))
+    if event.rule:
+        table.add_row("Answer rule", inert(event.rule, "bold"))
+    if event.answer_note:
+        table.add_row("How", inert(event.answer_note))
     table.add_row("HTTP", inert(f"HTTP/{event.http_version}"))
     table.add_row("Id", inert(event.id))
     for note in [event.refused, *event.notes]:

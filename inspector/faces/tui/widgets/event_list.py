@@ -22,7 +22,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from inspector.core.display import human_size, kind_label, local_time, result_label, verdict_label
+from inspector.core.display import (
+    answer_label,
+    human_size,
+    kind_label,
+    local_time,
+    result_label,
+    verdict_label,
+)
 from inspector.core.model import Event, Row
 from inspector.core.sanitize import visible_line
 
@@ -40,6 +47,8 @@ COLUMNS: list[tuple[str, int | None]] = [
     ("signature", 11),
     ("result", 11),
 ]
+# Shown while answer rules or breakpoints exist: what the sender got, and from which rule.
+ANSWER_COLUMN = ("answer", 18)
 
 
 _BOLD = Style(bold=True)
@@ -124,6 +133,8 @@ class EventList(ScrollView, can_focus=True):
         self._by_user = False
         self._styles: dict[str, Style] | None = None
         self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
+        self._answers = False  # the answer column is shown
+        self._held: set[int] = set()  # seqs held at a breakpoint: not answered yet
 
     # -- data -------------------------------------------------------------------------------
 
@@ -197,6 +208,31 @@ class EventList(ScrollView, can_focus=True):
         self._resize_virtual()
         self._move(index)
         self.refresh()
+
+    @property
+    def show_answers(self) -> bool:
+        return self._answers
+
+    @show_answers.setter
+    def show_answers(self, show: bool) -> None:
+        """Show the answer column (what each sender got, and the rule that decided it)."""
+        if show != self._answers:
+            self._answers = show
+            self._width_for = -1
+            self._strips.clear()
+            self.refresh()
+
+    def set_held(self, seqs: set[int]) -> None:
+        """The events held at a breakpoint now (their answer column says so)."""
+        for seq in seqs ^ self._held:
+            self._strips.pop((seq, True), None)
+            self._strips.pop((seq, False), None)
+        self._held = seqs
+        self.refresh()
+
+    @property
+    def columns(self) -> list[tuple[str, int | None]]:
+        return [*COLUMNS[:-1], ANSWER_COLUMN, COLUMNS[-1]] if self._answers else COLUMNS
 
     def invalidate(self) -> None:
         """Forget cached rows (after a bulk change in the store)."""
@@ -399,10 +435,11 @@ class EventList(ScrollView, can_focus=True):
 
     def _column_widths(self, width: int) -> list[int]:
         if width != self._width_for:
-            fixed = sum(w for _, w in COLUMNS if w) + len(COLUMNS)
+            columns = self.columns
+            fixed = sum(w for _, w in columns if w) + len(columns)
             free = max(width - fixed, 20)
             path = max(min(free * 2 // 5, 48), 10)
-            self._widths = [w if w else 0 for _, w in COLUMNS]
+            self._widths = [w if w else 0 for _, w in columns]
             self._widths[2] = path
             self._widths[4] = max(free - path, 10)
             self._width_for = width
@@ -413,7 +450,7 @@ class EventList(ScrollView, can_focus=True):
         widths = self._column_widths(width)
         if y == 0:
             style = self._style_table()["header"]
-            cells = [title.upper() for title, _ in COLUMNS]
+            cells = [title.upper() for title, _ in self.columns]
             return self._strip(cells, [style] * len(cells), widths, style, width)
         index = int(self.scroll_y) + y - 1
         if index >= len(self.seqs):
@@ -466,6 +503,12 @@ class EventList(ScrollView, can_focus=True):
             base + st[verdict],
             base + st[result],
         ]
+        if self._answers:
+            fine = 200 <= row.status < 300 and not refused
+            held = row.seq in self._held
+            cells.insert(-1, f"‖ held {row.rule}".rstrip() if held else
+                         answer_label(row.status, row.rule, row.answer_note))
+            styles.insert(-1, base + st["mark" if held else "ok" if fine else "fail"])
         if row.seq in self.marked:
             return self._strip(cells, styles, widths, base, width, "●", base + st["mark"])
         return self._strip(cells, styles, widths, base, width)

@@ -31,6 +31,8 @@ class StatusBar(Widget):
     policy: reactive[str] = reactive("")  # the answer, when not the default
     tunnel: reactive[str] = reactive("")  # "https://x.trycloudflare.com" / "tunnel starting" …
     shown: reactive[int | None] = reactive(None)  # events the filter lets through, if any
+    held: reactive[int] = reactive(0)  # requests and forwards held at a breakpoint
+    breakpoint: reactive[str] = reactive("")  # "hold every request", … ("" none)
 
     def __init__(self, url: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -57,6 +59,11 @@ class StatusBar(Widget):
             text.append(f" · {self.marked:,} marked", style="bold magenta")
         text.append("  follow " + ("on" if self.follow else "off"),
                     style="green" if self.follow else "dim")
+        if self.held:
+            text.append("  ")
+            text.append(f"‖ {self.held:,} held (h)", style="bold black on yellow")
+        if self.breakpoint:
+            text.append(f"  ‖ {self.breakpoint}", style="bold yellow")
         if self.progress:
             text.append(f"  {self.progress}", style="bold yellow")
         if self.error:
@@ -70,7 +77,7 @@ class StatusBar(Widget):
             text.append_text(inert(self.forward_to, line=True, limit=50))
             if self.forward_waiting:
                 text.append(f" ({self.forward_waiting:,} waiting)", style="yellow")
-        elif self.replay_to:
+        if self.replay_to:
             text.append("  │ replay → ", style="dim")
             text.append_text(inert(self.replay_to, line=True, limit=60))
         if self.policy:

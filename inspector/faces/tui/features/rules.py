@@ -1,0 +1,55 @@
+"""Answer rules and breakpoints: the Rules screen, the held requests, and the `b` key that
+holds every request until you decide."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inspector.core.rules.rule import DEFAULT_HOLD
+from inspector.faces.tui.screens.held import HeldScreen
+from inspector.faces.tui.screens.rules import RulesScreen
+
+if TYPE_CHECKING:
+    from inspector.faces.tui.base import BaseApp
+
+
+def open_rules(app: BaseApp) -> None:
+    app.push_screen(RulesScreen(app.session), lambda _: show(app))
+
+
+def open_held(app: BaseApp) -> None:
+    app.push_screen(HeldScreen(app.session))
+
+
+def toggle_breakpoint(app: BaseApp) -> None:
+    """b: hold every request before it is answered (until you decide, or its deadline)."""
+    on = not app.session.rules.hold_all
+    app.session.set_breakpoint(on)
+    show(app)
+    app.notify(f"Every request is held until you decide (h), at most {DEFAULT_HOLD:g} s; "
+               "then it gets its answer." if on else
+               "Requests are answered at once again (those held stay until you decide).",
+               title="Breakpoint on" if on else "Breakpoint off", markup=False)
+
+
+def toggle_forward_breakpoint(app: BaseApp) -> None:
+    """Hold every forward before it leaves, to edit, send or skip it."""
+    on = not app.session.rules.hold_forwards
+    app.session.set_forward_breakpoint(on)
+    show(app)
+    where = "" if app.session.forwarder is not None else (
+        " (no forward target yet: Set forward target…)")
+    app.notify(f"Every forward is held before it leaves (h), at most {DEFAULT_HOLD:g} s; "
+               f"then it goes as it is{where}." if on else "Forwards leave at once again.",
+               title="Forward breakpoint on" if on else "Forward breakpoint off",
+               markup=False)
+
+
+def show(app: BaseApp) -> None:
+    """The header's breakpoints, and the list's answer column while rules or breakpoints
+    exist."""
+    rules = app.session.rules
+    app.status_bar.breakpoint = " · ".join(what for what, on in (
+        ("holding requests (b)", rules.hold_all), ("holding forwards", rules.hold_forwards))
+        if on)
+    app.event_list.show_answers = bool(rules.entries or rules.hold_all or rules.hold_forwards)

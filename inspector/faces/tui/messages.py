@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from inspector.core.capture.tunnel import TunnelState
+from inspector.core.control.protocol import ReceiverState
 
 
 @dataclass
@@ -31,3 +32,10 @@ class Notice(Message):
     """Something a person should read (config loaded, exposure warnings)."""
 
     text: str
+
+
+@dataclass
+class ReceiverChanged(Message):
+    """The receiver's live state (answer, forward target, tunnel); None: none runs."""
+
+    state: ReceiverState | None

@@ -1,4 +1,5 @@
-"""The top bar: where we listen, where replays go, how many events, follow mode."""
+"""The top bar: where we listen (or whose capture a viewer shows), where replays go, how many
+events, follow mode."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class StatusBar(Widget):
     policy: reactive[str] = reactive("")  # the answer, when not the default
     tunnel: reactive[str] = reactive("")  # "https://x.trycloudflare.com" / "tunnel starting" …
     shown: reactive[int | None] = reactive(None)  # events the filter lets through, if any
+    viewer: reactive[str] = reactive("")  # a viewer: "of http://… (pid 12)", or why none
 
     def __init__(self, url: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -42,7 +44,10 @@ class StatusBar(Widget):
     def render(self) -> Text:
         # Most important first: a narrow terminal cuts the end of the line.
         text = Text.assemble(("webhook-inspector", "bold"), "  ")
-        if self.url:
+        if self.viewer:
+            text.append("◇ viewer ", style="bold cyan")
+            text.append_text(inert(self.viewer, line=True, limit=90))
+        elif self.url:
             text.append("● ", style="green")
             text.append(self.url, style="bold underline")
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NoReturn
 
 import click
@@ -42,6 +43,8 @@ from inspector.faces.cli.commands.verify import verify
 
 # What only the process that receives uses: given to a TUI that opens as a viewer, said to
 # be ignored.
+DEFAULT_WEB_PORT = 8080
+DEFAULT_TABS = 8
 RECEIVER_ONLY = frozenset({
     "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
     "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
@@ -279,6 +282,45 @@ def serve(as_json: bool, **options: Any) -> None:
         asyncio.run(run_headless(session, as_json=as_json))
     finally:
         session.close()
+
+
+@cli.command()
+@partial(receiver_options, host="--receiver-host", port="--receiver-port")
+@click.option("--host", "web_host", default=DEFAULT_HOST, show_default=True,
+              help="Address of the web UI (bound wider, anyone with the link sees your "
+                   "events).")
+@click.option("--port", "web_port", default=DEFAULT_WEB_PORT, show_default=True,
+              type=click.IntRange(0, 65535), help="Port of the web UI (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the web UI in a browser.")
+@click.option("--max-tabs", default=DEFAULT_TABS, show_default=True,
+              type=click.IntRange(1, 100),
+              help="Browser tabs open at once (each one runs a viewer process).")
+def web(web_host: str, web_port: int, open_browser: bool, max_tabs: int,
+        **options: Any) -> None:
+    """Run the receiver (headless, as `serve` does) and the inspector's UI in a browser.
+
+    Each browser tab is a viewer of this receiver. The printed URL carries a token: open
+    it (or pass --open); the page then keeps a cookie instead. Anything else gets 401.
+    """
+    import asyncio
+
+    from inspector.faces.web.server import Tabs, run_web
+
+    settings = make_settings(**options)
+    config = options.get("config")
+    tabs = Tabs(settings.db, max_tabs, config=os.path.abspath(config) if config else None,
+                replay_to=settings.replay_to, resign=settings.resign)
+    session = open_session(settings)
+    try:
+        sock = bind(web_host, web_port)
+    except BindError as exc:
+        session.close()
+        fail(str(exc))
+    try:
+        asyncio.run(run_web(session, sock, tabs, host=web_host, open_browser=open_browser))
+    finally:
+        session.close()
+        sock.close()
 
 
 for command in (verify, trigger, export_command, import_command, connectly):

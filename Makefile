@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint bench screenshots clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/inspector $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The web UI's tests drive headless Chromium (Debian's chromium and chromium-driver). Installed
+# here when missing (as root); otherwise the test fails and says how, it never skips.
+browser:
+	@command -v chromedriver >/dev/null && { command -v chromium >/dev/null || \
+	  command -v chromium-browser >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make test: installing chromium and chromium-driver (the web UI tests)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -q chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "make test: the web UI tests need chromium and chromium-driver; as root:" \
+	      "apt-get install -y chromium chromium-driver"; \
+	  fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inspector tests bench

@@ -132,10 +132,18 @@ def table(results: dict[str, Any]) -> str:
             f"{_n(sc['end_s'], 3)} s  g {_n(sc['g_s'], 3)} s  G {_n(sc['G_s'], 3)} s"
             + (f"  (worst of {len(sc['launches'])} launches)" if len(sc["launches"]) > 1 else "")
         )
+    if fo := results.get("follow"):
+        feed, screen, idle = fo["feed"], fo["screen"], fo["idle_cpu_percent"]
+        lines.append(
+            f"{'viewer follows':<22}commit→feed p50 {_n(feed['p50_ms'])} ms max "
+            f"{_n(feed['max_ms'])} ms  commit→screen p50 {_n(screen['p50_ms'])} ms max "
+            f"{_n(screen['max_ms'])} ms ({fo['samples']} events"
+            + (f", {fo['missed']} missed" if fo["missed"] else "") + ")  idle CPU: viewer "
+            f"{_n(idle.get('viewer'), 1)}%, receiver {_n(idle.get('receiver'), 1)}%")
     checks = results.get("checks", [])
     if checks:
         lines.append("")
-        lines.append("targets (issue 3): " + "   ".join(
+        lines.append("targets (issues 3, 14): " + "   ".join(
             f"{c['name']} {c['value']} {_verdict(c)}" for c in checks))
     return "\n".join(lines)
 
@@ -186,6 +194,10 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         add("redraws≥4/s", rps, rps >= 4 and f["redraws"]["list_advanced"], f"{rps:.1f}")
         add("key≤150ms", key, key is not None and key <= 150 and not f["keys"]["missed"],
             _n(key))
+    if fo := results.get("follow"):
+        worst = fo["screen"]["max_ms"]
+        add("follow≤250ms", worst, worst is not None and worst <= 250 and not fo["missed"],
+            _n(worst))
     if sc := results.get("scale"):
         paint, rss = sc["first_paint_s"], sc["rss_mb"]
         jumps = [sc[k] for k in ("home_s", "end_s", "g_s", "G_s")]

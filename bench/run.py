@@ -5,7 +5,9 @@
   2. nothing lost: after each inspector run, acknowledged (2xx) vs stored events;
   3. latency at a steady ~200 req/s against the live TUI;
   4. the UI during a flood: list redraws per second and key latency, read from the terminal;
-  5. 100k stored events: first paint, memory, Home/End/g/G repaint.
+  5. 100k stored events: first paint, memory, Home/End/g/G repaint;
+  6. follow: a viewer (`inspector view`) of `inspector serve`: commit to viewer (the change
+     feed, and the screen), and the idle CPU of a viewer.
 With --rules N, ingest also runs the TUI with N answer rules (bench/rules.py), alternated
 with the others, and reports its rate against the same TUI without rules.
 Prints a table; writes bench/results/<timestamp>.json and bench/results/latest.json.
@@ -22,10 +24,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import fixture, load, phases, procs, report, rules, scale
+from bench import fixture, follow, load, phases, procs, report, rules, scale
 from bench.targets import Serve
 
-PHASES = ("ingest", "steady", "ui", "scale")
+PHASES = ("ingest", "steady", "ui", "scale", "follow")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.redraw_s = 3.0 if quick else 8.0
     args.presses = 4 if quick else 10
     args.launches = 1 if quick else 2
+    args.follow_samples = 6 if quick else 30
+    args.idle_s = 3.0 if quick else 10.0
     args.phases = [x for x in (args.only or PHASES) if not (x == "scale" and args.skip_scale)]
     return args
 
@@ -67,7 +71,7 @@ def http_impls(choice: str) -> tuple[list[str], list[str]]:
 
 
 def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> None:
-    wrk = load.ensure_wrk() if set(args.phases) - {"scale"} else ""
+    wrk = load.ensure_wrk() if set(args.phases) - {"scale", "follow"} else ""
     results["machine"] = report.machine(wrk)
     delivery = fixture.delivery(args.event)
     results["request"] = {"event": delivery.name, "path": delivery.path,
@@ -96,6 +100,11 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
                    f"{args.launches}x")
         results["scale"] = scale.run(args.cache_dir, folder, args.scale_events, main_http,
                                      args.launches)
+    if "follow" in args.phases:
+        phases.log(f"follow: a viewer of `inspector serve`, {args.follow_samples} events, "
+                   f"idle {args.idle_s:.0f} s")
+        results["follow"] = follow.run(folder, delivery, setup.secret, args.follow_samples,
+                                       args.idle_s)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -200,8 +200,8 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
                                         reject_invalid=False))
         answer = await post(base, connectly_event("text"), client)
         assert answer.status_code == 503 and answer.json()["ok"] is False
-        app.action_run("response-default")
-        assert app.session.live.policy == DEFAULT_POLICY
+        app.action_run("response-default")  # applied by a worker (a viewer's goes remote)
+        await wait_for(lambda: app.session.live.policy == DEFAULT_POLICY, what="the default")
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200
 
 

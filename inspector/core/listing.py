@@ -29,14 +29,19 @@ class Listing:
         self.store = store
         self.query: Query | None = None  # the active filter; None shows every event
         self._after = 0  # seqs up to here were checked against the filter
+        self._loaded = 0  # seqs up to here were counted when everything was loaded
         self.total = 0  # events in the store, less those waiting to be deleted
         # Deleted from the list, not yet from the store: seq -> (deadline, filter then).
         self._doomed: dict[int, tuple[float, Query | None]] = {}
 
     def everything(self) -> list[int]:
-        """Every stored event not waiting to be deleted (start-up, clear); resets the count."""
-        seqs = [s for s in self.store.seqs() if s not in self._doomed]
+        """Every stored event not waiting to be deleted (start-up, clear, a reload of the
+        feed); resets the count. A follower may report some of these again as inserted
+        (they were committed while this read): `admit` knows them."""
+        stored = self.store.seqs()
+        seqs = [s for s in stored if s not in self._doomed]
         self.total = len(seqs)
+        self._loaded = self._after = max(self._loaded, stored[-1] if stored else 0)
         return seqs
 
     # -- the filter ----------------------------------------------------------------------------
@@ -57,18 +62,32 @@ class Listing:
 
     def arrived(self, events: list[Event]) -> list[Event]:
         """Newly committed events (counted), and of those the ones the filter lets through."""
-        self.total += len(events)
-        if self.query is None or not events:
-            return events
-        fresh = [e for e in events if e.seq > self._after]
+        keep = set(self.admit([e.seq for e in events]))
+        return [e for e in events if e.seq in keep]
+
+    def admit(self, seqs: list[int]) -> list[int]:
+        """New events, by seq (counted), and of those the ones the filter lets through: one
+        indexed query, for the newest seqs only. Seqs loaded already are skipped."""
+        counted = [s for s in seqs if s > self._loaded]
+        self.total += len(counted)
+        if self.query is None:
+            return counted
+        fresh = [s for s in counted if s > self._after]
         if not fresh:
             return []
         try:
-            keep = set(self.store.search(self.query, after=self._after))
+            keep = set(self.store.search(self.query, after=min(fresh) - 1))
         except (FilterError, StoreError):
             keep = set()
-        self._after = fresh[-1].seq
-        return [e for e in fresh if e.seq in keep]
+        return [s for s in fresh if s in keep]
+
+    def gone(self, seqs: list[int]) -> None:
+        """Events deleted from the store, by this face or another process: counted again
+        (a count, once per deletion: they are rare). One of ours still in its undo window
+        can no longer be brought back."""
+        for seq in seqs:
+            self._doomed.pop(seq, None)
+        self.total = self.store.count() - len(self._doomed)
 
     def shown(self, listed: int) -> int | None:
         """What the header says beside the total: the list's length, when filtered."""

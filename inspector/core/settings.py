@@ -53,6 +53,12 @@ def env_value(name: str, environ: Mapping[str, str] | None = None) -> str:
     return _env(environ).get(name, "")
 
 
+def runtime_dir(environ: Mapping[str, str] | None = None) -> str:
+    """The folder the system keeps for this user's runtime files (XDG_RUNTIME_DIR; "" when
+    unset): where the control channel's socket goes."""
+    return _env(environ).get("XDG_RUNTIME_DIR", "")
+
+
 def secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     """The secret for any provider: CONNECTLY_WEBHOOK_SECRET, else INSPECTOR_SECRET."""
     env = _env(environ)

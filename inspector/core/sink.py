@@ -4,6 +4,10 @@ A face implements `Sink` (or subclasses `BaseSink` and overrides what it cares a
 subscribes it to the session (`Session.subscribe`). Every call happens on the event loop,
 after the fact (an event is committed before anyone hears of it), and must return quickly:
 the receiver shares the loop. Headless `serve` prints; the TUI posts messages that coalesce.
+
+A receiver's sinks hear of its own events through `committed` and of what other processes
+(viewers, an import) changed in the store through `changed`; a viewer's sinks hear of
+everything through `changed`, and of the receiver it views through `receiver`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from inspector.core.capture.tunnel import TunnelState
+from inspector.core.control.protocol import ReceiverState
 from inspector.core.model import Attempt, Event
+from inspector.core.store import Changes
 
 
 class Sink(Protocol):
@@ -21,6 +27,14 @@ class Sink(Protocol):
 
     def attempted(self, attempt: Attempt) -> None:
         """A replay or forward of `attempt.event_seq` is stored (its row's result changed)."""
+
+    def changed(self, changes: Changes) -> None:
+        """The store changed under another process's hand (the change feed): events it
+        inserted, rows it updated (a replay, a verdict), events it deleted, or a clear."""
+
+    def receiver(self, state: ReceiverState | None) -> None:
+        """The receiver's live state changed (its answer, secrets, tunnel; a viewer hears of
+        its receiver's); None: no receiver runs on the database (viewers only)."""
 
     def failed(self, message: str | None) -> None:
         """Events are not being stored (`message` says why, for a person); None: they are
@@ -48,6 +62,12 @@ class BaseSink:
         pass
 
     def attempted(self, attempt: Attempt) -> None:
+        pass
+
+    def changed(self, changes: Changes) -> None:
+        pass
+
+    def receiver(self, state: ReceiverState | None) -> None:
         pass
 
     def failed(self, message: str | None) -> None:
@@ -89,6 +109,14 @@ class Fanout:
     def attempted(self, attempt: Attempt) -> None:
         for sink in self._sinks:
             sink.attempted(attempt)
+
+    def changed(self, changes: Changes) -> None:
+        for sink in self._sinks:
+            sink.changed(changes)
+
+    def receiver(self, state: ReceiverState | None) -> None:
+        for sink in self._sinks:
+            sink.receiver(state)
 
     def failed(self, message: str | None) -> None:
         for sink in self._sinks:

@@ -36,6 +36,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TextIO
 
 from inspector.core.capture.tunnel import TunnelState
@@ -167,26 +169,42 @@ class Printer(BaseSink):
         self.err.flush()
 
 
-async def serve(session: Session, *, as_json: bool = False, out: TextIO | None = None,
-                err: TextIO | None = None) -> None:
-    """Run until SIGINT or SIGTERM, then stop gracefully."""
+@asynccontextmanager
+async def headless(session: Session, *, as_json: bool = False, out: TextIO | None = None,
+                   err: TextIO | None = None) -> AsyncIterator[TextIO]:
+    """The session started with a Printer, stopped gracefully on the way out; yields the
+    error stream (where `web` says where its UI is)."""
     out = out or sys.stdout
     err = err or sys.stderr
     session.subscribe(Printer(out, err, as_json=as_json,
                               forwarding=session.forwarder is not None))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await session.start()
     forward = f"; forwarding to {session.forwarder.target}" if session.forwarder else ""
     err.write(f"listening on {session.url} (database {session.store.path}){forward}; "
               "Ctrl+C stops\n")
     err.flush()
     try:
+        yield err
+    finally:
+        await session.stop()
+        err.write("stopped\n")
+
+
+async def until_stopped() -> None:
+    """Wait for SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await session.stop()
-    err.write("stopped\n")
+
+
+async def serve(session: Session, *, as_json: bool = False, out: TextIO | None = None,
+                err: TextIO | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop gracefully."""
+    async with headless(session, as_json=as_json, out=out, err=err):
+        await until_stopped()

@@ -620,15 +620,21 @@ def make_server(
     return server
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps a server to this machine (a host name other than
+    localhost may resolve to anything)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def exposure_warning(host: str) -> str | None:
     """A one-line warning when `host` makes the receiver reachable from other machines."""
-    if host == "localhost":
+    if is_loopback(host):
         return None
-    try:
-        if ipaddress.ip_address(host.strip("[]")).is_loopback:
-            return None
-    except ValueError:
-        pass  # a host name: it may resolve to anything
     where = "every network interface" if host in ("", "0.0.0.0", "::") else host
     return (f"warning: listening on {where} (--host {host or '0.0.0.0'}): anyone who can "
             "reach this machine can send it events. Behind a tunnel, keep the default "

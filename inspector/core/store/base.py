@@ -231,3 +231,10 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def data_version(self) -> int:
         """A number that changes when anything may have changed: cheap enough to poll."""
+
+    @abc.abstractmethod
+    def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
+        """Of the seqs a follower found inserted (`Changes.inserted`), those another process
+        stored: a receiver hears of its own events when they commit and follows the feed
+        for everything else. `upto`: the follower's cursor; what this store remembers of
+        its own inserts up to there is forgotten."""

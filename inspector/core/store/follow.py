@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from inspector.core.background import Background
 from inspector.core.store.base import Changes, Cursor, EventStore
 from inspector.core.store.errors import StoreError
 
@@ -22,8 +23,10 @@ OnChanges = Callable[[Changes], object]
 OnError = Callable[[str | None], object]
 
 
-class Follower:
+class Follower(Background):
     """Tells `on_changes` what changed in `store` after `cursor` (default: now)."""
+
+    name = "follow"
 
     def __init__(self, store: EventStore, on_changes: OnChanges, *,
                  cursor: Cursor | None = None, interval: float = INTERVAL,
@@ -35,19 +38,7 @@ class Follower:
         self.cursor = store.cursor() if cursor is None else cursor
         self._seen = -1  # data_version at the last read (-1: read at the first poll)
         self._failing = False
-        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="follow")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def poke(self) -> None:
         """Poll now rather than at the next tick (after a local write, say)."""

@@ -3,14 +3,19 @@ become Settings (core/settings.py, which also reads the environment); nothing he
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from inspector.core import redact
+from inspector.core.capture.receiver import DEFAULT_MAX_BODY
 from inspector.core.capture.server import BindError, bind, exposure_warning, protocol_class
+from inspector.core.control import presence
 from inspector.core.rules.rule import MAX_RETRIES
 from inspector.core.settings import (
     DEFAULT_HOST,
@@ -37,17 +42,31 @@ from inspector.faces.cli.commands.options import (
 from inspector.faces.cli.commands.trigger import trigger
 from inspector.faces.cli.commands.verify import verify
 
+# What only the process that receives uses: given to a TUI that opens as a viewer, said to
+# be ignored.
+DEFAULT_WEB_PORT = 8080
+DEFAULT_TABS = 8
+RECEIVER_ONLY = frozenset({
+    "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
+    "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
+    "delay", "reject_invalid"})
 
-def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by the TUI and `serve`."""
+db_option = click.option(
+    "--db", default=None, metavar="PATH",
+    help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing.")
+
+
+def receiver_options(fn: Callable[..., Any], *, host: str = "--host", port: str = "--port"
+                     ) -> Callable[..., Any]:
+    """Options shared by the TUI, `serve` and `web` (which names the receiver's address
+    --receiver-host and --receiver-port: its own --host and --port are the web UI's)."""
     options = [
-        click.option("--host", default=DEFAULT_HOST, show_default=True,
+        click.option(host, "host", default=DEFAULT_HOST, show_default=True,
                      help="Address to listen on (0.0.0.0 exposes it to your network)."),
-        click.option("--port", "-p", default=DEFAULT_PORT, show_default=True,
-                     type=click.IntRange(0, 65535),
+        click.option(port, *(["-p"] if port == "--port" else []), "port",
+                     default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
                      help="Port to listen on (0 picks a free one)."),
-        click.option("--db", default=None, metavar="PATH",
-                     help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing."),
+        db_option,
         secret_option,
         provider_secret_option,
         click.option("--replay-to", default="", metavar="URL",
@@ -102,7 +121,7 @@ def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def make_settings(max_body: str, **options: Any) -> Settings:
+def make_settings(max_body: str = str(DEFAULT_MAX_BODY), **options: Any) -> Settings:
     """The receiver's options, as Settings; a bad value is a usage error naming its flag."""
     try:
         settings = Settings.build(max_body=parse_size(max_body), **options)
@@ -125,18 +144,42 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     """Receive webhooks, see their signature verdicts, read them, replay them.
 
-    With no command, starts the terminal UI.
+    With no command, starts the terminal UI. On a database another inspector is receiving
+    into, it opens as a viewer of that one (see `inspector view`).
     """
     if ctx.invoked_subcommand is not None:
         return
-    run_tui(make_settings(follow=not no_follow, **options))
+    run_tui(open_session(make_settings(follow=not no_follow, **options),
+                         ignored=receiver_flags_given(ctx)))
 
 
-def open_session(settings: Settings) -> Any:
-    """Open the store and bind the port before any UI: failures are one clear line."""
+def receiver_flags_given(ctx: click.Context) -> list[str]:
+    """The receiver's own flags given on the command line (a viewer cannot use them)."""
+    return [param.opts[0] for param in ctx.command.params
+            if isinstance(param, click.Option) and param.name in RECEIVER_ONLY
+            and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
+
+
+def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any:
+    """Take the database, open the store and bind the port before any UI: failures are one
+    clear line. When another inspector receives into the database, the TUI (`ignored`: the
+    receiver flags it was given) opens as its viewer; `serve` and `web` (None) stop."""
     from inspector.core.session import Session
     from inspector.core.store.sqlite import dbcheck
 
+    claim = None
+    if settings.db != ":memory:":
+        try:
+            claim = presence.claim_database(settings.db)
+        except presence.Taken as taken:
+            if ignored is None:
+                fail(f"{taken}: `inspector view --db {settings.db}` shows it live; give this "
+                     "one another --db to receive separately")
+            note = f"{taken}: this one opens as its viewer"
+            return open_viewer(settings, [note + (f" (ignored: {', '.join(ignored)})"
+                                                  if ignored else "")])
+        except OSError:
+            pass  # a missing or read-only folder: the database check says it better
     notices: list[str] = []
     if settings.config_note:  # which file decides routes, secrets and answers
         notices.append(settings.config_note)
@@ -160,18 +203,47 @@ def open_session(settings: Settings) -> Any:
     except BindError as exc:
         fail(str(exc))
     try:
-        session = Session(settings, sock)
-    except StoreError as exc:
+        session = Session(settings, sock, claim=claim)
+    except (StoreError, presence.Taken, OSError) as exc:
         sock.close()
         fail(str(exc))
+    return _ready(session, notices)
+
+
+def open_viewer(settings: Settings, notices: list[str]) -> Any:
+    """A viewer of the database: no port, no search indexer, no tunnel."""
+    from inspector.core.session import Session
+    from inspector.core.store.sqlite import dbcheck
+
+    db = settings.db
+    if db == ":memory:":
+        fail("a ':memory:' database lives inside the process that receives into it: there "
+             "is nothing to view; give the --db that receiver uses", 2)
+    if not os.path.exists(db):
+        fail(f"{db} does not exist yet: start the receiver first (`inspector serve --db "
+             f"{db}` or `inspector --db {db}`), then view it")
+    problem = dbcheck.check(db, thorough=False)
+    if problem is not None:
+        fail(problem.message)
+    if settings.config_note:  # its routes decide this viewer's verdicts
+        notices.append(settings.config_note)
+    for notice in notices:
+        click.echo(notice, err=True)
+    try:
+        session = Session(settings, None, view=True)
+    except StoreError as exc:
+        fail(str(exc))
+    return _ready(session, notices)
+
+
+def _ready(session: Any, notices: list[str]) -> Any:
     redact.watch(session.secret_values)  # a secret set in the TUI is one too
     for notice in notices:  # before any face: the TUI shows them when it starts
         session.notice(notice)
     return session
 
 
-def run_tui(settings: Settings) -> None:
-    session = open_session(settings)
+def run_tui(session: Any) -> NoReturn:
     from inspector.faces.tui.app import InspectorApp
 
     app = InspectorApp(session)
@@ -180,6 +252,28 @@ def run_tui(settings: Settings) -> None:
     finally:
         session.close()
     sys.exit(app.return_code or 0)
+
+
+@cli.command()
+@db_option
+@secret_option
+@provider_secret_option
+@config_option
+@click.option("--replay-to", default="", metavar="URL",
+              help="Where `r` sends events (a URL ending in / gets the event's path).")
+@click.option("--resign", is_flag=True,
+              help="Re-sign replayed events that arrived valid (fresh timestamp).")
+@click.option("--no-follow", is_flag=True, help="Start with follow mode off.")
+def view(no_follow: bool, **options: Any) -> None:
+    """The terminal UI as a viewer of a database another inspector receives into.
+
+    It follows every event, replay, re-verification and delete within a fraction of a
+    second, and shows whose capture it is (the receiver's URL and pid). It runs no receiver
+    of its own: the answer, the secrets and the tunnel belong to the receiver, and the
+    command palette changes them there. With no receiver running it shows what is stored,
+    and picks up one that starts. `inspector` on such a database does the same.
+    """
+    run_tui(open_viewer(make_settings(follow=not no_follow, **options), []))
 
 
 @cli.command()
@@ -196,6 +290,45 @@ def serve(as_json: bool, **options: Any) -> None:
         asyncio.run(run_headless(session, as_json=as_json))
     finally:
         session.close()
+
+
+@cli.command()
+@partial(receiver_options, host="--receiver-host", port="--receiver-port")
+@click.option("--host", "web_host", default=DEFAULT_HOST, show_default=True,
+              help="Address of the web UI (bound wider, anyone with the link sees your "
+                   "events).")
+@click.option("--port", "web_port", default=DEFAULT_WEB_PORT, show_default=True,
+              type=click.IntRange(0, 65535), help="Port of the web UI (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the web UI in a browser.")
+@click.option("--max-tabs", default=DEFAULT_TABS, show_default=True,
+              type=click.IntRange(1, 100),
+              help="Browser tabs open at once (each one runs a viewer process).")
+def web(web_host: str, web_port: int, open_browser: bool, max_tabs: int,
+        **options: Any) -> None:
+    """Run the receiver (headless, as `serve` does) and the inspector's UI in a browser.
+
+    Each browser tab is a viewer of this receiver. The printed URL carries a token: open
+    it (or pass --open); the page then keeps a cookie instead. Anything else gets 401.
+    """
+    import asyncio
+
+    from inspector.faces.web.server import Tabs, run_web
+
+    settings = make_settings(**options)
+    config = options.get("config")
+    tabs = Tabs(settings.db, max_tabs, config=os.path.abspath(config) if config else None,
+                replay_to=settings.replay_to, resign=settings.resign)
+    session = open_session(settings)
+    try:
+        sock = bind(web_host, web_port)
+    except BindError as exc:
+        session.close()
+        fail(str(exc))
+    try:
+        asyncio.run(run_web(session, sock, tabs, host=web_host, open_browser=open_browser))
+    finally:
+        session.close()
+        sock.close()
 
 
 for command in (verify, trigger, export_command, import_command, connectly):

@@ -22,11 +22,12 @@ from inspector.core.capture.server import exposure_warning
 from inspector.core.session import Session
 from inspector.faces.tui import actions, failures
 from inspector.faces.tui.base import BaseApp
-from inspector.faces.tui.features import connectly, delete, filtering, rules
+from inspector.faces.tui.features import connectly, delete, filtering, following, rules
 from inspector.faces.tui.messages import (
     EventsArrived,
     HeldChanged,
     Notice,
+    ReceiverChanged,
     StoreFailed,
     TunnelChanged,
 )
@@ -71,9 +72,12 @@ class InspectorApp(BaseApp):
         status, settings = self.status_bar, self.session.settings
         status.replay_to = settings.replay_to
         status.follow = self.event_list.follow
-        status.forward_to = settings.forward_to
-        status.policy = "" if settings.policy.is_default else settings.policy.describe()
-        rules.show(self)
+        if self.session.view:  # the receiver's own settings come with its state
+            status.viewer = following.LOOKING
+        else:
+            status.forward_to = settings.forward_to
+            status.policy = "" if settings.policy.is_default else settings.policy.describe()
+            rules.show(self)
         self.event_list.load(self.listing.everything())
         self.show_counts()
         self.event_list.focus()
@@ -83,7 +87,7 @@ class InspectorApp(BaseApp):
         await self.session.start()
         for notice in said:
             self._say(notice)
-        warning = exposure_warning(settings.host)
+        warning = None if self.session.view else exposure_warning(settings.host)
         if warning:
             self.notify(warning.removeprefix("warning: "), title="Reachable from other machines",
                         severity="warning", timeout=20, markup=False)
@@ -109,10 +113,11 @@ class InspectorApp(BaseApp):
     def _draw_frame(self) -> None:
         self._frame_pending = False
         now = time.monotonic()
-        events, attempted = self.sink.take()
+        events, updated = self.sink.take()
+        following.apply_feed(self, self.sink.take_feed())
         self.event_list.append(self.listing.arrived(events))
-        if attempted:
-            self.detail_pane.changed(self.event_list.reread(attempted), busy=self.pacer.busy(now))
+        if updated:
+            self.detail_pane.changed(self.event_list.reread(updated), busy=self.pacer.busy(now))
         self.show_counts()
         self.status_bar.rate = self.pacer.drawn(now)
 
@@ -126,6 +131,9 @@ class InspectorApp(BaseApp):
 
     def on_tunnel_changed(self, message: TunnelChanged) -> None:
         connectly.tunnel_changed(self, message.state)
+
+    def on_receiver_changed(self, message: ReceiverChanged) -> None:
+        following.receiver_changed(self, message.state)
 
     def on_notice(self, message: Notice) -> None:
         self._say(message.text)

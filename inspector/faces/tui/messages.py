@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from inspector.core.capture.tunnel import TunnelState
+from inspector.core.control.protocol import ReceiverState
 
 
 @dataclass
@@ -37,3 +38,10 @@ class Notice(Message):
 class HeldChanged(Message):
     """The requests and forwards held at a breakpoint changed (one pending at a time; the
     app reads the session's holds)."""
+
+
+@dataclass
+class ReceiverChanged(Message):
+    """The receiver's live state (answer, forward target, tunnel); None: none runs."""
+
+    state: ReceiverState | None

@@ -2,23 +2,28 @@
 the app.
 
 Called on the loop, once per committed batch: the work here stays O(batch). Arrivals
-coalesce: events and attempts wait in the sink, and one `EventsArrived` is pending at a time;
-the app takes them all when it draws the next frame. Repeated storage errors are said once
-(again after 10 s, or when the wording changes).
+coalesce: events, attempts and what the change feed reports (other processes' inserts,
+updates, deletes) wait in the sink, and one `EventsArrived` is pending at a time; the app
+takes them all when it draws the next frame. Repeated storage errors are said once (again
+after 10 s, or when the wording changes).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from textual.message_pump import MessagePump
 
 from inspector.core.capture.tunnel import TunnelState
+from inspector.core.control.protocol import ReceiverState
 from inspector.core.model import Attempt, Event
+from inspector.core.store import Changes
 from inspector.faces.tui.messages import (
     EventsArrived,
     HeldChanged,
     Notice,
+    ReceiverChanged,
     StoreFailed,
     TunnelChanged,
 )
@@ -27,13 +32,23 @@ from inspector.faces.tui.pacing import Pacer
 REPEAT_ERROR = 10.0  # seconds before the same storage error is said again
 
 
+@dataclass(slots=True)
+class Feed:
+    """What other processes did to the store since the last frame."""
+
+    inserted: list[int] = field(default_factory=list)  # seqs, oldest first
+    deleted: list[int] = field(default_factory=list)
+    reload: bool = False  # a clear, or the feed lost track: read everything again
+
+
 class TuiSink:
     def __init__(self, target: MessagePump, pacer: Pacer) -> None:
         self._target = target
         self._pacer = pacer
         self._events: list[Event] = []
-        self._attempted: set[int] = set()  # seqs whose row changed: a replay/forward result
-        #   landed, or what the sender got (after a hold, a fault)
+        self._updated: set[int] = set()  # seqs whose rows changed: a result, a verdict,
+        #   what the sender got (after a hold, a fault)
+        self._feed = Feed()
         self._posted = False
         self._held_posted = False
         self._last_error = ("", 0.0)
@@ -44,8 +59,22 @@ class TuiSink:
         self._wake()
 
     def attempted(self, attempt: Attempt) -> None:
-        self._attempted.add(attempt.event_seq)
+        self._updated.add(attempt.event_seq)
         self._wake()
+
+    def changed(self, changes: Changes) -> None:
+        feed = self._feed
+        feed.reload = feed.reload or changes.reload or changes.cleared or \
+            bool(changes.deleted_upto)
+        feed.inserted.extend(changes.inserted)
+        feed.deleted.extend(changes.deleted)
+        self._updated.update(changes.updated)
+        if changes.inserted:
+            self._pacer.arrived(len(changes.inserted), time.monotonic())
+        self._wake()
+
+    def receiver(self, state: ReceiverState | None) -> None:
+        self._target.post_message(ReceiverChanged(state))
 
     def failed(self, message: str | None) -> None:
         if message is None:
@@ -75,7 +104,7 @@ class TuiSink:
         self._held_posted = False
 
     def answered(self, event: Event) -> None:
-        self._attempted.add(event.seq)
+        self._updated.add(event.seq)
         self._wake()
 
     def woken(self) -> None:
@@ -83,10 +112,16 @@ class TuiSink:
         self._posted = False
 
     def take(self) -> tuple[list[Event], set[int]]:
-        """Everything that arrived since the last frame: events, and seqs with new attempts."""
+        """Everything that arrived since the last frame: events, and seqs whose rows changed
+        (new attempts, and updates the feed reported)."""
         events, self._events = self._events, []
-        attempted, self._attempted = self._attempted, set()
-        return events, attempted
+        updated, self._updated = self._updated, set()
+        return events, updated
+
+    def take_feed(self) -> Feed:
+        """What other processes inserted and deleted since the last frame."""
+        feed, self._feed = self._feed, Feed()
+        return feed
 
     def _wake(self) -> None:
         if not self._posted:

@@ -238,3 +238,6 @@ class SqliteStore(EventStore):
 
     def data_version(self) -> int:
         return int(self._scalar("PRAGMA main.data_version"))
+
+    def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
+        return self._writer.own.foreign(inserted, upto)

@@ -14,7 +14,7 @@ import concurrent.futures
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from inspector.core.model import Event
@@ -42,6 +42,43 @@ Outcome = tuple[_Queued, Any, BaseException | None]
 _STOP = object()
 
 
+class Own:
+    """The seqs this writer inserted, as runs [first, last], until a follower saw them (so a
+    receiver following the feed can tell its own events from another process's imports).
+    Runs are noted inside the transaction, before COMMIT: whoever sees a seq committed finds
+    it noted. A transaction that fails takes its runs back."""
+
+    def __init__(self) -> None:
+        self._runs: list[list[int]] = []
+        self._lock = threading.Lock()
+
+    def note(self, runs: list[tuple[int, int]]) -> None:
+        """Runs of seqs inserted by this transaction, ascending."""
+        with self._lock:
+            for first, last in runs:
+                if self._runs and self._runs[-1][1] + 1 == first:
+                    self._runs[-1][1] = last
+                else:
+                    self._runs.append([first, last])
+
+    def take_back(self, runs: list[tuple[int, int]]) -> None:
+        """The transaction that noted `runs` (the newest ones) failed."""
+        with self._lock:
+            for first, _ in reversed(runs):
+                run = self._runs[-1]
+                if run[0] >= first:
+                    self._runs.pop()
+                else:
+                    run[1] = first - 1
+
+    def foreign(self, seqs: Sequence[int], upto: int) -> list[int]:
+        with self._lock:
+            runs = self._runs
+            out = [s for s in seqs if not any(first <= s <= last for first, last in runs)]
+            self._runs = [[max(first, upto + 1), last] for first, last in runs if last > upto]
+        return out
+
+
 class Writer:
     """Applies queued operations in group commits; resolves each waiter after the commit."""
 
@@ -53,6 +90,7 @@ class Writer:
         self.keep_changes = keep_changes
         self.prepare: Prepare | None = None
         self.committed = 0  # live events committed: the search indexer's traffic gauge
+        self.own = Own()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -104,11 +142,17 @@ class Writer:
             conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Queued]) -> None:
+        inserted: list[tuple[int, int]] = []
+        noted = False
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = self._apply(conn, batch)
+            results = self._apply(conn, batch, inserted)
+            self.own.note(inserted)
+            noted = True
             conn.execute("COMMIT")
         except Exception as exc:
+            if noted:
+                self.own.take_back(inserted)
             _rollback(conn)
             if _database_wide(exc):
                 # Locked, busy, full or read-only: each op alone would fail the same way,
@@ -121,8 +165,11 @@ class Writer:
             return
         self._settle([(q, result, None) for q, result in zip(batch, results, strict=True)])
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[_Queued]) -> list[Any]:
-        """Run a batch in order; runs of new events go in with one multi-row INSERT."""
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Queued],
+               inserted: list[tuple[int, int]]
+               ) -> list[Any]:
+        """Run a batch in order; runs of new events go in with one multi-row INSERT. The
+        seqs inserted are added to `inserted`, as runs (first, last)."""
         results: list[Any] = []
         run: list[Event] = []
         for queued in batch:
@@ -131,27 +178,40 @@ class Writer:
                 run.append(op.event)
                 continue
             if run:
-                results += writes.insert_many(conn, run, self.prepare)
-                self.committed += len(run)
+                results += self._insert(conn, run, inserted)
                 run = []
-            results.append(writes.apply(conn, op, self.keep_changes))
+            result = writes.apply(conn, op, self.keep_changes)
+            if type(op) is ops.ImportEvents:
+                inserted += [(event.seq, event.seq) for event in result]
+            results.append(result)
         if run:
-            results += writes.insert_many(conn, run, self.prepare)
-            self.committed += len(run)
+            results += self._insert(conn, run, inserted)
         return results
 
+    def _insert(self, conn: sqlite3.Connection, run: list[Event],
+                inserted: list[tuple[int, int]]
+                ) -> list[Event]:
+        events = writes.insert_many(conn, run, self.prepare)
+        self.committed += len(run)
+        inserted.append((events[0].seq, events[-1].seq))
+        return events
+
     def _one(self, conn: sqlite3.Connection, queued: _Queued) -> Outcome:
+        inserted: list[tuple[int, int]] = []
+        noted = False
         try:
             conn.execute("BEGIN IMMEDIATE")
-            (result,) = self._apply(conn, [queued])
+            (result,) = self._apply(conn, [queued], inserted)
+            self.own.note(inserted)
+            noted = True
             conn.execute("COMMIT")
             return queued, result, None
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            return queued, None, explain(exc, self.path)
         except Exception as exc:
+            if noted:
+                self.own.take_back(inserted)
             _rollback(conn)
-            return queued, None, exc
+            return queued, None, explain(exc, self.path) if isinstance(exc, sqlite3.Error) \
+                else exc
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}

@@ -1,5 +1,6 @@
 """What deliveries are answered (command palette): status, body, a header, a delay, 401 to
-invalid signatures, your app's own answer, or back to the default."""
+invalid signatures, your app's own answer, or back to the default. The answer belongs to the
+receiver: a viewer asks it through the control channel (Session.control)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from inspector.core.capture.answers import (
     check_status,
     read_body,
 )
+from inspector.core.control.protocol import ControlError
 from inspector.faces.tui.screens.prompt import TextPrompt
 
 if TYPE_CHECKING:
@@ -23,12 +25,17 @@ if TYPE_CHECKING:
 
 
 def set_policy(app: BaseApp, policy: ResponsePolicy) -> None:
+    """Have the receiver answer by `policy` (in a viewer, through the control channel); the
+    header shows it once the receiver says so."""
+    app.run_worker(_set_policy(app, policy), group="answer", exit_on_error=False)
+
+
+async def _set_policy(app: BaseApp, policy: ResponsePolicy) -> None:
     try:
-        app.session.set_policy(policy)
-    except PolicyError as exc:
+        await app.session.control.set_policy(policy)
+    except (PolicyError, ControlError) as exc:
         app.notify(str(exc), title="Cannot change the answer", severity="error", markup=False)
         return
-    app.status_bar.policy = "" if policy.is_default else policy.describe()
     app.notify(f"Deliveries are now answered: {policy.describe()}", markup=False)
 
 

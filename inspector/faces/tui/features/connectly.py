@@ -27,12 +27,12 @@ def tunnel_changed(app: BaseApp, state: TunnelState) -> None:
 
 
 def _tunnel_url(app: BaseApp) -> str | None:
-    tunnel = app.session.tunnel
-    if tunnel is None or tunnel.state.phase != "up":
+    state = app.session.tunnel_state
+    if state is None or state.phase != "up":
         app.notify("No tunnel is up: start the inspector with --tunnel cloudflared (or "
                    "ngrok, localtunnel, ssh).", severity="warning")
         return None
-    return tunnel.state.url
+    return state.url
 
 
 def _with_business_id(app: BaseApp, then: Callable[[str], object]) -> None:

@@ -13,16 +13,33 @@ if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
 
 
+def in_receiver(app: BaseApp, what: str) -> bool:
+    """Rules, breakpoints and held requests live in the process that receives; a viewer
+    says where to find them rather than edit a copy that answers nothing."""
+    if not app.session.view:
+        return True
+    app.notify(f"{what} belong to the receiver: use them in the inspector that receives "
+               "into this database (the header says which).", title="A viewer",
+               severity="warning", markup=False)
+    return False
+
+
 def open_rules(app: BaseApp) -> None:
+    if not in_receiver(app, "Answer rules"):
+        return
     app.push_screen(RulesScreen(app.session), lambda _: show(app))
 
 
 def open_held(app: BaseApp) -> None:
+    if not in_receiver(app, "Held requests"):
+        return
     app.push_screen(HeldScreen(app.session))
 
 
 def toggle_breakpoint(app: BaseApp) -> None:
     """b: hold every request before it is answered (until you decide, or its deadline)."""
+    if not in_receiver(app, "Breakpoints"):
+        return
     on = not app.session.rules.hold_all
     app.session.set_breakpoint(on)
     show(app)
@@ -34,6 +51,8 @@ def toggle_breakpoint(app: BaseApp) -> None:
 
 def toggle_forward_breakpoint(app: BaseApp) -> None:
     """Hold every forward before it leaves, to edit, send or skip it."""
+    if not in_receiver(app, "Breakpoints"):
+        return
     on = not app.session.rules.hold_forwards
     app.session.set_forward_breakpoint(on)
     show(app)

@@ -10,6 +10,7 @@ from textual.worker import get_current_worker
 
 from inspector.core.analysis.reverify import reverify as reverify_events
 from inspector.core.analysis.reverify import visible_first
+from inspector.core.control.protocol import ControlError
 from inspector.core.display import count
 from inspector.core.model import Row
 from inspector.core.signatures import PROVIDERS, mask
@@ -28,14 +29,24 @@ def set_secret(app: BaseApp) -> None:
 
     def chosen(result: tuple[str, str] | None) -> None:
         if result:
-            name, secret = result
-            app.session.set_secret(name, secret)
-            app.notify(f"{PROVIDERS[name].title} secret set ({mask(secret)}); "
-                       "re-verifying…", markup=False)
-            reverify(app)
+            app.run_worker(_set(app, *result), group="secret", exit_on_error=False)
 
     app.push_screen(SecretPrompt(choices, provider, mask(secrets.for_provider(provider))),
                     chosen)
+
+
+async def _set(app: BaseApp, name: str, secret: str) -> None:
+    """The receiver keeps it for what arrives next (a viewer sends it there too); this face
+    re-verifies what is stored, and every viewer sees the verdicts change."""
+    title = PROVIDERS[name].title
+    try:
+        await app.session.control.set_secret(name, secret)
+    except ControlError as exc:
+        app.notify(f"{exc}. It is set in this viewer only; re-verifying…",
+                   title=f"{title} secret", severity="warning", markup=False)
+    else:
+        app.notify(f"{title} secret set ({mask(secret)}); re-verifying…", markup=False)
+    reverify(app)
 
 
 def reverify(app: BaseApp) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from inspector.core.delivery.replay import ReplayError
 from inspector.faces.tui.features.replay import target_problem
+from inspector.faces.tui.features.rules import in_receiver
 from inspector.faces.tui.screens.prompt import URLPrompt
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ def replay_target(app: BaseApp) -> None:
 
 def forward_target(app: BaseApp) -> None:
     """Forward every new event to this URL from now on (empty: stop forwarding)."""
+    if not in_receiver(app, "Forwards"):
+        return
     current = app.session.live.forward_to
 
     def chosen(url: str | None) -> None:

@@ -158,11 +158,24 @@ class EventList(ScrollView, can_focus=True):
         Only the newest screenful become Rows now; older ones are read back from the store
         if the user ever scrolls to them.
         """
-        if not events:
-            return
-        self.seqs.extend([e.seq for e in events])
         for event in events[-(self.page + 8) :]:
             self._remember(Row.of(event))
+        self.add([e.seq for e in events])
+
+    def add(self, seqs: list[int]) -> None:
+        """New events by seq, their rows read when shown (another process stored them).
+        O(len(seqs)) at the end of the list; one stored out of order (an import beside a
+        receiver) is put in its place."""
+        if not seqs:
+            return
+        if not self.seqs or seqs[0] > self.seqs[-1]:
+            self.seqs.extend(seqs)
+        else:
+            for seq in seqs:
+                index = bisect_left(self.seqs, seq)
+                if index == len(self.seqs) or self.seqs[index] != seq:
+                    self.seqs.insert(index, seq)
+            self._strips.clear()
         self._resize_virtual()
         if self.follow or self.cursor < 0:
             self._set_cursor(len(self.seqs) - 1, by_user=False)

@@ -1,4 +1,5 @@
-"""The top bar: where we listen, where replays go, how many events, follow mode."""
+"""The top bar: where we listen (or whose capture a viewer shows), where replays go, how many
+events, follow mode."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class StatusBar(Widget):
     shown: reactive[int | None] = reactive(None)  # events the filter lets through, if any
     held: reactive[int] = reactive(0)  # requests and forwards held at a breakpoint
     breakpoint: reactive[str] = reactive("")  # "hold every request", … ("" none)
+    viewer: reactive[str] = reactive("")  # a viewer: "of http://… (pid 12)", or why none
 
     def __init__(self, url: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -44,7 +46,10 @@ class StatusBar(Widget):
     def render(self) -> Text:
         # Most important first: a narrow terminal cuts the end of the line.
         text = Text.assemble(("webhook-inspector", "bold"), "  ")
-        if self.url:
+        if self.viewer:
+            text.append("◇ viewer ", style="bold cyan")
+            text.append_text(inert(self.viewer, line=True, limit=90))
+        elif self.url:
             text.append("● ", style="green")
             text.append(self.url, style="bold underline")
         else:

@@ -1,0 +1,57 @@
+"""What other processes do to the capture: the change feed (their inserts, deletes, clears)
+and, in a viewer, the receiver it views (its URL and pid, its answer; when it stops, and
+when one starts again)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inspector.core.control.protocol import ReceiverState
+from inspector.faces.tui.features.filtering import apply_filter
+from inspector.faces.tui.sink import Feed
+
+if TYPE_CHECKING:
+    from inspector.faces.tui.base import BaseApp
+
+NO_RECEIVER = "no receiver runs on this database: showing what is stored"
+LOOKING = "looking for the receiver…"
+
+
+def apply_feed(app: BaseApp, feed: Feed) -> None:
+    """Reload, drop deleted rows, list new events (before this frame's own arrivals)."""
+    if feed.reload:
+        seqs = app.listing.everything()
+        query = app.listing.query
+        if query is None:
+            app.event_list.load(seqs)
+        else:  # the filter decides again what shows
+            apply_filter(app, query)
+        return
+    if feed.deleted:
+        app.event_list.discard(set(feed.deleted))
+        app.listing.gone(feed.deleted)
+    app.event_list.add(app.listing.admit(feed.inserted))
+
+
+def viewing(state: ReceiverState | None) -> str:
+    """The header's words for a viewer."""
+    return f"of {state.describe()}" if state is not None else NO_RECEIVER
+
+
+def receiver_changed(app: BaseApp, state: ReceiverState | None) -> None:
+    status = app.status_bar
+    status.policy = "" if state is None or state.policy.is_default else state.policy.describe()
+    if not app.session.view:
+        return
+    before = status.viewer
+    status.viewer = viewing(state)
+    status.forward_to = state.forward_to if state is not None else ""
+    if state is None:
+        status.tunnel = ""
+        if before != NO_RECEIVER and before != LOOKING:
+            app.notify("Still showing what is stored; a receiver started on this database "
+                       "is picked up.", title="The receiver stopped", severity="warning",
+                       timeout=10)
+    elif before == NO_RECEIVER:
+        app.notify(f"Following {state.describe()}.", title="A receiver started",
+                   markup=False)

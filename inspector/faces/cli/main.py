@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -26,6 +26,7 @@ from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
 from inspector.faces.cli.commands.options import (
     config_option,
+    fail,
     max_body_option,
     parse_size,
     provider_secret_option,
@@ -102,11 +103,6 @@ def make_settings(max_body: str, **options: Any) -> Settings:
         raise usage_error(exc) from exc
     redact.remember(*settings.secret_values())
     return settings
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,6 +22,7 @@ from inspector.core.settings import (
 from inspector.core.store import StoreError
 from inspector.faces import terminal
 from inspector.faces.cli.commands.connectly import connectly
+from inspector.faces.cli.commands.events import events
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
 from inspector.faces.cli.commands.options import (
@@ -36,6 +37,7 @@ from inspector.faces.cli.commands.options import (
 )
 from inspector.faces.cli.commands.trigger import trigger
 from inspector.faces.cli.commands.verify import verify
+from inspector.faces.cli.commands.wait import wait_command
 
 
 def receiver_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -186,7 +188,8 @@ def serve(as_json: bool, **options: Any) -> None:
         session.close()
 
 
-for command in (verify, trigger, export_command, import_command, connectly):
+for command in (verify, trigger, export_command, import_command, connectly, events,
+                wait_command):
     cli.add_command(command)
 
 

@@ -25,6 +25,7 @@ from inspector.faces.cli.commands.connectly import connectly
 from inspector.faces.cli.commands.events import events
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
+from inspector.faces.cli.commands.mcp import mcp_command
 from inspector.faces.cli.commands.options import (
     config_option,
     fail,
@@ -189,7 +190,7 @@ def serve(as_json: bool, **options: Any) -> None:
 
 
 for command in (verify, trigger, export_command, import_command, connectly, events,
-                wait_command):
+                wait_command, mcp_command):
     cli.add_command(command)
 
 

@@ -7,6 +7,7 @@ prints each matching event as it comes; the exit status says whether enough came
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 
@@ -66,6 +67,8 @@ def wait_command(expr: str, count: int, timeout: float, since: str, as_json: boo
         matched = asyncio.run(_wait(store, query, start, count, timeout, as_json))
     except StoreError as exc:
         fail(str(exc), DATABASE)
+    except KeyboardInterrupt:  # Ctrl+C: stopped by a person, quietly
+        sys.exit(130)
     finally:
         store.close()
     if len(matched) < count:

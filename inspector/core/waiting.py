@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from inspector.core import display
 from inspector.core.store import Changes, EventStore
-from inspector.core.store.filter import Query, Term, since_seconds
+from inspector.core.store.filter import FilterError, Query, Term, since_seconds
 from inspector.core.store.follow import INTERVAL, Follower, OnError
 
 ID_LENGTH = 26  # model.new_id
@@ -48,7 +48,10 @@ def start_of(store: EventStore, since: str, now: float | None = None) -> Start:
         if event is None:
             raise UnknownEvent(text)
         return Start(event.seq)
-    return Start(0, since_seconds(text, time.time() if now is None else now))
+    when = since_seconds(text, time.time() if now is None else now)
+    if display.utc_iso(when).startswith("?"):  # before year 1 or after 9999
+        raise FilterError(f"since:{text} is out of range (before year 1 or after 9999)")
+    return Start(0, when)
 
 
 def with_start(query: Query, start: Start) -> Query:

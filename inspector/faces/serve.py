@@ -41,25 +41,40 @@ from contextlib import asynccontextmanager
 from typing import TextIO
 
 from inspector.core.capture.tunnel import TunnelState
-from inspector.core.display import answered_text, duration, kind_label, local_time, verdict_label
-from inspector.core.model import Attempt, Event
+from inspector.core.display import (
+    TIME,
+    answered_text,
+    duration,
+    kind_label,
+    local_time,
+    result_label,
+    verdict_label,
+)
+from inspector.core.model import Attempt, Event, Row
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.session import Session
 from inspector.core.sink import BaseSink
 
 
 def line(event: Event) -> str:
-    """A one-line, terminal-safe description of an event. Every field (the method and the
-    kind come from the sender too) is made visible at once, after it is put together."""
-    when = local_time(event.received_at)
-    verdict = verdict_label(event.verdict)
-    kind = clip(kind_label(event.kind, event.refused, event.status) or "-", 60)
-    target = clip(event.target, 120)
-    summary = clip(event.summary or event.refused, 120)
-    rule = (f"  → {answered_text(event.status, event.answer_note)} ({clip(event.rule, 60)})"
+    """A one-line, terminal-safe description of an event, with the rule that answered it."""
+    rule = (f"→ {answered_text(event.status, event.answer_note)} ({clip(event.rule, 60)})  "
             if event.rule else "")
-    return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}"
-                        f"{rule}  {event.id}")
+    return row_line(Row.of(event), extra=rule)
+
+
+def row_line(row: Row, fmt: str = TIME, extra: str = "") -> str:
+    """A list row on one terminal-safe line (`inspector events list` too): the latest replay
+    or forward's result when there is one. Every field (the method and the kind come from
+    the sender too) is made visible at once, after it is put together."""
+    when = local_time(row.received_at, fmt)
+    verdict = verdict_label(row.verdict)
+    kind = clip(kind_label(row.kind, row.refused, row.status) or "-", 60)
+    target = clip(f"{row.path}?{row.query}" if row.query else row.path, 120)
+    summary = clip(row.summary or row.refused, 120)
+    result = result_label(row.result, row.result_ms)
+    return visible_line(f"{when} {row.method:<7} {target}  {kind}  {summary}  {verdict}  "
+                        + (f"{result}  " if result else "") + extra + row.id)
 
 
 def answer_line(event: Event) -> str:

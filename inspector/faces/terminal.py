@@ -9,7 +9,9 @@ stay byte-exact (they are inert by construction: JSON with ASCII escapes, or cur
 with octal escapes, so making them inert changes nothing).
 
 Nothing we print on purpose holds an escape sequence (no colours), so nothing is lost. The
-TUI draws through Textual's driver on the real terminal, not through these streams.
+TUI draws through Textual's driver on the real terminal, not through these streams. Output
+that is not for a terminal (`inspector events body` into a pipe, the MCP server's protocol
+on stdout) takes the stream underneath: `original`.
 """
 
 from __future__ import annotations
@@ -64,3 +66,9 @@ def install() -> None:
         sys.stdout = InertStream(sys.stdout, redacting=False)
     if not isinstance(sys.stderr, InertStream):
         sys.stderr = InertStream(sys.stderr, redacting=True)
+
+
+def original(stream: TextIO) -> TextIO:
+    """The stream under an `InertStream` (`stream` itself otherwise): for bytes that must go
+    out exactly, and never to a terminal unless the caller made them inert."""
+    return stream.stream if isinstance(stream, InertStream) else stream

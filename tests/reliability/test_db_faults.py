@@ -77,13 +77,18 @@ def tables(path: Path) -> set[str]:
 
 
 @contextlib.contextmanager
-def write_lock(path: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the database's write lock (BEGIN EXCLUSIVE) until released."""
+def write_lock(path: Path, *, readers_too: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the database's write lock (BEGIN EXCLUSIVE) until released.
+    `readers_too`: in exclusive locking mode, where even readers wait (in WAL mode they
+    otherwise never do)."""
+    exclusive = ("c.execute('PRAGMA locking_mode = EXCLUSIVE')\n" if readers_too else "")
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sqlite3, sys\n"
          f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+         + exclusive +
          "c.execute('BEGIN EXCLUSIVE')\n"
+         "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
          "print('held', flush=True)\n"
          "sys.stdin.readline()\n"
          "c.execute('COMMIT')\n"],

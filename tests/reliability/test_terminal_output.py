@@ -401,6 +401,21 @@ def test_every_command_writes_inert_bytes(tmp_path: Path) -> None:
     for event_id in ids:
         checked(run("verify", "--event", event_id, "--db", str(db)), f"verify --event {event_id}")
 
+    # events and wait, in text and JSON; fixture scripts are written inert too.
+    said = checked(run("events", "list", "--db", str(db), "--limit", "0"), "events list")
+    assert SEEN_CLIPBOARD in said and len(said.splitlines()) == len(deliveries())
+    checked(run("events", "list", "--db", str(db), "--json"), "events list --json")
+    for event_id in ids:
+        checked(run("events", "show", event_id, "--db", str(db)), f"events show {event_id}")
+        checked(run("events", "show", event_id, "--db", str(db), "--json"), "events show --json")
+    said = checked(run("wait", "--db", str(db), "--filter", "", "--since", ids[0],
+                       "--count", str(len(ids) - 1), "--timeout", "30"), "wait")
+    assert len(said.splitlines()) == len(ids)  # "waiting for …", then one line each
+    folder = tmp_path / "fixtures"
+    checked(run("export", "--db", str(db), "--format", "fixtures", str(folder)), "fixtures")
+    for script in folder.glob("*/replay.sh"):
+        assert_bytes_inert(str(script), script.read_bytes())
+
     # export in every format to the terminal, and import back.
     for fmt in ("jsonl", "har", "curl"):
         checked(run("export", "--db", str(db), "--format", fmt), f"export --format {fmt}")

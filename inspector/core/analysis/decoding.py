@@ -301,6 +301,21 @@ def pretty_json(value: Any) -> str | None:
         return None
 
 
+def readable_lines(decoded: Decoded) -> list[str]:
+    """The body as a person reads it: JSON indented, forms as key = value, text and XML as
+    they are, binary as a hex dump. Lines as they are: make them visible before showing."""
+    if decoded.kind == "empty":
+        return []
+    text: str | None = None
+    if decoded.kind == "json":
+        text = pretty_json(decoded.value)
+    elif decoded.kind == "form":
+        text = "\n".join(f"{k} = {v}" for k, v in decoded.form)
+    elif decoded.kind != "binary":
+        text = decoded.text
+    return hexdump(decoded.data) if text is None else text.split("\n")
+
+
 def hexdump(data: bytes, limit: int = 64 * 1024) -> list[str]:
     """Classic 16-bytes-per-line dump: offset, hex, ASCII."""
     lines = []

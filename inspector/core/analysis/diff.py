@@ -79,16 +79,7 @@ def body_lines(event: Event) -> list[str]:
     """The body as the Body tab shows it: JSON indented, forms as key = value, text as is,
     binary as a hex dump. Every line is made visible."""
     decoded = decoding.decode(event.body, event.headers, parse_limit=decoding.PRETTY_LIMIT)
-    if decoded.kind == "empty":
-        return []
-    text: str | None = None
-    if decoded.kind == "json":
-        text = decoding.pretty_json(decoded.value)
-    elif decoded.kind == "form":
-        text = "\n".join(f"{k} = {v}" for k, v in decoded.form)
-    elif decoded.kind != "binary":
-        text = decoded.text
-    lines = decoding.hexdump(decoded.data) if text is None else text.split("\n")
+    lines = decoding.readable_lines(decoded)
     out = []
     for line in lines[:BODY_LINES]:
         shown = visible_line(line)

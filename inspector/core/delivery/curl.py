@@ -19,7 +19,7 @@ switched off, so the target sees what the sender sent.
 
 from __future__ import annotations
 
-from inspector.core.delivery.replay import replay_headers, target_url
+from inspector.core.delivery.replay import replay_headers, request_path, target_url
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import has_unsafe
 
@@ -34,24 +34,34 @@ def curl_command(
     method: str | None = None,
     headers: HeaderList | None = None,
     body: bytes | None = None,
+    base_word: str | None = None,
+    body_file: str | None = None,
+    one_line: bool = False,
 ) -> str:
     """The command for `event` sent to `base_url` (path rule as replay: a base ending in /
     gets the event's path and query). Never to the event's own Host header: the sender
-    chose it, and a command aimed there would send the event wherever a stranger said."""
-    url = target_url(base_url, event)
+    chose it, and a command aimed there would send the event wherever a stranger said.
+
+    For a script: `base_word` is a shell word for the base URL (such as "$BASE"), then
+    always followed by the event's path; `body_file` names a file holding the exact body,
+    sent with `--data-binary @FILE` rather than from printf; `one_line` keeps it on one."""
+    if base_word is None:
+        url = shell_word(target_url(base_url, event).encode("latin-1"))
+    else:
+        url = base_word + shell_word(request_path(event).encode("latin-1"))
     method = method or event.method
     pairs = replay_headers(event.headers if headers is None else headers)
     data = event.body if body is None else body
     names = {name.lower() for name, _ in pairs}
 
-    args = [_method_arg(method), _arg(url.encode("latin-1")), "--path-as-is", "-g"]
+    args = [_method_arg(method), url, "--path-as-is", "-g"]
     lines = [" ".join(args)]
     for name, value in pairs:
         raw = f"{name}:".encode("latin-1")
         raw += b" " + value.encode("latin-1") if value else b""
         if not value:
             raw = raw[:-1] + b";"  # curl's syntax for a header with an empty value
-        lines.append(f"-H {_arg(raw)}")
+        lines.append(f"-H {shell_word(raw)}")
     sends_body = bool(data) or method.upper() not in _METHODS_WITHOUT_BODY
     # Switch off what curl would add on its own.
     for default in ("Accept", "User-Agent"):
@@ -61,12 +71,14 @@ def curl_command(
         lines.append("-H 'Content-Type:'")
     if len(data) > EXPECT_THRESHOLD and "expect" not in names:
         lines.append("-H 'Expect:'")
-    if data:
+    if data and body_file is not None:
+        lines.append(f"--data-binary @{shell_word(body_file.encode())}")
+    elif data:
         lines.append("--data-binary @-")
     elif sends_body:
         lines.append("--data-binary ''")
-    command = "curl " + " \\\n  ".join(lines)
-    if data:
+    command = "curl " + (" " if one_line else " \\\n  ").join(lines)
+    if data and body_file is None:
         command = f"printf '%b' {_printf_arg(data)} |\n{command}"
     return command
 
@@ -74,10 +86,10 @@ def curl_command(
 def _method_arg(method: str) -> str:
     if method.upper() == "HEAD":
         return "--head"  # -X HEAD would wait for a body that never comes
-    return f"-X {_arg(method.encode('latin-1'))}"
+    return f"-X {shell_word(method.encode('latin-1'))}"
 
 
-def _arg(raw: bytes) -> str:
+def shell_word(raw: bytes) -> str:
     """One shell word for these bytes: '...' when printable UTF-8, else via printf."""
     try:
         text = raw.decode("utf-8")

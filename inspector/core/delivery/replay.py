@@ -60,9 +60,14 @@ def target_url(base: str, event: Event) -> str:
     if parts.path in ("", "/") or parts.path.endswith("/"):
         if parts.query or parts.fragment:
             return base
-        target = event.target
-        return base.rstrip("/") + (target if target.startswith("/") else "/" + target)
+        return base.rstrip("/") + request_path(event)
     return base
+
+
+def request_path(event: Event) -> str:
+    """The event's path and query, always as a path (see `target_url`)."""
+    target = event.target
+    return target if target.startswith("/") else "/" + target
 
 
 def replay_headers(headers: HeaderList) -> HeaderList:

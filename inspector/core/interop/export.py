@@ -56,7 +56,7 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
         "scheme": event.scheme,
         "client": event.client,
         "headers": [[k, v] for k, v in event.headers],
-        "body_base64": _b64(event.body),
+        "body_base64": b64(event.body),
         "body_size": event.body_size,
         "status": event.status,
         "refused": event.refused,
@@ -68,7 +68,7 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
         "reason": event.reason,
         "answer": None if event.answer is None else {
             "headers": [[k, v] for k, v in event.answer.headers],
-            "body_base64": _b64(event.answer.body),
+            "body_base64": b64(event.answer.body),
         },
         "rule": event.rule,
         "answer_note": event.answer_note,
@@ -82,7 +82,7 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
                 "elapsed_ms": a.elapsed_ms,
                 "error": a.error,
                 "response_headers": [[k, v] for k, v in a.response_headers],
-                "response_body_base64": _b64(a.response_body),
+                "response_body_base64": b64(a.response_body),
                 "resigned": a.resigned,
                 "edited": a.edited,
                 "forced": a.forced,
@@ -93,7 +93,7 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
     }
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
@@ -187,7 +187,7 @@ def export(store: EventStore, seqs: list[int], fmt: str, out: IO[str],
     raise ValueError(f"unknown format {fmt!r}: use {', '.join(FORMATS)}")
 
 
-def _text(value: str) -> str:
+def header_text(value: str) -> str:
     """A stored header value (bytes as latin-1) as the text it most likely was."""
     raw = value.encode("latin-1")
     try:
@@ -197,15 +197,15 @@ def _text(value: str) -> str:
 
 
 def _har_headers(headers: HeaderList) -> list[dict[str, str]]:
-    return [{"name": _text(k), "value": _text(v)} for k, v in headers]
+    return [{"name": header_text(k), "value": header_text(v)} for k, v in headers]
 
 
-def _content(body: bytes) -> dict[str, Any]:
+def content(body: bytes) -> dict[str, Any]:
     """HAR text for a body: UTF-8 text as it is, anything else as base64."""
     try:
         return {"text": body.decode("utf-8")}
     except UnicodeDecodeError:
-        return {"text": _b64(body), "encoding": "base64"}
+        return {"text": b64(body), "encoding": "base64"}
 
 
 def har_entry(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
@@ -221,9 +221,10 @@ def har_entry(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
         "bodySize": len(event.body),
     }
     if event.body:
-        content = _content(event.body)
-        post: dict[str, Any] = {"mimeType": _text(event.content_type), "text": content["text"]}
-        if "encoding" in content:
+        text = content(event.body)
+        post: dict[str, Any] = {"mimeType": header_text(event.content_type),
+                                "text": text["text"]}
+        if "encoding" in text:
             post["comment"] = "not UTF-8: text is base64 (exact bytes in _webhookInspector)"
         request["postData"] = post
     entry: dict[str, Any] = {
@@ -255,9 +256,9 @@ def _har_response(event: Event) -> dict[str, Any]:
         "status": event.status, "statusText": display.status_phrase(event.status),
         "httpVersion": f"HTTP/{event.http_version}", "cookies": [],
         "headers": _har_headers(answer.headers),
-        "content": {"size": len(answer.body), "mimeType": _text(content_type),
-                    **_content(answer.body)},
-        "redirectURL": _text(header_value(answer.headers, "location") or ""),
+        "content": {"size": len(answer.body), "mimeType": header_text(content_type),
+                    **content(answer.body)},
+        "redirectURL": header_text(header_value(answer.headers, "location") or ""),
         "headersSize": -1, "bodySize": len(answer.body),
         "comment": "what the inspector answered the sender" + (
             "" if event.answer is not None else

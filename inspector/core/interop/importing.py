@@ -25,7 +25,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,7 +87,7 @@ class Limits:
 
 @dataclass(slots=True)
 class Imported:
-    format: str  # "jsonl" or "har"
+    format: str  # "jsonl", "har" or "fixtures"
     read: int = 0  # entries that passed every check
     added: int = 0  # new in the database (the others were there already)
     skipped: list[str] = field(default_factory=list)  # "line 3: time ...", one per entry
@@ -115,7 +115,7 @@ def read_file(data: IO[bytes], limits: Limits = Limits()) -> tuple[str, Iterator
             raise ImportFailed("the file is empty")
         return _har(first + rest, limits)
     try:
-        head = _loads(stripped)
+        head = loads(stripped)
     except Bad:
         head = None  # a pretty-printed HAR starts with "{" alone
     if isinstance(head, dict) and "log" not in head:
@@ -125,14 +125,14 @@ def read_file(data: IO[bytes], limits: Limits = Limits()) -> tuple[str, Iterator
         # Not one JSON document, but lines that look like records: JSON lines whose first
         # line is damaged. That line is skipped like any other bad one.
         with suppress(Bad):
-            _loads(blob)
+            loads(blob)
             return _har(blob, limits)
         stream = io.BytesIO(blob)
         return "jsonl", _jsonl(stream.readline(limits.max_line + 1), stream, limits)
     return _har(blob, limits)
 
 
-def _loads(raw: bytes | str) -> Any:
+def loads(raw: bytes | str) -> Any:
     """JSON, as Bad when it is not (deep nesting included)."""
     try:
         return json.loads(raw)
@@ -144,7 +144,7 @@ def _loads(raw: bytes | str) -> Any:
 
 def _har(blob: bytes, limits: Limits) -> tuple[str, Iterator[Entry]]:
     try:
-        doc = _loads(blob)
+        doc = loads(blob)
     except Bad as exc:
         raise ImportFailed(f"neither JSON lines nor HAR: {exc}") from None
     if not (isinstance(doc, dict) and isinstance(doc.get("log"), dict)
@@ -163,18 +163,18 @@ def _jsonl(first: bytes, rest: IO[bytes], limits: Limits) -> Iterator[Entry]:
                 raw = rest.readline(1 << 20)
             yield Entry(where, problem=f"longer than {limits.max_line:,} bytes")
         elif raw.strip():
-            yield _entry(where, partial(_from_line, raw, limits))
+            yield entry(where, partial(_from_line, raw, limits))
         raw = rest.readline(limits.max_line + 1)
         number += 1
 
 
 def _har_entries(entries: list[Any], limits: Limits) -> Iterator[Entry]:
-    for number, entry in enumerate(entries, 1):
-        yield _entry(f"HAR entry {number}", partial(_from_har_entry, entry, limits))
+    for number, item in enumerate(entries, 1):
+        yield entry(f"HAR entry {number}", partial(_from_har_entry, item, limits))
 
 
 def _from_line(raw: bytes, limits: Limits) -> tuple[Event, list[Attempt]]:
-    return from_record(_loads(raw), limits)
+    return from_record(loads(raw), limits)
 
 
 def _from_har_entry(entry: Any, limits: Limits) -> tuple[Event, list[Attempt]]:
@@ -184,7 +184,8 @@ def _from_har_entry(entry: Any, limits: Limits) -> tuple[Event, list[Attempt]]:
     return from_har(entry, limits), []
 
 
-def _entry(where: str, parse: Callable[[], tuple[Event, list[Attempt]]]) -> Entry:
+def entry(where: str, parse: Callable[[], tuple[Event, list[Attempt]]]) -> Entry:
+    """The entry `parse()` makes, or the reason it could not (its Bad)."""
     try:
         return Entry(where, parse())
     except Bad as exc:
@@ -562,6 +563,12 @@ def import_file(store: EventStore, data: IO[bytes], analyzer: Analyzer, *,
     skipped) and analysing each as a live event; bad entries are skipped and listed.
     ImportFailed when the file is neither format."""
     fmt, entries = read_file(data, limits)
+    return import_entries(store, fmt, entries, analyzer, batch=batch)
+
+
+def import_entries(store: EventStore, fmt: str, entries: Iterable[Entry], analyzer: Analyzer,
+                   *, batch: int = IMPORT_BATCH) -> Imported:
+    """Insert the entries that passed every check (see `import_file`), list the others."""
     result = Imported(fmt)
     pending: list[tuple[Event, list[Attempt]]] = []
     for entry in entries:

@@ -49,6 +49,8 @@ class Options(TypedDict, total=False):
     #   are exact without it, only slower); default True
     keep_changes: int  # change records the feed keeps (a follower further behind reloads);
     #   default KEEP_CHANGES
+    read_only: bool  # only read (scripts, agents): never write, migrate or index, never make
+    #   the receiver wait; the database must exist with this schema (StoreError otherwise)
 
 
 def open_store(path: str | os.PathLike[str], **options: Unpack[Options]) -> EventStore:

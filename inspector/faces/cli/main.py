@@ -28,10 +28,13 @@ from inspector.core.settings import (
 from inspector.core.store import StoreError
 from inspector.faces import terminal
 from inspector.faces.cli.commands.connectly import connectly
+from inspector.faces.cli.commands.events import events
 from inspector.faces.cli.commands.export import export_command
 from inspector.faces.cli.commands.import_ import import_command
+from inspector.faces.cli.commands.mcp import mcp_command
 from inspector.faces.cli.commands.options import (
     config_option,
+    fail,
     max_body_option,
     parse_size,
     provider_secret_option,
@@ -41,6 +44,7 @@ from inspector.faces.cli.commands.options import (
 )
 from inspector.faces.cli.commands.trigger import trigger
 from inspector.faces.cli.commands.verify import verify
+from inspector.faces.cli.commands.wait import wait_command
 
 # What only the process that receives uses: given to a TUI that opens as a viewer, said to
 # be ignored.
@@ -129,11 +133,6 @@ def make_settings(max_body: str = str(DEFAULT_MAX_BODY), **options: Any) -> Sett
         raise usage_error(exc) from exc
     redact.remember(*settings.secret_values())
     return settings
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -331,7 +330,8 @@ def web(web_host: str, web_port: int, open_browser: bool, max_tabs: int,
         sock.close()
 
 
-for command in (verify, trigger, export_command, import_command, connectly):
+for command in (verify, trigger, export_command, import_command, connectly, events,
+                wait_command, mcp_command):
     cli.add_command(command)
 
 

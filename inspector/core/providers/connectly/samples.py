@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from inspector.core.model import HeaderList, new_id
 from inspector.core.signatures import PROVIDERS, SignedRequest
@@ -193,3 +194,12 @@ def build(kind: str, *, secret: str | None = None, sets: list[str] | tuple[str, 
         when = time.time() if now is None else now
         headers += PROVIDERS["connectly"].sign(req, secret, when)
     return Sample(PATH, headers, body, bool(secret))
+
+
+def address(url: str) -> str:
+    """Where a sample goes: `url` as it is, or Connectly's usual path when it has none (or
+    just /), so `http://127.0.0.1:8765/` reaches the inspector the way Connectly would."""
+    parts = urlsplit(url)
+    if parts.path in ("", "/") and not parts.query:
+        return url.rstrip("/") + PATH
+    return url

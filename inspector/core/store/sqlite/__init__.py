@@ -10,6 +10,10 @@
 
 Searches use indexes and the trigram index kept in `<db>-search` by a background thread; the
 writer's own work does not grow.
+
+Opened `read_only` (the scripting commands: `inspector events`, `inspector wait`), a store
+never writes: its connections are SQLite read-only ones (`mode=ro`), it neither migrates nor
+indexes, and in WAL mode its reads never wait for the receiver's writer, nor make it wait.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from inspector.core.model import Answer, Attempt, Event, Row
 from inspector.core.store import ops
@@ -54,9 +59,14 @@ class SqliteStore(EventStore):
         synchronous: str = "NORMAL",
         index: bool = True,
         keep_changes: int = KEEP_CHANGES,
+        read_only: bool = False,
     ) -> None:
         """See inspector.core.store.open_store."""
         self._tempdir: str | None = None
+        self.read_only = read_only
+        if read_only and (str(path) == ":memory:" or not Path(path).is_file()):
+            raise StoreError(f"no database at {path}: start `inspector serve --db {path}` (or "
+                             "the TUI) first, or use --db with the file it writes")
         if str(path) == ":memory:":
             # A private file that is deleted on close: same code path, nothing kept.
             self._tempdir = tempfile.mkdtemp(prefix="inspector-")
@@ -72,12 +82,17 @@ class SqliteStore(EventStore):
         self._started = False
         conn = self._connect()
         try:
-            schema.migrate(conn, self.path)
+            if read_only:
+                schema.check_readable(conn, self.path)
+            else:
+                schema.migrate(conn, self.path)
         finally:
             conn.close()
-        self._search_ok = search.prepare(search.path_for(self.path))
+        side = search.path_for(self.path)
+        # A reader uses the index the receiver keeps, if there is one; it never makes one.
+        self._search_ok = os.path.isfile(side) if read_only else search.prepare(side)
         self._indexer: search.Indexer | None = None
-        if index and self._search_ok:
+        if index and self._search_ok and not read_only:
             self._indexer = search.Indexer(self.path, lambda: self._writer.committed)
 
     @property
@@ -92,6 +107,13 @@ class SqliteStore(EventStore):
 
     def _connect(self) -> sqlite3.Connection:
         try:
+            if self.read_only:
+                conn = sqlite3.connect(_read_only_uri(self.path), uri=True, isolation_level=None,
+                                       check_same_thread=False)
+                # Rarely needed in WAL mode (a crashed writer's log being recovered): wait
+                # for that rather than fail; a write lock never makes a reader wait.
+                conn.execute("PRAGMA busy_timeout = 3000")
+                return conn
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 3000")
@@ -106,9 +128,10 @@ class SqliteStore(EventStore):
             conn = self._connect()
             self._local.searchable = False
             if self._search_ok:
+                side = search.path_for(self.path)
                 try:
                     conn.execute("ATTACH DATABASE ? AS search",
-                                 (search.path_for(self.path),))
+                                 (_read_only_uri(side) if self.read_only else side,))
                     self._local.searchable = True
                 except sqlite3.Error:
                     pass  # searches scan instead
@@ -165,6 +188,8 @@ class SqliteStore(EventStore):
                loop: asyncio.AbstractEventLoop | None) -> None:
         if self._closed:
             raise StoreError("the store is closed")
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only")
         if not self._started:
             self.start()
         self._writer.submit(op, waiter, loop)
@@ -241,3 +266,8 @@ class SqliteStore(EventStore):
 
     def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
         return self._writer.own.foreign(inserted, upto)
+
+
+def _read_only_uri(path: str) -> str:
+    """A URI that opens `path` read-only (SQLite's URI syntax: the path percent-encoded)."""
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"

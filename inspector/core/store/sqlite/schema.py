@@ -67,10 +67,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path} was written by a newer webhook-inspector (schema {version}, "
-                f"this one knows {SCHEMA_VERSION}): upgrade, or use --db with another file"
-            )
+            raise _newer(path, version)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode})")
@@ -82,6 +79,31 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
             conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise explain(exc, path) from exc
+
+
+def check_readable(conn: sqlite3.Connection, path: str) -> None:
+    """What a read-only connection needs: an inspector database of this very schema (a
+    reader cannot migrate one). StoreError saying what to do otherwise."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise _newer(path, version)
+        if version == 0 or not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone():
+            raise StoreError(f"{path} is not an inspector database: use --db with the file "
+                             "`inspector serve` writes")
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} has the schema of an older webhook-inspector ({version}; this one "
+                f"reads {SCHEMA_VERSION}): start `inspector serve --db {path}` once to upgrade it")
+    except sqlite3.Error as exc:
+        raise explain(exc, path) from exc
+
+
+def _newer(path: str, version: int) -> StoreError:
+    return StoreError(f"{path} was written by a newer webhook-inspector (schema {version}, this "
+                      f"one knows {SCHEMA_VERSION}): upgrade, or use --db with another file")
 
 
 def _create_v1(conn: sqlite3.Connection) -> None:

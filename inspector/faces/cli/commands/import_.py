@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO
+from pathlib import Path
 
 import click
 
 from inspector.core import display, redact
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.interop.importing import MAX_SHOWN_PROBLEMS, ImportFailed, Limits, import_file
+from inspector.core.interop import fixtures
+from inspector.core.interop.importing import (
+    MAX_SHOWN_PROBLEMS,
+    Imported,
+    ImportFailed,
+    Limits,
+    import_entries,
+    import_file,
+)
 from inspector.core.settings import OptionError, default_db, read_secrets
-from inspector.core.store import StoreError, open_store
+from inspector.core.store import EventStore, StoreError, open_store
 from inspector.faces.cli.commands.options import (
     config_option,
     max_body_option,
@@ -25,7 +33,7 @@ from inspector.faces.cli.commands.verify import load as load_config
 
 
 @click.command("import", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("file", type=click.File("rb"))
+@click.argument("source", metavar="FILE|DIR", type=click.Path(allow_dash=True))
 @click.option("--db", default=None, metavar="PATH",
               help="Event database [default: yours; created if missing].")
 @secret_option
@@ -33,10 +41,11 @@ from inspector.faces.cli.commands.verify import load as load_config
 @config_option
 @public_url_option
 @max_body_option
-def import_command(file: BinaryIO, db: str | None, secret: str | None,
+def import_command(source: str, db: str | None, secret: str | None,
                    provider_secrets: tuple[str, ...], config: str | None, public_url: str,
                    max_body: str) -> None:
-    """Import events from FILE (JSON lines from `inspector export`, or HAR; - reads stdin).
+    """Import events from FILE (JSON lines from `inspector export`, or HAR; - reads stdin),
+    or from a DIR of fixtures (`inspector export --format fixtures`).
 
     Every field is checked as a live request is; verdicts, kinds and summaries are never
     taken from the file but computed again from the bytes, with the secrets given here (as
@@ -60,9 +69,9 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from exc
     try:
-        result = import_file(store, file, analyzer, limits=limits)
+        result = _import(store, source, analyzer, limits)
     except ImportFailed as exc:
-        raise click.ClickException(f"{file.name}: {exc}") from exc
+        raise click.ClickException(f"{source}: {exc}") from exc
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -74,9 +83,21 @@ def import_command(file: BinaryIO, db: str | None, secret: str | None,
     if result.skipped:
         skipped = len(result.skipped)
         click.echo(f"error: skipped {display.count(skipped, 'bad entry', 'bad entries')} of "
-                   f"{file.name}:", err=True)
+                   f"{source}:", err=True)
         for problem in result.skipped[:MAX_SHOWN_PROBLEMS]:
             click.echo(f"  {problem}", err=True)
         if skipped > MAX_SHOWN_PROBLEMS:
             click.echo(f"  … and {skipped - MAX_SHOWN_PROBLEMS:,} more", err=True)
         sys.exit(1)
+
+
+def _import(store: EventStore, source: str, analyzer: Analyzer, limits: Limits) -> Imported:
+    """A fixtures folder, or a file (- for stdin)."""
+    if source != "-" and Path(source).is_dir():
+        entries = fixtures.read(Path(source), limits)
+        return import_entries(store, fixtures.FORMAT, entries, analyzer)
+    try:
+        with click.open_file(source, "rb") as data:
+            return import_file(store, data, analyzer, limits=limits)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {source}: {exc.strerror or exc}") from exc

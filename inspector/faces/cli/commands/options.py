@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -46,3 +47,9 @@ def parse_size(value: str) -> int:
 def usage_error(exc: OptionError) -> click.BadParameter:
     """A bad option value (from core/settings.py) as click's usage error (exit status 2)."""
     return click.BadParameter(str(exc), param_hint=exc.option)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr ("error: ..."), then exit with `code`."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)

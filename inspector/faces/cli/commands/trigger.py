@@ -8,16 +8,22 @@ could not be reached, 2 for a usage error.
 from __future__ import annotations
 
 import time
-from typing import NoReturn
-from urllib.parse import urlsplit
 
 import click
 import httpx
 
 from inspector.core import redact
-from inspector.core.providers.connectly.samples import KINDS, PATH, SampleError, build, parse_set
+from inspector.core.providers.connectly.samples import (
+    KINDS,
+    PATH,
+    SampleError,
+    address,
+    build,
+    parse_set,
+)
 from inspector.core.sanitize import clip, visible, visible_line
 from inspector.core.settings import secret_from_env
+from inspector.faces.cli.commands.options import fail
 
 SHOWN = 2000  # characters of a response body printed
 
@@ -31,10 +37,7 @@ def target(url: str) -> str:
         httpx.URL(url)  # what httpx refuses to send (a control character, a bad port)
     except (ReplayError, httpx.InvalidURL) as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from exc
-    parts = urlsplit(url)
-    if parts.path in ("", "/") and not parts.query:
-        return url.rstrip("/") + PATH
-    return url
+    return address(url)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,8 +102,3 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
             if body:
                 click.echo(visible(clip(body, SHOWN)) if repeat == 1
                            else visible_line(clip(body, 200)))
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(1)

@@ -55,18 +55,14 @@ class Live:
         return self.resolver.public_url
 
     def secret_values(self) -> list[str | None]:
-        secrets = self.secrets
-        return [secrets.default, *secrets.by_provider.values(), self.connectly_api_key]
+        return [*self.secrets.values(), self.connectly_api_key]
 
 
 class Session:
     def __init__(self, settings: Settings, sock: socket.socket | None) -> None:
         """`sock` is bound by the caller (before any UI starts); None runs without a receiver."""
         self.settings = settings
-        secrets = settings.secrets
-        self.resolver = Resolver(settings.routes,
-                                 Secrets(secrets.default, dict(secrets.by_provider)),
-                                 settings.public_url)
+        self.resolver = Resolver(settings.routes, settings.secrets.copy(), settings.public_url)
         self.analyzer = Analyzer(resolver=self.resolver)
         self.responder = Responder(settings.policy, settings.routes)
         self.store = open_store(settings.db, prepare=self.analyzer.analyze)
@@ -136,7 +132,7 @@ class Session:
     def set_secret(self, provider: str, secret: str) -> None:
         """Use `secret` for `provider` from now on (stored events keep their verdicts until
         they are verified again)."""
-        self.live.secrets.by_provider[provider] = secret
+        self.live.secrets.by_provider[provider] = (secret,)
 
     async def remember_target(self, base: str) -> bool:
         """Make `base` the replay target offered next time (kept in the store across runs);

@@ -12,7 +12,7 @@ from inspector.core.analysis.reverify import reverify as reverify_events
 from inspector.core.analysis.reverify import visible_first
 from inspector.core.display import count
 from inspector.core.model import Row
-from inspector.core.signatures import PROVIDERS, mask
+from inspector.core.signatures import PROVIDERS, mask, masks
 from inspector.faces.tui.screens.secret import SecretPrompt
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def set_secret(app: BaseApp) -> None:
                        "re-verifying…", markup=False)
             reverify(app)
 
-    app.push_screen(SecretPrompt(choices, provider, mask(secrets.for_provider(provider))),
+    app.push_screen(SecretPrompt(choices, provider, masks(secrets.for_provider(provider))),
                     chosen)
 
 

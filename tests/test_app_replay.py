@@ -144,7 +144,7 @@ async def test_an_event_that_arrived_without_a_secret_is_resigned_once_it_verifi
         await wait_for(lambda: events.row(events.seqs[0]).verdict == "valid", what="verified")
         await pilot.press("s")
         await wait_for(lambda: recorder.requests, what="the re-signed replay")
-        await app.workers.wait_for_complete()
+        await wait_for(lambda: not any(w.is_running for w in app.workers), what="workers done")
     assert len(recorder.requests) == 1
     got = recorder.requests[0]
     assert signature_ok(got.body, got.header("x-connectly-hmac-sha256"))

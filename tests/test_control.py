@@ -23,6 +23,7 @@ from inspector.core.control import presence
 from inspector.core.control.client import Link
 from inspector.core.control.protocol import ControlError, ReceiverState
 from inspector.core.session import Session
+from inspector.core.signatures import Secrets
 from inspector.core.sink import BaseSink
 from tests.conftest import SECRET, connectly_event, make_runtime, make_settings, wait_for
 
@@ -138,10 +139,10 @@ async def test_the_control_channel_is_private_and_changes_the_live_answer(
         assert any("A viewer changed the answer: 503" in n for n in receiver.notices)
 
         await link.request("set_secret", provider="stripe", secret="whsec_from_a_viewer")
-        assert receiver.live.secrets.by_provider["stripe"] == "whsec_from_a_viewer"
+        assert receiver.live.secrets.by_provider["stripe"] == ("whsec_from_a_viewer",)
         got = await link.request("secrets")
-        assert got["secrets"]["by_provider"]["stripe"] == "whsec_from_a_viewer"
-        assert got["secrets"]["default"] == SECRET
+        assert got["secrets"]["by_provider"]["stripe"] == ["whsec_from_a_viewer"]
+        assert got["secrets"]["default"] == [SECRET]
     finally:
         await link.stop()
         await receiver.stop()
@@ -179,7 +180,7 @@ async def test_a_viewer_session_mirrors_the_receiver_and_sees_it_stop_and_start(
     settings = make_settings(tmp_path)
     receiver = make_runtime(settings)
     await receiver.start()
-    viewer = Session(replace(settings, secrets=replace(settings.secrets, default=None)), None,
+    viewer = Session(replace(settings, secrets=Secrets()), None,
                      view=True)
     heard: list[ReceiverState | None] = []
 
@@ -193,14 +194,14 @@ async def test_a_viewer_session_mirrors_the_receiver_and_sees_it_stop_and_start(
         await wait_for(lambda: viewer.remote is not None, what="the receiver")
         assert viewer.url == receiver.url and viewer.store.indexed_upto() == 0
         # Its secrets serve the viewer too (the Signature tab, re-signing).
-        await wait_for(lambda: viewer.live.secrets.default == SECRET, what="the secrets")
+        await wait_for(lambda: viewer.live.secrets.default == (SECRET,), what="the secrets")
         await viewer.control.set_policy(ResponsePolicy(status=202))
         await wait_for(lambda: viewer.live.policy.status == 202, what="the policy, mirrored")
         assert receiver.live.policy.status == 202
         # A secret set in a viewer serves it at once, and the receiver from now on.
         await viewer.control.set_secret("github", "a-github-secret")
-        assert viewer.live.secrets.by_provider["github"] == "a-github-secret"
-        assert receiver.live.secrets.by_provider["github"] == "a-github-secret"
+        assert viewer.live.secrets.by_provider["github"] == ("a-github-secret",)
+        assert receiver.live.secrets.by_provider["github"] == ("a-github-secret",)
         await wait_for(lambda: heard[-1] is not None and heard[-1].secrets == 1,
                        what="the secrets counter, pushed")
 

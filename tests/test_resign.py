@@ -141,7 +141,7 @@ def test_an_event_that_verifies_under_another_scheme_is_not_vouched_for() -> Non
 def test_a_route_pins_the_scheme_and_secret() -> None:
     spec = HmacSpec(header="X-Sig", prefix="sha256=", template="{timestamp}.{body}",
                     timestamp_header="X-Ts")
-    route = ConfigRoute("/linear/*", Generic(spec), "route-secret")
+    route = ConfigRoute("/linear/*", Generic(spec), ("route-secret",))
     analyzer = Analyzer(Secrets(default="global"), routes=[route])
     event = Event(new_id(), 0.0, "POST", "/linear/1", "", [("X-Sig", "sha256=00"),
                                                           ("X-Ts", "1")], b'{"a":1}')

@@ -36,9 +36,15 @@ def request(headers: dict[str, str], body: bytes = b"{}") -> SignedRequest:
 
 def test_traits_come_from_the_schemes() -> None:
     stamped = {name for name, p in PROVIDERS.items() if p.timestamped}
-    assert stamped == {"stripe", "slack", "standard-webhooks", "svix"}  # not Twilio
-    assert all(p.resignable for p in PROVIDERS.values())
-    assert {p.tolerance for p in PROVIDERS.values() if p.timestamped} == {300}
+    assert stamped == {"stripe", "slack", "standard-webhooks", "svix", "clerk", "resend",
+                       "gitlab", "calendly", "zoom", "hubspot", "paddle", "twitch",
+                       "mailgun"}  # not Twilio
+    # The private key stays with the sender; Mailgun's signature is inside the body.
+    assert {n for n, p in PROVIDERS.items() if not p.resignable} == {
+        "discord", "sendgrid", "mailgun"}
+    assert {(n, p.tolerance) for n, p in PROVIDERS.items() if p.timestamped
+            and p.tolerance != 300} == {("calendly", 180), ("zoom", 0), ("paddle", 5),
+                                        ("twitch", 600), ("mailgun", 900)}
     with_stamp = Generic(HmacSpec(header="X-Sig", timestamp_header="X-Ts", tolerance=60))
     assert with_stamp.timestamped and with_stamp.tolerance == 60
     without = Generic(HmacSpec(header="X-Sig", tolerance=60))
@@ -46,9 +52,9 @@ def test_traits_come_from_the_schemes() -> None:
 
 
 def test_a_route_pins_provider_and_secret_and_says_what_to_set() -> None:
-    routes = [Route("/pinned", PROVIDERS["github"], ROUTE_SECRET),
-              Route("/missing", PROVIDERS["stripe"], None, "STRIPE_X", "inspector.toml:7"),
-              Route("/auto", None, ROUTE_SECRET)]
+    routes = [Route("/pinned", PROVIDERS["github"], (ROUTE_SECRET,)),
+              Route("/missing", PROVIDERS["stripe"], (), "STRIPE_X", "inspector.toml:7"),
+              Route("/auto", None, (ROUTE_SECRET,))]
     resolver = Resolver(routes, Secrets(default="global", by_provider={"slack": "slack-s"}))
     slack = request({"X-Slack-Signature": "v0=00", "X-Slack-Request-Timestamp": "1"})
     pinned = resolver.resolve(slack, "/pinned")
@@ -73,7 +79,7 @@ def test_verification_and_re_signing_use_the_same_secret() -> None:
     event = Event(new_id(), time.time(), "POST", "/hooks/a", "", list(case["headers"].items()),
                   case["body"].encode())
     analyzer = Analyzer(Secrets(default="wrong"),
-                        routes=[Route("/hooks/*", PROVIDERS["connectly"], SECRET)])
+                        routes=[Route("/hooks/*", PROVIDERS["connectly"], (SECRET,))])
     analyzer.analyze(event)
     assert event.verdict == "valid"
     signer = signer_for(analyzer, event)
@@ -87,7 +93,7 @@ async def test_the_signature_tab_names_a_route_secret(tmp_path: Path) -> None:
     case = connectly_event("text")
     digest = hmac.new(ROUTE_SECRET.encode(), case["body"].encode(), hashlib.sha256).digest()
     headers = {**case["headers"], "x-connectly-hmac-sha256": base64.b64encode(digest).decode()}
-    route = Route("/webhooks/*", PROVIDERS["connectly"], ROUTE_SECRET, "", "inspector.toml:2")
+    route = Route("/webhooks/*", PROVIDERS["connectly"], (ROUTE_SECRET,), "", "inspector.toml:2")
     async with running_app(tmp_path, secrets=Secrets(), routes=[route]) as (app, pilot, base), \
             httpx.AsyncClient() as client:
         await client.post(base + case["path"], content=case["body"].encode(), headers=headers)

@@ -59,9 +59,9 @@ def test_routes_load_with_env_secrets(tmp_path: Path) -> None:
     routes = load_routes(write(tmp_path, CONFIG), environ={"TEST_STRIPE_SECRET": "whsec_x"})
     stripe, linear, rest = routes
     assert stripe.provider is not None and stripe.provider.name == "stripe"
-    assert stripe.secret == "whsec_x" and stripe.where.endswith("inspector.toml:3")
-    assert isinstance(linear.provider, Generic) and linear.secret == "lin-secret"
-    assert rest.provider is None and rest.secret is None and rest.secret_env == "TEST_UNSET_SECRET"
+    assert stripe.secrets == ("whsec_x",) and stripe.where.endswith("inspector.toml:3")
+    assert isinstance(linear.provider, Generic) and linear.secrets == ("lin-secret",)
+    assert rest.provider is None and rest.secrets == () and rest.secret_env == "TEST_UNSET_SECRET"
     assert "whsec_x" not in repr(stripe) and "lin-secret" not in repr(linear)
 
 
@@ -88,8 +88,10 @@ def test_empty_file_has_no_routes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('[[route]]\npath = "/a"\nprovider = "strpe"\n',
-     ":3: route 1: provider 'strpe' is unknown (known: auto, connectly, github, stripe, "
-     "shopify, slack, svix, standard-webhooks, twilio, generic)"),
+     ":3: route 1: provider 'strpe' is unknown (known: auto, connectly, github, meta, "
+     "intercom, stripe, calendly, shopify, slack, zoom, gitlab, svix, clerk, resend, "
+     "standard-webhooks, twilio, discord, sendgrid, square, hubspot, paddle, twitch, "
+     "typeform, linear, vercel, mailgun, generic)"),
     ('[[route]]\npath = "/a"\n\n[[route]]\npath = "/b"\nsecert_env = "X"\n',
      ":6: route 2: secert_env is not a known key"),
     ('[[route]]\nprovider = "github"\n', ":1: route 1: path is missing"),
@@ -168,7 +170,7 @@ def test_route_with_missing_env_secret_says_what_to_set(tmp_path: Path) -> None:
 
 
 def test_pinned_provider_beats_the_route(tmp_path: Path) -> None:
-    route = Route("/x", secret="k")
+    route = Route("/x", secrets=("k",))
     body = b"{}"
     headers = {"X-Hub-Signature-256": "sha256=" + hmac.new(b"k", body, "sha256").hexdigest()}
     analyzer = Analyzer(routes=[route])

@@ -33,11 +33,11 @@ def test_settings_come_from_the_options_and_the_environment_given(tmp_path: Path
     settings = Settings.build(environ=ENV, db=str(tmp_path / "e.db"), config=str(config),
                               provider_secrets=["slack=slack-flag"], status=503,
                               tunnel="cloudflared", forward_to="http://localhost:3000/")
-    assert settings.secrets.default == "connectly-secret-from-env"
-    assert settings.secrets.by_provider == {"stripe": "whsec_stripe-from-env",
-                                            "connectly": "connectly-secret-from-env",
-                                            "slack": "slack-flag"}
-    assert [r.secret for r in settings.routes] == ["route-secret-from-env"]
+    assert settings.secrets.default == ("connectly-secret-from-env",)
+    assert settings.secrets.by_provider == {"stripe": ("whsec_stripe-from-env",),
+                                            "connectly": ("connectly-secret-from-env",),
+                                            "slack": ("slack-flag",)}
+    assert [r.secrets for r in settings.routes] == [("route-secret-from-env",)]
     assert (settings.connectly_business_id, settings.connectly_api_key) == (
         "biz-7", "connectly-api-key-from-env")
     assert settings.policy.status == 503 and settings.tunnel is not None
@@ -54,7 +54,7 @@ def test_the_environment_is_read_only_where_it_is_given(monkeypatch: pytest.Monk
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     empty = Settings.build(environ={}, db=":memory:")
-    assert empty.secrets.default is None and not empty.secrets.by_provider
+    assert empty.secrets.default == () and not empty.secrets.by_provider
     assert not empty.connectly_api_key and not empty.connectly_business_id
     assert secret_from_env({}) is None
     assert secret_from_env() == "connectly-secret-from-env"  # os.environ when not given
@@ -81,7 +81,7 @@ async def test_live_state_changes_while_the_settings_stay(tmp_path: Path) -> Non
     session = make_runtime(settings, listen=False)
     try:
         session.set_secret("stripe", "whsec_set_in_the_tui")
-        assert session.live.secrets.for_provider("stripe") == "whsec_set_in_the_tui"
+        assert session.live.secrets.for_provider("stripe") == ("whsec_set_in_the_tui",)
         assert "stripe" not in settings.secrets.by_provider  # how it started, still
         assert "whsec_set_in_the_tui" in session.secret_values()  # redact watches these
         assert "whsec_set_in_the_tui" not in repr(session.live)
@@ -100,7 +100,7 @@ async def test_live_state_changes_while_the_settings_stay(tmp_path: Path) -> Non
     again = make_runtime(settings, listen=False)
     try:
         assert again.live.replay_target == "http://localhost:9/"  # remembered in the store
-        assert again.live.secrets.for_provider("stripe") == SECRET  # a new session: settings
+        assert again.live.secrets.for_provider("stripe") == (SECRET,)  # a new session: settings
     finally:
         again.close()
     pinned = make_runtime(make_settings(tmp_path / "p", public_url="https://mine.example"),

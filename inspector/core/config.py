@@ -7,6 +7,10 @@
     provider = "stripe"                    # a provider name, "generic", or "auto" (detect)
     secret_env = "STRIPE_WEBHOOK_SECRET"   # or secret = "..." (discouraged: files get shared)
 
+    During a rotation, list several: secret_env = ["STRIPE_NEW", "STRIPE_OLD"] (each variable
+    may itself hold several, separated by spaces), or secret = ["whsec_new", "whsec_old"].
+    The event is valid when any matches; the first one that can sign re-signs.
+
     [[route]]
     path = "/webhooks/linear"
     provider = "generic"
@@ -40,7 +44,9 @@ and the flags (see inspector.core.rules.rule for every key):
     respond = [503, 503, 200]
 
 A route's `secret_env` is looked up in the environment the caller passes (core/settings.py
-reads it, once, at start-up); secrets are never written anywhere.
+reads it, once, at start-up); secrets are never written anywhere. A secret the route's
+provider cannot use (a Discord public key that is not hex, a whpk_ key that is not 32
+bytes, ...) is a mistake in the file, said with its line.
 """
 
 from __future__ import annotations
@@ -88,8 +94,8 @@ class Route:
 
     path: str
     provider: Provider | None = None  # None: detected from the headers
-    secret: str | None = field(default=None, repr=False)  # None: the global secret
-    secret_env: str = ""  # where the secret comes from, to say what to set when it is missing
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # empty: the global secrets
+    secret_env: str = ""  # where the secrets come from, to say what to set when missing
     where: str = ""  # "inspector.toml:3", for messages
     response: ResponseOverride | None = None  # what this route answers, when not the default
 
@@ -244,8 +250,11 @@ def _route(table: dict[str, Any], index: int, where: Lines, env: Mapping[str, st
             if not isinstance(value, bool):
                 raise fail(key, "must be true or false")
         elif key == "response_headers":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            if not _is_strings(value):
                 raise fail(key, 'must be a list of "Name: value" strings')
+        elif key in ("secret", "secret_env"):
+            if not isinstance(value, str) and not _is_strings(value):
+                raise fail(key, "must be a string, or a list of strings (a rotation)")
         elif not isinstance(value, str):
             raise fail(key, "must be a string")
     path = table.get("path")
@@ -271,10 +280,30 @@ def _route(table: dict[str, Any], index: int, where: Lines, env: Mapping[str, st
         provider = Generic(spec)
     elif spec_keys:
         raise fail(spec_keys[0], 'applies only to provider = "generic"')
-    secret_env = table.get("secret_env", "")
-    secret = env.get(secret_env) if secret_env else table.get("secret")
+    names = _strings(table.get("secret_env", []))
+    if names:  # each variable may hold several secrets, separated by spaces
+        secrets = tuple(s for n in names for s in env.get(n, "").split())
+    else:
+        secrets = _strings(table.get("secret", []))
+    for n, secret in enumerate(secrets, 1):
+        problem = "" if provider is None else provider.key_problem(secret)
+        if provider is not None and problem:
+            source = f" ({' or '.join(names)})" if names else ""
+            raise fail("secret_env" if names else "secret",
+                       f"gives a secret {provider.title} cannot use{source}: secret {n}: "
+                       f"{problem}")
     response = _response(table, fail, Path(where.name).parent, confined)
-    return Route(path, provider, secret or None, secret_env, where.key(index, "path"), response)
+    return Route(path, provider, tuple(dict.fromkeys(secrets)), " or ".join(names),
+                 where.key(index, "path"), response)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _strings(value: str | list[str]) -> tuple[str, ...]:
+    """A string or a list of strings, as a tuple without empty ones."""
+    return tuple(v for v in ([value] if isinstance(value, str) else value) if v)
 
 
 def _response(table: dict[str, Any], fail: Callable[[str, str], ConfigError],

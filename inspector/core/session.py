@@ -97,8 +97,7 @@ class Live:
         return self.resolver.public_url
 
     def secret_values(self) -> list[str | None]:
-        secrets = self.secrets
-        return [secrets.default, *secrets.by_provider.values(), self.connectly_api_key]
+        return [*self.secrets.values(), self.connectly_api_key]
 
 
 class Here:
@@ -123,10 +122,7 @@ class Session:
         the database (see the module's docstring)."""
         self.settings = settings
         self.view = view
-        secrets = settings.secrets
-        self.resolver = Resolver(settings.routes,
-                                 Secrets(secrets.default, dict(secrets.by_provider)),
-                                 settings.public_url)
+        self.resolver = Resolver(settings.routes, settings.secrets.copy(), settings.public_url)
         self.analyzer = Analyzer(resolver=self.resolver)
         self.rules = RuleBook(settings.rules)
         self._sinks = Fanout()
@@ -343,7 +339,7 @@ class Session:
     def set_secret(self, provider: str, secret: str) -> None:
         """Use `secret` for `provider` from now on (stored events keep their verdicts until
         they are verified again)."""
-        self.live.secrets.by_provider[provider] = secret
+        self.live.secrets.by_provider[provider] = (secret,)
         if not self.view:
             self._secret_changes += 1
             self._announce()

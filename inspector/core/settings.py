@@ -5,6 +5,13 @@ This module is the only one that reads the environment for configuration: the se
 `secret_env`, and Connectly's business id, API key and API base. The faces pass option
 values in and get `Settings` (or, for the small commands, a secret) back.
 
+Secrets come in lists, for key rotation: a repeated `--provider-secret NAME=…`, several
+secrets in one variable separated by spaces (and each variable a provider reads from), a
+list in a config route. A secret in a form its provider cannot use (a Discord public key
+that is not hex, a `whsec_` secret where a `whpk_` key belongs, ...) is an error naming the
+flag when given on the command line, and a start-up warning naming the variable when found
+in the environment (the variable may serve another tool): the verdicts then say it too.
+
 What changes while the inspector runs (the answer policy, the replay target, a secret set
 in the TUI, the tunnel's public URL) is the session's live state (core/session.py), never
 these settings: they say how it started.
@@ -32,7 +39,7 @@ from inspector.core.providers.connectly.api import (
     KEY_ENV,
 )
 from inspector.core.rules.rule import MAX_RETRIES, Rule
-from inspector.core.signatures import PROVIDERS, Secrets
+from inspector.core.signatures import PROVIDERS, Keys, Secrets
 from inspector.core.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -59,33 +66,79 @@ def runtime_dir(environ: Mapping[str, str] | None = None) -> str:
     return _env(environ).get("XDG_RUNTIME_DIR", "")
 
 
-def secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The secret for any provider: CONNECTLY_WEBHOOK_SECRET, else INSPECTOR_SECRET."""
+def split_secrets(value: str) -> Keys:
+    """A variable's secrets: one, or several separated by spaces (a rotation)."""
+    return tuple(value.split())
+
+
+def secrets_from_env(environ: Mapping[str, str] | None = None) -> Keys:
+    """The secrets for any provider: CONNECTLY_WEBHOOK_SECRET, else INSPECTOR_SECRET."""
     env = _env(environ)
-    return next((env[name] for name in SECRET_ENVS if env.get(name)), None)
+    return next((split_secrets(env[name]) for name in SECRET_ENVS if env.get(name, "").strip()),
+                ())
+
+
+def secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The (first) secret for any provider, for the commands that sign with one."""
+    return next(iter(secrets_from_env(environ)), None)
 
 
 def secrets_in_env(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret the environment holds under a name we read one from."""
+    """Every secret the environment holds under a name we read one from (each of several
+    separated by spaces, and the whole value)."""
     env = _env(environ)
     names = {*SECRET_ENVS, KEY_ENV, *(n for ns in PROVIDER_SECRET_ENVS.values() for n in ns)}
-    return [env[name] for name in sorted(names) if env.get(name)]
+    values = [env[name] for name in sorted(names) if env.get(name)]
+    return [*values, *(s for v in values for s in split_secrets(v))]
+
+
+def provider_secrets_in_env(environ: Mapping[str, str]) -> dict[str, Keys]:
+    """Each provider's secrets from its own variables (all of them, in order, once each)."""
+    found = {}
+    for name, variables in PROVIDER_SECRET_ENVS.items():
+        values = tuple(dict.fromkeys(s for v in variables for s in split_secrets(
+            environ.get(v, ""))))
+        if values:
+            found[name] = values
+    return found
 
 
 def read_secrets(secret: str | None, provider_secrets: Sequence[str] = (),
                  environ: Mapping[str, str] | None = None) -> Secrets:
-    """--secret (any provider; else its variables), then NAME=SECRET pairs, then each
-    provider's own variable. OptionError for a pair that is not NAME=SECRET."""
+    """--secret (any provider; else its variables), then NAME=SECRET pairs (repeated for a
+    rotation: they replace that provider's variables), then each provider's own variables.
+    OptionError for a pair that is not NAME=SECRET, or a secret its provider cannot use."""
     env = _env(environ)
-    secrets = Secrets.from_env(env, default=secret or secret_from_env(env))
+    given: dict[str, list[str]] = {}
     for pair in provider_secrets:
         name, sep, value = pair.partition("=")
         if not sep or name not in PROVIDERS or not value:
             known = ", ".join(PROVIDERS)
             raise OptionError(f"{pair.split('=')[0]!r}=… is not NAME=SECRET with NAME one of "
                               f"{known}", "--provider-secret")
-        secrets.by_provider[name] = value
-    return secrets
+        problem = PROVIDERS[name].key_problem(value)
+        if problem:
+            raise OptionError(f"{name}=…: not a {PROVIDERS[name].title} key: {problem}",
+                              "--provider-secret")
+        given.setdefault(name, []).append(value)
+    default = (secret,) if secret else secrets_from_env(env)
+    return Secrets(default, {**provider_secrets_in_env(env), **given})
+
+
+def secret_warnings(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """One line per secret in a provider's variable that the provider cannot use."""
+    env = _env(environ)
+    out = []
+    for name, variables in PROVIDER_SECRET_ENVS.items():
+        provider = PROVIDERS[name]
+        for variable in variables:
+            for n, secret in enumerate(split_secrets(env.get(variable, "")), 1):
+                problem = provider.key_problem(secret)
+                if problem:
+                    which = f" (secret {n})" if n > 1 else ""
+                    out.append(f"{variable}{which} is not a {provider.title} key: {problem}; "
+                               f"{provider.title} events will not verify until it is fixed")
+    return tuple(out)
 
 
 def read_config(path: str | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -122,6 +175,7 @@ class Settings:
     rules: Sequence[Rule] = ()  # answer rules, from the same file (the session's are live)
     config_path: str = ""  # the config file loaded ("" none): where the TUI saves rules
     config_note: str = ""  # which config file was loaded, said at start-up
+    warnings: tuple[str, ...] = ()  # said at start-up: unusable secrets in the environment
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
     resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
     forward_timeout: float = 10.0  # seconds a forward may take
@@ -192,6 +246,7 @@ class Settings:
             config_note=config_file.describe(),
             forward_retries=retries(forward_retries),
             retry_schedule=schedule(forward_retry_schedule),
+            warnings=secret_warnings(env),
             rate_limit=rate_limit,
             reset_db=reset_db,
             connectly_business_id=env.get(BUSINESS_ENV, ""),
@@ -209,8 +264,8 @@ class Settings:
 
     def secret_values(self) -> list[str | None]:
         """Every secret these settings hold (the session adds the ones set while it runs)."""
-        return [self.secrets.default, *self.secrets.by_provider.values(),
-                *(route.secret for route in self.routes), self.connectly_api_key]
+        return [*self.secrets.values(), *(s for route in self.routes for s in route.secrets),
+                self.connectly_api_key]
 
 
 def retries(value: int) -> int:

@@ -109,7 +109,7 @@ def test_a_missing_parser_is_one_line_and_exit_2(tmp_path: Path, face: list[str]
 def test_reprs_hold_no_secret() -> None:
     secrets = Secrets(default=SECRET, by_provider={"stripe": STRIPE})
     settings = Settings(secrets=secrets, connectly_api_key=API_KEY,
-                        routes=[Route("/x", PROVIDERS["stripe"], STRIPE)])
+                        routes=[Route("/x", PROVIDERS["stripe"], (STRIPE,))])
     for shown in (repr(secrets), repr(settings), str(settings)):
         assert_no_secret("a repr", shown.encode())
     assert mask(STRIPE) in repr(secrets)  # masked, still telling two apart

@@ -53,10 +53,12 @@ class Analyzer:
         """Check a request that arrived at `path` with the scheme and secret the resolver
         gives (a matching route's, unless `provider` names the scheme)."""
         found = self.resolver.resolve(req, path, provider)
-        result = verify_with(req, found.provider, found.secret, now)
+        result = verify_with(req, found.provider, found.secrets, now)
         route = found.route
         if result.verdict is Verdict.NO_SECRET and route is not None and route.secret_env:
             result = replace(result, reason=f"no secret for route {route.path}: {found.hint}")
+        if found.doubt:
+            result = replace(result, reason=f"{result.reason} ({found.doubt})")
         return result
 
     def analyze(self, event: Event) -> Check:

@@ -10,7 +10,8 @@ A request names its operation and gets one answer:
     hello         -                             protocol, state
     watch         -                             state, then one {"state": ...} line per
                                                 change until either side closes
-    secrets       -                             secrets: {"default": ..., "by_provider": {}}
+    secrets       -                             secrets: {"default": [...],
+                                                "by_provider": {name: [...]}}
     set_policy    policy                        -
     set_secret    provider, secret              -
 
@@ -138,18 +139,25 @@ def tunnel_from_json(data: Any) -> TunnelState:
 
 
 def secrets_to_json(secrets: Secrets) -> dict[str, Any]:
-    return {"default": secrets.default, "by_provider": dict(secrets.by_provider)}
+    return {"default": list(secrets.default),
+            "by_provider": {name: list(keys) for name, keys in secrets.by_provider.items()}}
 
 
 def secrets_from_json(data: Any) -> Secrets:
     try:
         default = data["default"]
         pairs = data["by_provider"]
-        return Secrets(None if default is None else _text(default),
-                       {provider(k): _text(v) for k, v in pairs.items()})
+        return Secrets(_keys(default), {provider(k): _keys(v) for k, v in pairs.items()})
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ControlError(f"the receiver sent secrets this viewer cannot read ({exc})"
                            ) from exc
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    """One provider's secrets (a rotation: several, the current one first)."""
+    if not isinstance(value, list):
+        raise TypeError(f"secrets come as a list, not {type(value).__name__}")
+    return tuple(_text(v) for v in value)
 
 
 def provider(name: Any) -> str:

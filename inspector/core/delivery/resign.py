@@ -3,6 +3,9 @@
 Which scheme and which secret: the session's resolver decides (signatures.resolve), as for
 verification. A config route matching the event's path pins both (its provider, its secret);
 otherwise the provider the event was stored with (else detected) and `Secrets.for_provider`.
+With several secrets (a rotation), the first one the scheme can sign with signs. Public-key
+schemes (Discord, SendGrid, Standard Webhooks with only a whpk_ key) cannot sign: the
+private key stays with the sender, and the problem says so.
 Schemes that sign a timestamp (`Provider.timestamped`: Stripe, Slack, Standard Webhooks, Svix,
 generic routes with a timestamp header) get a fresh one.
 
@@ -99,11 +102,16 @@ def signer_for(analyzer: Analyzer, event: Event) -> Signer:
                                     "signature headers, and no config route pins one",
                       verdict=verdict, reason=reason)
     if not found.can_resign:
-        return Signer(provider, problem=f"cannot re-sign: {provider.title} re-signing is not "
-                                        "supported", verdict=verdict, reason=reason)
-    if not found.secret:
+        return Signer(provider, problem=f"cannot re-sign: {provider.title}: "
+                                        f"{provider.cannot_resign}", verdict=verdict,
+                      reason=reason)
+    if not found.secrets:
         return Signer(provider, problem=f"cannot re-sign: no secret for {provider.title}: "
                                         f"{found.hint}", verdict=verdict, reason=reason)
+    if not found.secret:
+        return Signer(provider, problem=f"cannot re-sign: {provider.title}: "
+                                        f"{provider.signing_fault(found.secrets)}",
+                      verdict=verdict, reason=reason)
     return Signer(provider, found.secret, verdict=verdict, reason=reason)
 
 

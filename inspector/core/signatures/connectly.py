@@ -12,6 +12,7 @@ class Connectly(BodyHmac):
     name = "connectly"
     title = "Connectly"
     signature_headers = (HEADER,)
+    secret_envs = ("CONNECTLY_WEBHOOK_SECRET",)
     header = HEADER
     encoding = "base64"
     hint = SECRET_HINT

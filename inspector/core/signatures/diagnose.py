@@ -11,10 +11,11 @@ import base64
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from inspector.core.analysis.decoding import inflate
 from inspector.core.display import count
@@ -32,8 +33,8 @@ DIGEST_NAMES = {20: "sha1", 32: "sha256", 64: "sha512"}
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _STAMP = re.compile(r"[0-9]{1,15}")
 
-# (key, body) -> whether a received signature matches what that key and body give.
-Matcher = Callable[[bytes, bytes], bool]
+# A key: HMAC key bytes, or a public key object (signatures/keys.py).
+K = TypeVar("K")
 
 
 def wire(text: str) -> bytes:
@@ -70,30 +71,43 @@ class Signatures:
     note: str = ""  # what is wrong with the encoding or the length, if anything
 
 
-def read_signatures(values: Iterable[str], encoding: str, size: int) -> Signatures:
-    """Decode up to MAX_SIGNATURES values that should be `size`-byte digests in `encoding`."""
+def read_signatures(values: Iterable[str], encoding: str, sizes: Collection[int],
+                    signing: str = "HMAC") -> Signatures:
+    """Decode up to MAX_SIGNATURES values that should be `signing` signatures (HMAC digests,
+    Ed25519 signatures) of one of `sizes` bytes (empty: any length, as DER-encoded ECDSA) in
+    `encoding`."""
     out = Signatures()
     other = "base64" if encoding == "hex" else "hex"
     for raw in islice(values, MAX_SIGNATURES):
         value = raw.strip()
         digest = decode_digest(value, encoding)
-        if digest is not None and len(digest) == size:
+        if digest is not None and (not sizes or len(digest) in sizes):
             out.digests.append(digest)
             continue
         swapped = decode_digest(value, other)
-        if swapped is not None and len(swapped) == size:
+        if swapped is not None and (not sizes or len(swapped) in sizes):
             out.others.append(swapped)
             note = f"signature is {other} but this provider sends {encoding}"
-        elif digest is not None and len(digest) in DIGEST_NAMES:
+        elif digest is not None and signing == "HMAC" and len(digest) in DIGEST_NAMES:
+            size = next(iter(sizes), 0)
             note = (f"signature has the length of an HMAC-{DIGEST_NAMES[len(digest)].upper()}, "
                     f"but this scheme uses HMAC-{DIGEST_NAMES.get(size, '?').upper()}")
         elif digest is not None:
-            note = (f"signature is {count(len(digest), 'byte')}, not the {size} of this "
-                    "scheme's HMAC")
+            wanted = " or ".join(str(n) for n in sorted(sizes))
+            note = (f"signature is {count(len(digest), 'byte')}, not the {wanted} of this "
+                    f"scheme's {signing}")
         else:
             note = f"signature is not {encoding}"
         out.note = out.note or note
     return out
+
+
+def entries(value: str, separator: str) -> Iterator[tuple[str, str]]:
+    """The `key=value` entries of a signature header (Stripe's `t=…,v1=…`, Paddle's
+    `ts=…;h1=…`). Rotation sends a handful; more than a few dozen is not the provider."""
+    for item in islice(value.split(separator), 4 * MAX_SIGNATURES):
+        key, _, text = item.partition("=")
+        yield key, text
 
 
 def unix_time(stamp: str) -> int | None:
@@ -101,11 +115,12 @@ def unix_time(stamp: str) -> int | None:
     return int(stamp) if _STAMP.fullmatch(stamp) else None
 
 
-def stale(stamp: str, now: float, tolerance: int, *, future: bool = True) -> str:
-    """Why a timestamp falls outside the window, or "" when it is inside."""
-    when = unix_time(stamp)
+def stale(when: int | None, stamp: str, now: float, tolerance: int, *, future: bool = True,
+          form: str = "a Unix time in seconds") -> str:
+    """Why a timestamp (`stamp` as sent, `when` its Unix time in seconds, None when it is not
+    `form`) falls outside the window, or "" when it is inside."""
     if when is None:
-        return f"timestamp {clip(stamp, 40)!r} is not a Unix time in seconds"
+        return f"timestamp {clip(stamp, 40)!r} is not {form}"
     age = now - when
     if age > tolerance:
         return (f"timestamp is {math.ceil(age)} s old (tolerance {tolerance} s): "
@@ -129,6 +144,7 @@ def body_variants(body: bytes, headers: HeaderList) -> Iterator[tuple[bytes, str
         yield body[:-1], f"matches the body with a trailing newline removed: {REENCODED}"
     else:
         yield body + b"\n", f"matches the body with a trailing newline added: {REENCODED}"
+        yield body + b"\r\n", f"matches the body with a trailing newline added: {REENCODED}"
     if b"\r\n" in body:
         yield body.replace(b"\r\n", b"\n"), f"matches the body with LF instead of CRLF: {REENCODED}"
     elif b"\n" in body:
@@ -175,8 +191,8 @@ def _compression_variants(body: bytes, headers: HeaderList) -> Iterator[tuple[by
                      f"before {coding} compression, so verify the decoded body")
 
 
-def secret_variants(secret: str, key_of: Callable[[str], bytes | None]) -> Iterator[
-        tuple[bytes, str]]:
+def secret_variants(secret: str, key_of: Callable[[str], K | None]) -> Iterator[
+        tuple[K, str]]:
     """Keys from likely slips in the configured secret."""
     stripped = secret.strip()
     if stripped and stripped != secret:
@@ -186,14 +202,47 @@ def secret_variants(secret: str, key_of: Callable[[str], bytes | None]) -> Itera
                         "trimmed secret")
 
 
-def explain(matches: Matcher, key: bytes | None, body: bytes, headers: HeaderList,
-            keys: Iterable[tuple[bytes, str]]) -> str:
+class Variants:
+    """A request's `body_variants`, made on demand and once: with several secrets each one
+    walks the same list."""
+
+    def __init__(self, body: bytes, headers: HeaderList) -> None:
+        self._source = body_variants(body, headers)
+        self._made: list[tuple[bytes, str]] = []
+
+    def __iter__(self) -> Iterator[tuple[bytes, str]]:
+        yield from self._made
+        for item in self._source:
+            self._made.append(item)
+            yield item
+
+
+def explain(matches: Callable[[K, bytes], bool], key: K | None, body: bytes,
+            variants: Iterable[tuple[bytes, str]], keys: Iterable[tuple[K, str]]) -> str:
     """The first likely mistake under which the signature matches, or ""."""
     if key is not None:
-        for variant, cause in body_variants(body, headers):
+        for variant, cause in variants:
             if matches(key, variant):
                 return cause
     for other_key, cause in keys:
         if matches(other_key, body):
             return cause
     return ""
+
+
+def near_urls(url: str) -> list[str]:
+    """URLs a configuration slip gives instead: the other scheme, the other trailing slash."""
+    scheme, netloc, path, query, fragment = split_url(url)
+    if not scheme:
+        return []
+    other = "http" if scheme == "https" else "https"
+    slash = path[:-1] if path.endswith("/") else path + "/"
+    return [urlunsplit((other, netloc, path, query, fragment)),
+            urlunsplit((scheme, netloc, slash, query, fragment))]
+
+
+def split_url(url: str) -> tuple[str, str, str, str, str]:
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return "", "", url, "", ""

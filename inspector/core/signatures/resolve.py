@@ -5,11 +5,13 @@ the detail pane all ask a Resolver, so what the Signature tab says about the sec
 secret that verifies and the one that re-signs can never disagree.
 
 The rule: a config route matching the request path pins the provider (unless it says
-"auto") and the secret (unless it names none: then the global secrets apply). Otherwise the
-provider is the one whose signature headers the request carries, and its secret the one
-`Secrets.for_provider` gives. Traits (does the scheme sign a timestamp, for how long do its
-receivers accept it, can it re-sign) are the provider's own attributes, never guessed from
-its name.
+"auto") and the secrets (unless it names none: then the global secrets apply). Otherwise the
+provider is the one whose signature the request carries (`signatures.identify`, which says
+when it had to guess between providers sharing a header), and its secrets the ones
+`Secrets.for_provider` gives: one, or several during a rotation (valid when any matches; the
+first one that can sign re-signs). Traits (does the scheme sign a timestamp, for how long do
+its receivers accept it, can it re-sign) are the provider's own attributes, never guessed
+from its name.
 
 One Resolver serves a session: it holds the live secrets (the TUI can set one) and the URL
 senders call (Twilio signs it; a tunnel may change it).
@@ -22,7 +24,17 @@ from dataclasses import dataclass, field
 
 from inspector.core.config import Route, match
 from inspector.core.model import Event
-from inspector.core.signatures import PROVIDERS, Provider, Secrets, SignedRequest, detect, mask
+from inspector.core.signatures import (
+    PROVIDERS,
+    Check,
+    Keys,
+    Provider,
+    Secrets,
+    SignedRequest,
+    identify,
+    mask,
+    masks,
+)
 
 # The provider assumed when a request carries no known signature: the secret the Signature
 # tab reports then is this one's (Connectly first, as everywhere).
@@ -31,12 +43,20 @@ DEFAULT_PROVIDER = "connectly"
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """The provider and secret that apply to one request, and what to set when the secret is
+    """The provider and secrets that apply to one request, and what to set when they are
     missing."""
 
     provider: Provider | None
-    secret: str | None = field(default=None, repr=False)
+    secrets: Keys = field(default=(), repr=False)
     route: Route | None = None
+    doubt: str = ""  # why the provider is a guess ("" when the request or a route says)
+
+    @property
+    def secret(self) -> str | None:
+        """The secret that re-signs: the first one the scheme can sign with."""
+        if self.provider is None:
+            return self.secrets[0] if self.secrets else None
+        return self.provider.signing_secret(self.secrets)
 
     @property
     def hint(self) -> str:
@@ -65,9 +85,12 @@ class Resolution:
     def can_resign(self) -> bool:
         return self.provider is not None and self.provider.resignable
 
-    def secret_note(self) -> str:
-        """The secret as the Signature tab shows it: masked, never the value."""
-        return mask(self.secret)
+    def secret_note(self, check: Check | None = None) -> str:
+        """The secrets as the Signature tab shows them: masked, by position, never a value;
+        with `check`, which one matched ("secret 2 of 2 matched: set, 21 characters, …")."""
+        if check is not None and check.which and check.secret_index <= len(self.secrets):
+            return f"{check.which} matched: {mask(self.secrets[check.secret_index - 1])}"
+        return masks(self.secrets)
 
 
 class Resolver:
@@ -105,13 +128,16 @@ class Resolver:
             chosen = PROVIDERS.get(provider)
         else:
             chosen = route.provider if route is not None else None
+        doubt = ""
         if chosen is None:
-            chosen = PROVIDERS.get(stored) or detect(req)
-        if route is not None and route.secret is not None:
-            secret: str | None = route.secret
+            chosen = PROVIDERS.get(stored)
+        if chosen is None:
+            chosen, doubt = identify(req, self.secrets)
+        if route is not None and route.secrets:
+            secrets = route.secrets
         else:
-            secret = self.secrets.for_provider(chosen.name if chosen else DEFAULT_PROVIDER)
-        return Resolution(chosen, secret, route)
+            secrets = self.secrets.for_provider(chosen.name if chosen else DEFAULT_PROVIDER)
+        return Resolution(chosen, secrets, route, doubt)
 
     def resolve_event(self, event: Event, *, stored: bool = False) -> Resolution:
         """The resolution that verifies `event`; with `stored`, the one that re-signs it."""

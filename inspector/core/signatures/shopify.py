@@ -11,6 +11,7 @@ class Shopify(BodyHmac):
     name = "shopify"
     title = "Shopify"
     signature_headers = (HEADER,)
+    secret_envs = ("SHOPIFY_WEBHOOK_SECRET", "SHOPIFY_API_SECRET")
     header = HEADER
     encoding = "base64"
     hint = "pass --secret (the app's client secret, or the store's webhook signing key)"

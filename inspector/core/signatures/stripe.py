@@ -1,18 +1,18 @@
 """Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`, HMAC-SHA256 of `t.body`.
 
-The `whsec_` secret is the key as UTF-8 bytes, exactly as given. Any `v1` may match; `v0`
-(test mode, HMAC-SHA1 of old) never counts. Only timestamps older than 300 s are rejected,
-as Stripe's libraries do.
+The `whsec_` secret is the key as UTF-8 bytes, exactly as given. Any `v1` may match (during
+a secret's rotation Stripe sends one per secret); `v0` (test mode, HMAC-SHA1 of old) never
+counts. Only timestamps older than 300 s are rejected, as Stripe's libraries do. Calendly
+signs the same way under its own header (calendly.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 
 from inspector.core.model import HeaderList
 from inspector.core.signatures.base import SignedRequest, b64decode_strict
-from inspector.core.signatures.diagnose import MAX_SIGNATURES, WHSEC, utf8, wire
+from inspector.core.signatures.diagnose import WHSEC, entries, utf8, wire
 from inspector.core.signatures.scheme import HmacProvider, Reading
 
 HEADER = "Stripe-Signature"
@@ -24,6 +24,7 @@ class Stripe(HmacProvider):
     name = "stripe"
     title = "Stripe"
     signature_headers = (HEADER,)
+    secret_envs = ("STRIPE_WEBHOOK_SECRET",)
     header = HEADER
     timestamped = True
     tolerance = TOLERANCE
@@ -34,16 +35,15 @@ class Stripe(HmacProvider):
     def read(self, req: SignedRequest, header: str, value: str) -> Reading | str:
         stamp: str | None = None
         v1: list[str] = []
-        # Rotation sends a handful of entries; more than a few dozen is not Stripe.
-        for item in islice(value.split(","), 4 * MAX_SIGNATURES):
-            key, _, text = item.strip().partition("=")
+        for key, text in entries(value, ","):
+            key = key.lstrip()  # "t=…, v1=…": a space after the comma is forgiven
             if key == "t" and stamp is None:
-                stamp = text
+                stamp = text.rstrip()
             elif key == "v1":
-                v1.append(text)
+                v1.append(text.rstrip())
         if stamp is None:
-            return f"{HEADER} has no t= timestamp"
-        problem = "" if v1 else f"{HEADER} has no v1= signature (v0 never counts)"
+            return f"{header} has no t= timestamp"
+        problem = "" if v1 else f"{header} has no v1= signature (v0 never counts)"
         return Reading(v1, stamp=stamp, problem=problem)
 
     def messages(self, req: SignedRequest, reading: Reading, body: bytes) -> list[bytes]:
@@ -63,4 +63,4 @@ class Stripe(HmacProvider):
                 "secret, prefix included")
 
     def sign(self, req: SignedRequest, secret: str, now: float) -> HeaderList:
-        return [(HEADER, self.signed_value(req, Reading([], stamp=str(int(now))), secret))]
+        return [(self.header, self.signed_value(req, Reading([], stamp=str(int(now))), secret))]

@@ -1,35 +1,42 @@
-"""Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the full URL plus the POST parameters.
+"""Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the full URL plus the POST parameters,
+exactly as twilio's own `RequestValidator` checks it.
 
-Form bodies: the URL, then each parameter's name and value, sorted by name (and by value for
-repeated names). JSON bodies: the signature covers the URL only, and the URL's `bodySHA256`
-parameter must be the hex SHA-256 of the body. Twilio is not consistent about default ports,
-so the URL passes with or without :443/:80, as in Twilio's own libraries.
+Form bodies: the URL, then each parameter's name and value, sorted by name, and a repeated
+name's values sorted with exact duplicates counted once. JSON bodies: the signature covers
+the URL only, and the URL's `bodySHA256` parameter must be the lower-case hex SHA-256 of the
+body. The URL passes in either of the SDK's two forms (`sdk_forms`): without its port, or
+with it (:443/:80 added when absent). Query strings are never normalised: Twilio signs them
+as it called them. A webhook signed with a SharedKey says so in
+`X-Twilio-Webhooks-Signature-Settings` (`algorithm=HMAC_SHA256`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlparse, urlunsplit
 
 from inspector.core.analysis.decoding import FORM_FIELDS, media_type
 from inspector.core.model import HeaderList
 from inspector.core.signatures.base import SignedRequest, same
+from inspector.core.signatures.diagnose import near_urls, split_url
 from inspector.core.signatures.scheme import HmacProvider, Reading, any_same
 
 HEADER = "X-Twilio-Signature"
+SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 FORM = "application/x-www-form-urlencoded"
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Twilio(HmacProvider):
     name = "twilio"
     title = "Twilio"
     signature_headers = (HEADER,)
+    secret_envs = ("TWILIO_AUTH_TOKEN",)
     header = HEADER
     digest = "sha1"
     encoding = "base64"
     covers = "URL and parameters"
-    hint = "pass --secret (the account's auth token)"
+    hint = "pass --secret (the account's auth token, or the SharedKey's secret)"
 
     def read(self, req: SignedRequest, header: str, value: str) -> Reading | str:
         if not req.url:
@@ -40,7 +47,11 @@ class Twilio(HmacProvider):
         if is_form(req) and req.body.count(b"&") >= FORM_FIELDS:
             # Twilio sends a few dozen fields; sorting millions would stall every ack.
             return f"the form has more than {FORM_FIELDS:,} fields: not a Twilio request"
-        return Reading([value], note=note)
+        algorithm = signing_algorithm(req.header(SETTINGS))
+        if algorithm.upper() not in ALGORITHMS:
+            return (f"{SETTINGS} names the algorithm {algorithm[:40]!r}, which Twilio's "
+                    f"validator does not know ({', '.join(ALGORITHMS)})")
+        return Reading([value], note=note, digest=ALGORITHMS[algorithm.upper()])
 
     def messages(self, req: SignedRequest, reading: Reading, body: bytes) -> list[bytes]:
         params = signed_params(req, body)
@@ -51,8 +62,12 @@ class Twilio(HmacProvider):
         if given is None:
             return ""
         actual = hashlib.sha256(body).hexdigest().encode("ascii")
-        if same(given.lower().encode("latin-1", "replace"), actual):
+        given_bytes = given.encode("latin-1", "replace")
+        if same(given_bytes, actual):
             return ""
+        if same(given_bytes.lower(), actual):
+            return ("bodySHA256 is upper-case hex: Twilio's validator compares it as lower-case "
+                    "hex")
         return ("signature matches the URL, but its bodySHA256 is not the SHA-256 of the body: "
                 "the body changed after signing")
 
@@ -68,7 +83,9 @@ class Twilio(HmacProvider):
     def sign(self, req: SignedRequest, secret: str, now: float) -> HeaderList:
         if not req.url:
             raise ValueError("Twilio signs the URL: it is needed to re-sign")
-        return [(HEADER, self.signed_value(req, Reading([]), secret))]
+        reading = Reading([], digest=ALGORITHMS.get(
+            signing_algorithm(req.header(SETTINGS)).upper(), self.digest))
+        return [(HEADER, self.signed_value(req, reading, secret))]
 
 
 def is_form(req: SignedRequest) -> bool:
@@ -77,7 +94,7 @@ def is_form(req: SignedRequest) -> bool:
 
 def body_hash(url: str) -> str | None:
     """The bodySHA256 query parameter: present on requests with a JSON body."""
-    values = parse_qs(_split(url)[3]).get("bodySHA256")
+    values = parse_qs(split_url(url)[3]).get("bodySHA256")
     return values[0] if values else None
 
 
@@ -93,53 +110,46 @@ def signed_params(req: SignedRequest, body: bytes) -> bytes:
 
 
 def urls(req: SignedRequest) -> list[str]:
-    """The URL as known, then as the sender may have written it: default port on or off, or
-    built from X-Forwarded-Proto/X-Forwarded-Host when a proxy in front sets them."""
+    """The URLs the signature may cover: the two forms Twilio's RequestValidator checks
+    (`sdk_forms`) of the URL as known here and, when a proxy in front sets
+    X-Forwarded-Proto/X-Forwarded-Host, of the URL they describe."""
     bases = [req.url]
     proto, host = req.header("x-forwarded-proto"), req.header("x-forwarded-host")
     if proto or host:
-        scheme, netloc, path, query, fragment = _split(req.url)
+        scheme, netloc, path, query, fragment = split_url(req.url)
         proto = (proto or scheme).split(",")[0].strip().lower()
         host = (host or netloc).split(",")[0].strip()
         bases.append(urlunsplit((proto, host, path, query, fragment)))
     out: list[str] = []
     for url in bases:
-        for candidate in (url, _toggle_port(url)):
-            if candidate and candidate not in out:
+        for candidate in sdk_forms(url):
+            if candidate not in out:
                 out.append(candidate)
     return out
 
 
-def near_urls(url: str) -> list[str]:
-    """URLs a configuration slip gives instead: the other scheme, the other trailing slash."""
-    scheme, netloc, path, query, fragment = _split(url)
-    if not scheme:
-        return []
-    other = "http" if scheme == "https" else "https"
-    slash = path[:-1] if path.endswith("/") else path + "/"
-    return [urlunsplit((other, netloc, path, query, fragment)),
-            urlunsplit((scheme, netloc, slash, query, fragment))]
-
-
-def _split(url: str) -> tuple[str, str, str, str, str]:
+def sdk_forms(url: str) -> list[str]:
+    """What twilio's `RequestValidator.validate` compares, exactly (its `remove_port` and
+    `add_port`): the URL without any port, and with its port (443 for https, else 80, added
+    when it has none); both through `urlparse(...).geturl()`, which lowercases the scheme and
+    drops an empty query or fragment. Its quirks are kept: a port of 0 counts as none, and
+    an IPv6 host loses everything after its first colon in the portless form."""
     try:
-        return urlsplit(url)
-    except ValueError:
-        return "", "", url, "", ""
+        parsed = urlparse(url)
+        port = parsed.port
+    except ValueError:  # an invalid port: the SDK raises; here the URL is tried as it is
+        return [url]
+    if port:
+        return [parsed._replace(netloc=parsed.netloc.split(":")[0]).geturl(), parsed.geturl()]
+    default = 443 if parsed.scheme == "https" else 80
+    return [parsed.geturl(), parsed._replace(netloc=f"{parsed.netloc}:{default}").geturl()]
 
 
-def _toggle_port(url: str) -> str:
-    """The URL with its default port removed, or added when absent; "" when neither applies."""
-    parts = _split(url)
-    default = DEFAULT_PORTS.get(parts[0].lower())
-    if default is None or not parts[1]:
-        return ""
-    userinfo, at, hostport = parts[1].rpartition("@")
-    host, colon, port = hostport.rpartition(":")
-    if colon and "]" not in port:  # an explicit port (not part of an IPv6 literal)
-        if port != str(default):
-            return ""
-        netloc = f"{userinfo}{at}{host}"
-    else:
-        netloc = f"{parts[1]}:{default}"
-    return urlunsplit((parts[0], netloc, parts[2], parts[3], parts[4]))
+def signing_algorithm(settings: str | None) -> str:
+    """The algorithm `X-Twilio-Webhooks-Signature-Settings` names (`key=...,algorithm=...`);
+    HMAC_SHA1 when it names none, as twilio's `get_signature_algorithm` reads it."""
+    for part in (settings or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "algorithm" and value.strip():
+            return value.strip()
+    return "HMAC_SHA1"

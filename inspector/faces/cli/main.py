@@ -183,6 +183,9 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any
     if settings.config_note:  # which file decides routes, secrets and answers
         notices.append(settings.config_note)
         click.echo(settings.config_note, err=True)
+    for unusable in settings.warnings:  # a secret its provider cannot use
+        notices.append(f"warning: {unusable}")
+        click.echo(notices[-1], err=True)
     problem = dbcheck.check(settings.db)
     if problem is not None:
         if not (settings.reset_db and problem.resettable):

@@ -224,7 +224,7 @@ def build(session: Session, http: httpx.AsyncClient) -> MCPServer:
             path = urlsplit(url).path or "/"
         except ValueError as exc:
             raise ToolError(f"url: {exc}") from exc
-        routes = [dataclasses.replace(r, secret=None) for r in session.settings.routes]
+        routes = [dataclasses.replace(r, secrets=()) for r in session.settings.routes]
         analyzer = Analyzer(Secrets(default=secret), routes=routes)
         check = analyzer.verify_request(SignedRequest("POST", url, pairs, body.encode()), path,
                                         None if provider == "auto" else provider,
@@ -252,7 +252,8 @@ def build(session: Session, http: httpx.AsyncClient) -> MCPServer:
             httpx.URL(target)
         except (replay.ReplayError, httpx.InvalidURL) as exc:
             raise ToolError(f"url: {exc}") from exc
-        sample = samples.build(kind, secret=session.live.secrets.for_provider("connectly"))
+        keys = session.live.secrets.for_provider("connectly")
+        sample = samples.build(kind, secret=keys[0] if keys else None)  # the current one
         try:
             response = await http.post(target, content=sample.body, headers=sample.headers)
         except httpx.HTTPError as exc:

@@ -59,7 +59,7 @@ def import_command(source: str, db: str | None, secret: str | None,
         secrets = read_secrets(secret, provider_secrets)
     except OptionError as exc:
         raise usage_error(exc) from exc
-    redact.remember(secrets.default, *secrets.by_provider.values())  # config's: in load
+    redact.remember(*secrets.values())  # config's: in load
     analyzer = Analyzer(secrets=secrets, public_url=public_url,
                         routes=load_config(config).routes)
     limits = Limits(max_body=parse_size(max_body))

@@ -21,8 +21,9 @@ secret_option = click.option(
     help="Webhook signing secret [env: CONNECTLY_WEBHOOK_SECRET, INSPECTOR_SECRET].")
 provider_secret_option = click.option(
     "--provider-secret", "provider_secrets", multiple=True, metavar="NAME=SECRET",
-    help="A secret for one provider (repeat); also read from STRIPE_WEBHOOK_SECRET, "
-         "GITHUB_WEBHOOK_SECRET, SLACK_SIGNING_SECRET, … by default.")
+    help="A secret (or public key) for one provider; repeat, also for the same provider "
+         "during a rotation. Also read from STRIPE_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET, "
+         "DISCORD_PUBLIC_KEY, … (several separated by spaces) by default.")
 public_url_option = click.option(
     "--public-url", default="", metavar="URL",
     help="The URL senders call, when a tunnel sits in front (Twilio signs it).")

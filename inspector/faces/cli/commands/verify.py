@@ -20,7 +20,7 @@ from inspector.core.display import verdict_label
 from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.settings import OptionError, default_db, read_config, secret_from_env
+from inspector.core.settings import OptionError, default_db, read_config, secrets_from_env
 from inspector.core.signatures import PROVIDERS, Check, Secrets, SignedRequest
 from inspector.faces.cli.commands.options import usage_error
 
@@ -43,7 +43,7 @@ def load(config: str | None) -> Config:
         found = read_config(config)
     except OptionError as exc:
         raise usage_error(exc) from exc
-    redact.remember(*(route.secret for route in found.routes))
+    redact.remember(*(s for route in found.routes for s in route.secrets))
     return found
 
 
@@ -88,14 +88,18 @@ def report(result: Check) -> None:
 @click.option("--provider", default="auto", show_default=True,
               type=click.Choice(["auto", *PROVIDERS]),
               help="The signing scheme; auto detects it from the headers.")
-@click.option("--secret", "-s", default=None, metavar="SECRET",
-              help="Signing secret [env: CONNECTLY_WEBHOOK_SECRET, INSPECTOR_SECRET].")
+@click.option("--secret", "-s", "secrets", multiple=True, metavar="SECRET",
+              help="Signing secret or public key; repeat for a rotation (valid when any "
+                   "matches) [env: CONNECTLY_WEBHOOK_SECRET, INSPECTOR_SECRET, several "
+                   "separated by spaces].")
 @click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
               help="A request header, as received (repeat for each).")
 @click.option("--body-file", type=click.File("rb"), default=None, metavar="PATH",
               help="The exact body bytes; - reads stdin.")
 @click.option("--url", default="", metavar="URL",
-              help="The full URL the sender called (Twilio signs it).")
+              help="The full URL the sender called (Twilio, Square and HubSpot sign it).")
+@click.option("--method", default="POST", show_default=True, metavar="METHOD",
+              help="The request's method (HubSpot signs it).")
 @click.option("--now", type=float, default=None, metavar="UNIX",
               help="Judge timestamps at this Unix time [default: now; for --event, when it "
                    "arrived].")
@@ -105,9 +109,9 @@ def report(result: Check) -> None:
 @click.option("--config", default=None, metavar="PATH",
               help="Routes file that pins providers and secrets by path "
                    "[default: ./inspector.toml if present].")
-def verify(provider: str, secret: str | None, headers: tuple[str, ...],
-           body_file: BinaryIO | None, url: str, now: float | None, event_id: str | None,
-           db: str | None, config: str | None) -> None:
+def verify(provider: str, secrets: tuple[str, ...], headers: tuple[str, ...],
+           body_file: BinaryIO | None, url: str, method: str, now: float | None,
+           event_id: str | None, db: str | None, config: str | None) -> None:
     """Check a webhook's signature offline and say why it fails.
 
     \b
@@ -118,10 +122,10 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
     Exit status: 0 valid; 1 invalid, unsigned or no secret; 2 usage error.
     """
     routes = load(config).routes
-    if secret:  # an explicit secret beats the routes' secrets
-        routes = [dataclasses.replace(r, secret=None) for r in routes]
-    analyzer = Analyzer(Secrets(default=secret or secret_from_env()), routes=routes)
-    redact.remember(analyzer.resolver.secrets.default)
+    if secrets:  # explicit secrets beat the routes' secrets
+        routes = [dataclasses.replace(r, secrets=()) for r in routes]
+    analyzer = Analyzer(Secrets(default=secrets or secrets_from_env()), routes=routes)
+    redact.remember(*analyzer.resolver.secrets.default)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "
@@ -136,7 +140,7 @@ def verify(provider: str, secret: str | None, headers: tuple[str, ...],
         if body_file is None:
             raise click.UsageError("give --body-file (- for stdin), or --event ID")
         pairs: HeaderList = [parse_header(h) for h in headers]
-        req = SignedRequest("POST", url, pairs, body_file.read())
+        req = SignedRequest(method, url, pairs, body_file.read())
         try:
             path = urlsplit(url).path or "/"
         except ValueError as exc:

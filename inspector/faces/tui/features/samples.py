@@ -21,7 +21,7 @@ async def _send(app: BaseApp, kind: str) -> None:
     if not url:
         app.notify("The receiver is not running.", severity="error")
         return
-    secret = app.session.live.secrets.for_provider("connectly")
+    secret = next(iter(app.session.live.secrets.for_provider("connectly")), None)
     sample = samples.build(kind, secret=secret)
     try:
         await app.http.post(url.rstrip("/") + sample.path, content=sample.body,

@@ -13,7 +13,7 @@ from inspector.core.analysis.reverify import visible_first
 from inspector.core.control.protocol import ControlError
 from inspector.core.display import count
 from inspector.core.model import Row
-from inspector.core.signatures import PROVIDERS, mask
+from inspector.core.signatures import PROVIDERS, mask, masks
 from inspector.faces.tui.screens.secret import SecretPrompt
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def set_secret(app: BaseApp) -> None:
         if result:
             app.run_worker(_set(app, *result), group="secret", exit_on_error=False)
 
-    app.push_screen(SecretPrompt(choices, provider, mask(secrets.for_provider(provider))),
+    app.push_screen(SecretPrompt(choices, provider, masks(secrets.for_provider(provider))),
                     chosen)
 
 

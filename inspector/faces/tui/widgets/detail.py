@@ -64,7 +64,7 @@ class Detail:
     raw_lines: Lines = field(default_factory=lambda: Lines.of([]))
     reply_lines: Lines = field(default_factory=lambda: Lines.of([]))
     reply_json: bool = False
-    secret_note: str = ""  # masked: "set, 21 characters, ends …et"
+    secret_note: str = ""  # masked: "set, 21 characters, ends …et"; "secret 2 of 2 matched: …"
     advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
 
 
@@ -93,8 +93,8 @@ def prepare(store: EventStore, analyzer: Analyzer, seq: int) -> Detail | None:
     resolver = analyzer.resolver
     signer = signer_for(analyzer, event)
     advice = replay_advice(signer, expired(signer.provider, resolver.request_of(event)))
-    return build(event, check, store.attempts(seq), resolver.resolve_event(event).secret_note(),
-                 advice)
+    return build(event, check, store.attempts(seq),
+                 resolver.resolve_event(event).secret_note(check), advice)
 
 
 def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:

@@ -72,6 +72,13 @@ class Event:
     verdict: str = ""
     reason: str = ""
     answer: Answer | None = None  # a custom answer (stored with the event); None: default
+    # What the event is about and which delivery it is (analysis.correlate); None: unknown.
+    related: str | None = None  # the object's id: events with the same one tell its story
+    delivery: str | None = None  # the provider's delivery id (or a body hash): retries share it
+    # Set by the store when it stores the event: an earlier event had the same delivery.
+    retry_of: str | None = None  # the id of the first delivery
+    retry: int = 0  # 1 for the first retry, 2 for the second, ...; 0: a first delivery
+    since_first: float = 0.0  # seconds after the first delivery
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -113,6 +120,10 @@ class Row:
     provider: str = ""
     result: int | None = None  # latest forward/replay status, 0 for a failure
     result_ms: float | None = None
+    related: str | None = None
+    retry_of: str | None = None
+    retry: int = 0
+    since_first: float = 0.0
 
     @classmethod
     def of(cls, event: Event) -> Row:
@@ -130,6 +141,10 @@ class Row:
             status=event.status,
             refused=event.refused,
             provider=event.provider,
+            related=event.related,
+            retry_of=event.retry_of,
+            retry=event.retry,
+            since_first=event.since_first,
         )
 
 

@@ -11,12 +11,16 @@ completes (forwards run after the acknowledgement, so the event's line comes fir
 
 and with `--json`, a record of its own, joined to the event by `id`:
 
-    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …}
+    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …,
+     "related": "01FRRW…", "retry_of": null}
     {"type": "forward", "id": "01HV…", "url": …, "status": 200, "ms": 3.1, "error": "",
      "resigned": false, "note": "not re-signed: it arrived with an invalid signature (…)"}
 
-(`status` is null and `error` says why when the forward failed; `note` is "" unless
-`--resign` was asked for and the event went as it arrived.)
+(`related` is what the event is about, the key its Timeline and `related:` use, or null;
+`retry_of` is the id of the first delivery when the event repeats it, or null. The text
+line says `↻ retry #2 of 01HV… (+4.0 s)` then. `status` is null and `error` says why when
+the forward failed; `note` is "" unless `--resign` was asked for and the event went as it
+arrived.)
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 from typing import TextIO
 
 from inspector.core.capture.tunnel import TunnelState
-from inspector.core.display import duration, kind_label, local_time, verdict_label
+from inspector.core.display import duration, kind_label, local_time, retry_label, verdict_label
 from inspector.core.model import Attempt, Event
 from inspector.core.sanitize import clip, visible_line
 from inspector.core.session import Session
@@ -43,8 +47,9 @@ def line(event: Event) -> str:
     kind = clip(kind_label(event.kind, event.refused, event.status) or "-", 60)
     target = clip(event.target, 120)
     summary = clip(event.summary or event.refused, 120)
+    retry = retry_label(event.retry, event.retry_of or "?", event.since_first)
     return visible_line(f"{when} {event.method:<7} {target}  {kind}  {summary}  {verdict}  "
-                        f"{event.id}")
+                        + (f"↻ {retry}  " if retry else "") + event.id)
 
 
 def forward_line(attempt: Attempt, event_id: str) -> str:
@@ -92,6 +97,8 @@ def json_line(event: Event) -> str:
             "verdict": event.verdict,
             "reason": event.reason,
             "refused": event.refused,
+            "related": event.related,
+            "retry_of": event.retry_of,
         },
         ensure_ascii=True,  # keeps control characters escaped in the output
     )

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from inspector.core.capture.tunnel import parse_spec
+from inspector.faces.tui.screens.prompt import Confirm, TextPrompt
 from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.status_bar import StatusBar
 from tests.conftest import CONNECTLY, connectly_event, running_app, wait_for
@@ -146,5 +147,76 @@ async def test_tunnel_in_the_header_and_registration(tmp_path: Path, cloudflared
             assert tunnel is not None and tunnel.pid is not None
             pid = tunnel.pid
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    finally:
+        api.stop()
+
+
+def toasts(app: Any) -> list[tuple[str, str]]:
+    return [(n.title, n.message) for n in app._notifications]
+
+
+async def answer_yes(app: Any, pilot: Any, what: str) -> str:
+    """Wait for a Confirm dialog, press its yes button; returns its question."""
+    await wait_for(lambda: app.screen.query("Confirm #ok"), what=what)
+    dialog = app.screen
+    assert isinstance(dialog, Confirm)
+    await pilot.pause()  # laid out: the click lands on the button
+    assert await pilot.click("#ok")
+    return dialog.question
+
+
+async def test_connectly_webhooks_from_the_palette(tmp_path: Path, cloudflared: None) -> None:
+    """Register (a taken topic is offered for an update), list, point at the tunnel and
+    delete, against the stand-in of Connectly's API; each as curl too, never with the key."""
+    api = ConnectlyStandIn().start()
+    old = api.add("messages", "https://old.example/webhooks/connectly")
+    try:
+        async with running_app(tmp_path, tunnel=parse_spec("cloudflared"),
+                               connectly_business_id="biz-1", connectly_api_key=KEY,
+                               connectly_api_base=api.url) as (app, pilot, _base):
+            address = "https://quiet-river-1.trycloudflare.com/webhooks/connectly"
+            await wait_for(lambda: app.session.live.public_url, what="tunnel up")
+            app.action_run("register-connectly")
+            question = await answer_yes(app, pilot, "the 409's offer")
+            assert old in question and "https://old.example" in question
+            await wait_for(lambda: len(api.hooks) == 2 and {h["address"] for h in
+                                                            api.hooks.values()} == {address},
+                           what="messages updated, delivery_status registered")
+            assert [r["method"] for r in api.received] == ["POST", "GET", "PUT", "POST"]
+
+            app.action_run("list-connectly")
+            await wait_for(lambda: any(t == "Connectly webhooks (2)" for t, _ in toasts(app)),
+                           what="the list")
+            listed = next(m for t, m in toasts(app) if t == "Connectly webhooks (2)")
+            assert old in listed and f"messages → {address}" in listed
+
+            api.hooks[old]["address"] = "https://elsewhere.example/webhooks/connectly"
+            app.action_run("copy-point-connectly")
+            await wait_for(lambda: "curl -X PUT" in app.clipboard, what="the update as curl")
+            assert f"/update/webhooks/{old}" in app.clipboard and "curl -X POST" not in \
+                app.clipboard
+            app.action_run("point-connectly")
+            await wait_for(lambda: api.hooks[old]["address"] == address, what="pointed")
+            await wait_for(lambda: any(t == "Nothing to change" and "delivery_status" in m
+                                       for t, m in toasts(app)), what="one already there")
+
+            app.action_run("copy-list-connectly")
+            assert app.clipboard.startswith("curl -X GET") and "biz-1/webhooks" in app.clipboard
+
+            app.action_run("delete-connectly")
+            await wait_for(lambda: app.screen.query("TextPrompt Input"), what="which one?")
+            await pilot.press(*old, "enter")
+            question = await answer_yes(app, pilot, "are you sure?")
+            assert question.startswith(f"Delete {old} messages")
+            await wait_for(lambda: old not in api.hooks, what="deleted")
+
+            app.action_run("copy-delete-connectly")
+            await wait_for(lambda: app.screen.query("TextPrompt Input"), what="which one?")
+            assert isinstance(app.screen, TextPrompt)
+            await pilot.press(*"wh_9", "enter")
+            await wait_for(lambda: "curl -X DELETE" in app.clipboard, what="delete as curl")
+            assert "/v1/businesses/biz-1/delete/webhooks/wh_9 " in app.clipboard
+            copied = app.clipboard
+            assert KEY not in copied and "$CONNECTLY_API_KEY" in copied
     finally:
         api.stop()

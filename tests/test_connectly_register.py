@@ -22,8 +22,8 @@ from inspector.core.providers.connectly.api import (
     RegistrationError,
     Webhooks,
     address_for,
-    register,
-    registration_curl,
+    create_call,
+    curl,
     webhooks_url,
 )
 from inspector.faces.cli.commands.connectly import connectly
@@ -315,14 +315,11 @@ def test_register_errors(api: ConnectlyStandIn) -> None:
 
 async def test_register_and_webhooks_for_the_tui(api: ConnectlyStandIn) -> None:
     async with httpx.AsyncClient() as client:
-        done = await register(client, business_id="7", topic="messages",
-                              address="https://a.example/webhooks/connectly", api_key=KEY,
-                              api_base=api.url)
-        assert done.status == 200 and '"id": "wh_' in done.answer
-        with pytest.raises(RegistrationError, match="unknown topic 'msgs'"):
-            await register(client, business_id="7", topic="msgs", address="https://a.example",
-                           api_key=KEY, api_base=api.url)
         hooks = Webhooks(client, business_id="7", api_key=KEY, api_base=api.url)
+        done = await hooks.create("messages", "https://a.example/webhooks/connectly")
+        assert done.status == 200 and '"id": "wh_' in done.text
+        with pytest.raises(RegistrationError, match="unknown topic 'msgs'"):
+            await hooks.create("msgs", "https://a.example")
         with pytest.raises(Conflict) as conflict:
             await hooks.create("messages", "https://b.example/webhooks/connectly")
         existing = conflict.value.existing
@@ -339,5 +336,5 @@ def test_urls_and_addresses() -> None:
     assert address_for("https://abc.trycloudflare.com/") == ADDRESS
     assert address_for("https://x.example/custom/path") == "https://x.example/custom/path"
     with pytest.raises(RegistrationError, match="not an environment variable name"):
-        registration_curl(business_id="1", topic="messages", address="https://x",
-                          key_env="$(rm -rf ~)")
+        curl(create_call("https://api.connectly.ai", "1", "messages", "https://x"),
+             key_env="$(rm -rf ~)")

@@ -1,6 +1,7 @@
 """Every Connectly delivery the docs print, old and new, posted signed over real HTTP to the
-real receiver and to `inspector serve`: its kind, its summary, and the facts the Overview
-shows (callbackData, BSUID, replyToId, campaign, an explained error, a report's expiry)."""
+real receiver, the real TUI and `inspector serve`: its kind, its summary, what it is about
+(the message a status or a reply names), and the facts the Overview shows (callbackData,
+BSUID, replyToId, campaign, an explained error, a report's expiry)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from inspector.core.providers.connectly import errors, samples
 from inspector.core.providers.describe import describe, facts
 from inspector.core.session import Session
 from inspector.core.signatures import PROVIDERS, SignedRequest
-from tests.conftest import SECRET, wait_for
+from tests.conftest import SECRET, running_app, wait_for
 from tests.test_serve import start
 
 SHAPES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures/connectly_shapes.json").read_text())["shapes"]
 EXPECTED = {s["name"]: (s["kind"], s["summary"]) for s in SHAPES}
+RELATED = {s["name"]: s["related"] for s in SHAPES}
 REPLY_TO = "018d62f2-2524-10fa-f857-091ab99c14c8"
 
 
@@ -60,6 +62,8 @@ async def test_every_documented_shape_gets_its_kind_and_summary(runtime: Session
     await wait_for(lambda: len(stored(runtime)) == len(SHAPES), what="every shape stored")
     events = {ids[e.id]: e for e in stored(runtime)}
     assert {name: (e.kind, e.summary) for name, e in events.items()} == EXPECTED
+    assert {name: e.related for name, e in events.items()} == RELATED
+    assert {e.retry_of for e in events.values()} == {None}  # every body is new
     assert {e.verdict for e in events.values()} == {"valid"}
     assert all(e.summary for e in events.values())  # never blank, documented or not
     kinds = {kind for kind, _summary in EXPECTED.values()}
@@ -119,6 +123,24 @@ def test_every_shape_through_serve(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert {ids[r["id"]]: (r["kind"], r["summary"]) for r in records} == EXPECTED
+    assert {ids[r["id"]]: r["related"] for r in records} == RELATED
+    assert {r["retry_of"] for r in records} == {None}
+
+
+async def test_every_shape_through_the_tui(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base):
+        ids = await post_all(base)
+        await wait_for(lambda: len(app.event_list.seqs) == len(SHAPES), what="every row")
+        rows = [app.event_list.row(seq) for seq in app.event_list.seqs]
+        assert {ids[r.id]: (r.kind, r.summary) for r in rows if r} == EXPECTED
+        assert {ids[r.id]: r.related for r in rows if r} == RELATED
+        # What the list draws from the top: the kind and the summary (no retry mark).
+        await pilot.press("g")
+        await pilot.pause()
+        drawn = [app.event_list.render_line(y).text for y in range(1, 10)]
+        for line, row in zip(drawn, rows, strict=False):
+            assert row is not None and row.kind in line and row.summary[:20] in line, line
+            assert "retry" not in line
 
 
 def test_serve_text_lines_carry_the_summaries(tmp_path: Path) -> None:

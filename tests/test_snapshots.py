@@ -152,3 +152,23 @@ def test_held_requests(snap_compare: Any, rules_app: InspectorApp) -> None:
         await pilot.pause()
 
     assert snap_compare(rules_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_timeline_of_a_retried_reply(snap_compare: Any, tmp_path: Path) -> None:
+    """A message's story (sent, delivered, read, a reply) and the reply's retries, with what
+    each try was answered."""
+    build_db(tmp_path / "events.db", story=True)
+    settings = make_settings(tmp_path, replay_to="http://localhost:3000/")
+    runtime = ShownAt(settings, bind(settings.host, settings.port))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await detail_loaded(pilot)
+        await pilot.press("7")
+        await wait_for(lambda: len(pilot.app.query_one("#timeline").rows) == 6,
+                       what="the story")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(InspectorApp(runtime), terminal_size=SIZE, run_before=run_before)
+    finally:
+        runtime.close()

@@ -67,6 +67,29 @@ def file_stamp(now: float | None = None) -> str:
     return local_time(time.time() if now is None else now, FILE_STAMP)
 
 
+def elapsed(seconds: float) -> str:
+    """"40 ms", "4.2 s", "12 s", "3 min 5 s", "2 h 3 min", "3 days 2 h": the time between
+    two events (a negative one, from a clock set back, as "-2.0 s")."""
+    try:
+        if seconds < 0:
+            return "-" + elapsed(-seconds)
+        if seconds < 1:
+            return f"{seconds * 1000:.0f} ms"
+        if seconds < 10:
+            return f"{seconds:.1f} s"
+        whole = int(seconds)
+    except (OverflowError, ValueError, TypeError):
+        return "? s"
+    for unit, size, small, small_size in (("day", 86400, "h", 3600), ("h", 3600, "min", 60),
+                                          ("min", 60, "s", 1)):
+        if whole >= size:
+            n, rest = divmod(whole, size)
+            big = f"{n:,} {unit}{'s' if unit == 'day' and n != 1 else ''}"
+            rest //= small_size
+            return f"{big} {rest} {small}" if rest else big
+    return f"{whole} s"
+
+
 def duration(ms: float) -> str:
     """"12 ms": how long a replay or forward took."""
     return f"{ms:.0f} ms"
@@ -137,6 +160,14 @@ def answer_label(status: int, rule: str, note: str) -> str:
     fault = note.partition(":")[0] if status == 0 and ":" in note else ""
     what = str(status) if status else f"✗ {fault}" if fault and " " not in fault else "✗"
     return f"{what} {rule}" if rule else what
+
+
+def retry_label(retry: int, first: str, since_first: float) -> str:
+    """"retry #2 of 01J… (+4.0 s)": a delivery that repeats an earlier one, `first` naming the
+    first delivery (its id; a list gives its time); "" for a first delivery."""
+    if retry <= 0:
+        return ""
+    return f"retry #{retry} of {first} (+{elapsed(since_first)})"
 
 
 def result_label(result: int | None, ms: float | None) -> str:

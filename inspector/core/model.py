@@ -91,6 +91,13 @@ class Event:
     answer_note: str = ""  # how it was answered, when that needs saying (a sequence's step,
     #   a fault, a hold), else ""
     plan: Plan | None = None  # how to answer it (decided with the status; not stored)
+    # What the event is about and which delivery it is (analysis.correlate); None: unknown.
+    related: str | None = None  # the object's id: events with the same one tell its story
+    delivery: str | None = None  # the provider's delivery id (or a body hash): retries share it
+    # Set by the store when it stores the event: an earlier event had the same delivery.
+    retry_of: str | None = None  # the id of the first delivery
+    retry: int = 0  # 1 for the first retry, 2 for the second, ...; 0: a first delivery
+    since_first: float = 0.0  # seconds after the first delivery
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -134,6 +141,10 @@ class Row:
     result_ms: float | None = None
     rule: str = ""  # the answer rule that decided the answer
     answer_note: str = ""
+    related: str | None = None
+    retry_of: str | None = None
+    retry: int = 0
+    since_first: float = 0.0
 
     @classmethod
     def of(cls, event: Event) -> Row:
@@ -153,6 +164,10 @@ class Row:
             provider=event.provider,
             rule=event.rule,
             answer_note=event.answer_note,
+            related=event.related,
+            retry_of=event.retry_of,
+            retry=event.retry,
+            since_first=event.since_first,
         )
 
 

@@ -11,12 +11,16 @@ completes (forwards run after the acknowledgement, so the event's line comes fir
 
 and with `--json`, a record of its own, joined to the event by `id`:
 
-    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …}
+    {"type": "event", "id": "01HV…", "time": …, "method": "POST", "path": …, "verdict": …,
+     "related": "01FRRW…", "retry_of": null}
     {"type": "forward", "id": "01HV…", "url": …, "status": 200, "ms": 3.1, "error": "",
      "resigned": false, "note": "not re-signed: it arrived with an invalid signature (…)"}
 
-(`status` is null and `error` says why when the forward failed; `note` is "" unless
-`--resign` was asked for and the event went as it arrived.)
+(`related` is what the event is about, the key its Timeline and `related:` use, or null;
+`retry_of` is the id of the first delivery when the event repeats it, or null. The text
+line says `↻ retry #2 of 01HV… (+4.0 s)` then. `status` is null and `error` says why when
+the forward failed; `note` is "" unless `--resign` was asked for and the event went as it
+arrived.)
 
 An event an answer rule decided says so on its line (`→ 503 (flaky endpoint)`; in JSON,
 `rule` and `answer_note`). When the answer is known only later (a request held at a
@@ -48,6 +52,7 @@ from inspector.core.display import (
     kind_label,
     local_time,
     result_label,
+    retry_label,
     verdict_label,
 )
 from inspector.core.model import Attempt, Event, Row
@@ -57,10 +62,12 @@ from inspector.core.sink import BaseSink
 
 
 def line(event: Event) -> str:
-    """A one-line, terminal-safe description of an event, with the rule that answered it."""
+    """A one-line, terminal-safe description of an event: the rule that answered it, and
+    whether it repeats an earlier delivery."""
     rule = (f"→ {answered_text(event.status, event.answer_note)} ({clip(event.rule, 60)})  "
             if event.rule else "")
-    return row_line(Row.of(event), extra=rule)
+    retry = retry_label(event.retry, event.retry_of or "?", event.since_first)
+    return row_line(Row.of(event), extra=rule + (f"↻ {retry}  " if retry else ""))
 
 
 def row_line(row: Row, fmt: str = TIME, extra: str = "") -> str:
@@ -136,6 +143,8 @@ def json_line(event: Event) -> str:
             "refused": event.refused,
             "rule": event.rule,
             "answer_note": event.answer_note,
+            "related": event.related,
+            "retry_of": event.retry_of,
         },
         ensure_ascii=True,  # keeps control characters escaped in the output
     )

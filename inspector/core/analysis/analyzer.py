@@ -12,7 +12,8 @@ from typing import Any
 from inspector.core.analysis import decoding
 from inspector.core.config import Route
 from inspector.core.model import Event, Verdict
-from inspector.core.providers.describe import describe
+from inspector.core.providers import correlate
+from inspector.core.providers.describe import described
 from inspector.core.sanitize import FORMAT, clip, visible_line
 from inspector.core.signatures import Check, Secrets, SignedRequest, verify_with
 from inspector.core.signatures.resolve import Resolver
@@ -80,6 +81,7 @@ class Analyzer:
         notes = request_notes(event)
         if event.refused:
             event.kind, event.summary = "refused", event.refused
+            self._link(event, None, None)  # a body cut short is not what was sent
         elif event.body and len(event.body) <= DESCRIBE_LIMIT and self._within(started):
             decoded = decoding.decode(event.body, event.headers, cap=DESCRIBE_LIMIT * 4,
                                       parse_limit=DESCRIBE_LIMIT)
@@ -109,9 +111,17 @@ class Analyzer:
         return result, decoded
 
     def _describe(self, event: Event, value: Any) -> None:
-        kind, summary = describe(event.provider, event.headers, value)
+        source, kind, summary = described(event.provider, event.headers, value)
         # JSON may carry lone surrogates ("\ud800"): SQLite cannot store those.
         event.kind, event.summary = storable(kind), storable(summary)
+        self._link(event, source if value is not None else None, value)
+
+    @staticmethod
+    def _link(event: Event, source: str | None, value: Any) -> None:
+        """What the event is about and which delivery it is (the store links retries)."""
+        related, delivery = correlate.keys(source, event.headers, value, event.body)
+        event.related = None if related is None else storable(related)
+        event.delivery = None if delivery is None else storable(delivery)
 
     def _within(self, started: float) -> bool:
         return time.thread_time() - started <= self.budget

@@ -66,6 +66,8 @@ def record(event: Event, attempts: list[Attempt]) -> dict[str, Any]:
         "summary": event.summary,
         "verdict": event.verdict,
         "reason": event.reason,
+        "related": event.related,
+        "retry_of": event.retry_of,
         "answer": None if event.answer is None else {
             "headers": [[k, v] for k, v in event.answer.headers],
             "body_base64": b64(event.answer.body),

@@ -126,17 +126,23 @@ DESCRIBERS: dict[str, Describer] = {
 }
 
 
-def describe(provider: str, headers: HeaderList, value: Any) -> tuple[str, str]:
-    """(kind, summary) for a parsed JSON body (or None); empty strings when unknown."""
-    kind, summary = "", ""
+def described(provider: str, headers: HeaderList, value: Any) -> tuple[str, str, str]:
+    """(source, kind, summary) for a parsed JSON body (or None): `source` names the
+    describer that recognised it ("" for the generic guess); empty strings when unknown."""
     # The named provider first, then Connectly (our default), then the generic guess.
     for name in dict.fromkeys((provider, "connectly")):
         describer = DESCRIBERS.get(name)
-        if describer is not None and not kind:
+        if describer is not None:
             kind, summary = describer(headers, value)
-    if not kind:
-        kind, summary = generic(headers, value)
-    return kind, clip(summary, SUMMARY_LIMIT)
+            if kind:
+                return name, kind, clip(summary, SUMMARY_LIMIT)
+    kind, summary = generic(headers, value)
+    return "", kind, clip(summary, SUMMARY_LIMIT)
+
+
+def describe(provider: str, headers: HeaderList, value: Any) -> tuple[str, str]:
+    """(kind, summary) for a parsed JSON body (or None); empty strings when unknown."""
+    return described(provider, headers, value)[1:]
 
 
 FACTS: dict[str, Facts] = {
@@ -151,9 +157,5 @@ def facts(provider: str, headers: HeaderList, value: Any,
     delivery's error explained, a report's URL expiry (relative to `now`). They come from
     the provider whose describer `describe` used. Values are the sender's text: render them
     inert."""
-    for name in dict.fromkeys((provider, "connectly")):
-        describer = DESCRIBERS.get(name)
-        if describer is not None and describer(headers, value)[0]:
-            found = FACTS.get(name)
-            return found(headers, value, now) if found is not None else []
-    return []
+    found = FACTS.get(described(provider, headers, value)[0])
+    return found(headers, value, now) if found is not None else []

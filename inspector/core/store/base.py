@@ -215,6 +215,12 @@ class EventStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def related(self, key: str) -> list[int]:
+        """Seqs of the events about the object `key` names, oldest first: its related key
+        (what the event is about), a delivery id (its retries), or an event's id (that
+        event and what it is about). The Timeline, and the filter `related:`."""
+
+    @abc.abstractmethod
     def indexed_upto(self) -> int:
         """The seq up to which the free-text index covers the events (0: none yet)."""
 

@@ -10,6 +10,12 @@ RESULT column). `status:` is the old name of `result:`, kept so that existing fi
 scripts still work. `rule:NAME` finds the events an answer rule decided (a glob, like
 `path:`; quote a name with spaces).
 
+`related:ID` finds the events about the same object as the event with that id, or about
+the object with that id (a Connectly message id, a Stripe object, `owner/repo#12`, a
+delivery id): the object's story, retries included. `related:this` is the event selected
+in the TUI (`parse(text, this=its id)`). `retry:yes` finds deliveries that repeat an
+earlier one, `retry:no` the first deliveries.
+
 Words and "quoted phrases" are free text: each must appear (case-insensitive for ASCII) in
 the path and query, a header name or value, or the body. `field:value` narrows by a field.
 Terms are ANDed; a leading `-` negates one. `parse` turns text into a `Query` or raises
@@ -26,10 +32,12 @@ from datetime import UTC, datetime
 from inspector.core.model import Verdict
 
 FIELDS = ("method", "verdict", "provider", "kind", "path", "answered", "result", "rule", "since",
-          "id")
+          "related", "retry", "id")
 ALIASES = {"status": "result"}  # the name `result:` had before `answered:` existed
 HELP = ('text "a phrase" method:POST verdict:invalid provider:stripe kind:delivery_status '
-        'path:/webhooks/* answered:4xx result:5xx rule:"flaky endpoint" since:10m -exclude')
+        'path:/webhooks/* answered:4xx result:5xx rule:"flaky endpoint" since:10m '
+        "related:this retry:yes -exclude")
+THIS = "this"  # related:this, the event selected in the TUI
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _VERDICTS = {v.value: v.value for v in Verdict} | {"no-secret": "no_secret",
                                                   "nosecret": "no_secret"}
@@ -64,8 +72,9 @@ class Query:
 # -- parsing -------------------------------------------------------------------------------
 
 
-def parse(text: str) -> Query:
-    """Parse a filter; raises FilterError with the column of the problem."""
+def parse(text: str, *, this: str | None = None) -> Query:
+    """Parse a filter; raises FilterError with the column of the problem. `this`: the id of
+    the event `related:this` means (None: there is none, and `related:this` is an error)."""
     terms: list[Term] = []
     pos = 0
     n = len(text)
@@ -96,6 +105,11 @@ def parse(text: str) -> Query:
             if not value:
                 raise FilterError(f"{name}: at column {start + 1} needs a value "
                                   f"(for example {_EXAMPLES[name]})")
+            if name == "related" and value.lower() == THIS:
+                if this is None:
+                    raise FilterError("related:this means the event selected in the list: "
+                                      "select one, or give an id (related:01J...)")
+                value = this
             terms.append(Term(name, _check(name, value), negated))
             continue
         value, pos = _value(text, pos)
@@ -114,6 +128,8 @@ _EXAMPLES = {
     "result": "result:5xx",
     "rule": 'rule:"flaky endpoint"',
     "since": "since:10m",
+    "related": "related:this",
+    "retry": "retry:yes",
     "id": "id:01J...",
 }
 
@@ -172,6 +188,12 @@ def _check(name: str, value: str) -> str:
         return value
     if name == "since":
         since_seconds(value, 0.0)  # raises when bad
+        return value
+    if name == "retry":
+        value = value.lower()
+        if value not in ("yes", "no"):
+            raise FilterError(f"retry:{value} is not yes or no (retry:yes finds deliveries "
+                              "that repeat an earlier one)")
         return value
     return value
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["BaseApp"], object]
 Where = Literal["app", "list", "textual"]
-TABS = ("overview", "headers", "body", "raw", "signature", "replay")
+TABS = ("overview", "headers", "body", "raw", "signature", "replay", "timeline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +143,8 @@ ACTIONS: tuple[Action, ...] = (
            _keys("f"), "Follow"),
     Action("filter", "Filter events…", "filter: free text and method: verdict: provider: "
            "kind: path: since: answered: (what the sender got) result: (the latest "
-           "replay/forward) rule: (the answer rule); enter keeps it, escape clears it",
-           filtering.open_bar,
+           "replay/forward) rule: (the answer rule) related: (related:this, the selected "
+           "event's object) retry:yes; enter keeps it, escape clears it", filtering.open_bar,
            (Key("slash", "/"),), "Filter"),
     Action("copy-curl", "Copy as curl", "copy the selected event as a byte-exact curl "
            "command", curl.copy_curl, _keys("c"), "Copy curl"),
@@ -176,6 +176,9 @@ ACTIONS: tuple[Action, ...] = (
            (Key("question_mark", "?"),), "Help"),
     Action("replay-view", "Replay all events in view", "every event the list shows, in the "
            "order they arrived (asks first, naming the filter)", replay.replay_view),
+    Action("related", "Show events about the same object", "filter the list to the "
+           "selected event's timeline (related:this): its statuses, replies and retries",
+           filtering.show_related),
     Action("clear-marks", "Clear marks", "unmark every event",
            lambda app: app.event_list.clear_marks()),
     Action("set-secret", "Set secret…", "set a provider's signing secret for this session "
@@ -200,10 +203,23 @@ ACTIONS: tuple[Action, ...] = (
     Action("forward-target", "Set forward target…", "forward every new event to a URL from "
            "now on, or stop (the header shows it)", targets.forward_target),
     Action("register-connectly", "Register tunnel with Connectly", "both topics, to the "
-           "tunnel's public URL (asks for the business id and API key when not set)",
-           connectly.register),
+           "tunnel's public URL; a topic registered already is offered for an update (asks "
+           "for the business id and API key when not set)", connectly.register),
+    Action("point-connectly", "Point Connectly webhooks at the tunnel", "update both topics' "
+           "registrations to the tunnel's URL (no gap in delivery), creating any missing",
+           connectly.point),
+    Action("list-connectly", "List Connectly webhooks", "every registration: id, topic, "
+           "address, configuration", connectly.list_webhooks),
+    Action("delete-connectly", "Delete Connectly webhook…", "pick a registration by its id, "
+           "confirm, delete (its events stop at once)", connectly.delete_webhook),
     Action("copy-registration", "Copy registration curl", "the same registration as curl "
            "commands, reading your key from $CONNECTLY_API_KEY", connectly.copy_registration),
+    Action("copy-point-connectly", "Copy point-at-tunnel curl", "the update (or create) "
+           "commands that point both topics at the tunnel, as curl", connectly.copy_point),
+    Action("copy-list-connectly", "Copy list-webhooks curl", "the command that lists your "
+           "Connectly webhooks, as curl", connectly.copy_list),
+    Action("copy-delete-connectly", "Copy delete-webhook curl…", "the command that deletes "
+           "a Connectly webhook, as curl (asks for its id)", connectly.copy_delete),
     *(Action(f"sample-{kind}", f"Send sample event: {kind}", "post a signed sample "
              f"Connectly {kind} event to this inspector", _sample(kind), row=SAMPLES)
       for kind in KINDS),

@@ -62,7 +62,7 @@ class InspectorApp(BaseApp):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.session.url, id="status")
-        yield FilterBar(id="filter")
+        yield FilterBar(this=self._selected_id, id="filter")
         yield Events(self.store.rows, follow=self.session.settings.follow, id="events")
         yield DetailPane(lambda seq: prepare(self.store, self.session.analyzer, seq),
                          id="detail")
@@ -116,6 +116,7 @@ class InspectorApp(BaseApp):
         events, updated = self.sink.take()
         following.apply_feed(self, self.sink.take_feed())
         self.event_list.append(self.listing.arrived(events))
+        self.detail_pane.arrived(events, busy=self.pacer.busy(now))
         if updated:
             self.detail_pane.changed(self.event_list.reread(updated), busy=self.pacer.busy(now))
         self.show_counts()
@@ -179,6 +180,15 @@ class InspectorApp(BaseApp):
 
     def on_event_list_opened(self, _: EventList.Opened) -> None:
         self.detail_pane.focus_content()
+
+    def on_detail_pane_jump(self, message: DetailPane.Jump) -> None:
+        filtering.jump(self, message.seq)
+
+    def _selected_id(self) -> str | None:
+        """The id of the selected event (what related:this means)."""
+        seq = self.event_list.selected
+        row = self.event_list.row(seq) if seq is not None else None
+        return row.id if row is not None else None
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         filtering.apply_filter(self, message.query)

@@ -144,19 +144,15 @@ class Call:
     missing: str = ""  # what a 404 means for this call
 
 
+# What to send for each topic (None: nothing, it is as wanted already).
+Plan = list[tuple[str, Call | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     text: str  # the API's answer, pretty-printed when JSON, made terminal-safe
     value: Any  # the parsed JSON, or None
-
-
-@dataclass(frozen=True, slots=True)
-class Registered:
-    topic: str
-    address: str
-    status: int
-    answer: str  # the API's answer, pretty-printed when JSON, made terminal-safe
 
 
 # -- the calls -----------------------------------------------------------------------------------
@@ -312,6 +308,23 @@ class Webhooks:
                            "per topic, so update that registration instead of creating another "
                            f"({exc})", topic, existing) from None
 
+    async def plan_point(self, address: str, topics: tuple[str, ...] = TOPICS) -> Plan:
+        """The calls that send each topic to `address`: an update of the topic's registration
+        (no gap in delivery), a create where it has none, None where it is there already."""
+        found = {hook.topic: hook for hook in await self.list()}
+        plan: Plan = []
+        for topic in topics:
+            hook = found.get(check_topic(topic))
+            if hook is None:
+                plan.append((topic, create_call(self.api_base, self.business_id, topic,
+                                                address)))
+            elif hook.address == address:
+                plan.append((topic, None))
+            else:
+                plan.append((topic, update_call(self.api_base, self.business_id, hook.id,
+                                                address=address)))
+        return plan
+
     async def update(self, webhook_id: str, *, address: str = "",
                      configuration: Configuration | None = None) -> Answer:
         return await self.send(update_call(self.api_base, self.business_id, webhook_id,
@@ -339,24 +352,6 @@ class Webhooks:
             raise ApiError(_refused(response.status_code, response.content, value, call,
                                     self.key_env), response.status_code)
         return Answer(response.status_code, pretty(response.content), value)
-
-
-async def register(
-    client: httpx.AsyncClient,
-    *,
-    business_id: str,
-    topic: str,
-    address: str,
-    api_key: str,
-    api_base: str = DEFAULT_API_BASE,
-    timeout: float = TIMEOUT,
-) -> Registered:
-    """Register `address` for `topic`; RegistrationError for any failure (Conflict for a
-    topic that already has an address)."""
-    hooks = Webhooks(client, business_id=business_id, api_key=api_key, api_base=api_base,
-                     timeout=timeout)
-    done = await hooks.create(topic, address)
-    return Registered(topic, address, done.status, done.text)
 
 
 def _reason(exc: BaseException) -> str:
@@ -413,15 +408,3 @@ def curl(call: Call, key_env: str = KEY_ENV) -> str:
         lines += ["-H 'Content-Type: application/json'",
                   f"--data {shlex.quote(json.dumps(call.body))}"]
     return " \\\n  ".join(lines)
-
-
-def registration_curl(
-    *,
-    business_id: str,
-    topic: str,
-    address: str,
-    api_base: str = DEFAULT_API_BASE,
-    key_env: str = KEY_ENV,
-) -> str:
-    """The registration of `address` for `topic` as a curl command."""
-    return curl(create_call(api_base, business_id, topic, address), key_env)

@@ -94,6 +94,27 @@ def facts(value: Any, now: float | None = None) -> list[tuple[str, str]]:
     return rows
 
 
+def related(value: Any) -> Any:
+    """The id of the message a delivery is about: the outbound message a status reports on
+    (`statusUpdate.id`, the id the send API returned), the one a reply quotes
+    (`context.replyToId`) or the one a reaction is on; for a report, the report (each run
+    of it). None when there is none."""
+    if not isinstance(value, dict):
+        return None
+    status = value.get("statusUpdate")
+    if isinstance(status, dict):
+        return status.get("id")
+    report = value.get("report")
+    if isinstance(report, dict):
+        return report.get("id")
+    message = value.get("message")
+    found = get(_context(value, message), "replyToId")
+    if found:
+        return found
+    reaction = _either(value, message if isinstance(message, dict) else {}, "reaction")
+    return get(reaction, "messageId")
+
+
 # -- messages ------------------------------------------------------------------------------------
 
 
@@ -345,11 +366,15 @@ def _customer_facts(party: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def _reply_to(value: dict[str, Any], message: Any) -> str:
+def _context(value: dict[str, Any], message: Any) -> Any:
     context = value.get("context")
     if not isinstance(context, dict) and isinstance(message, dict):
         context = message.get("context")
-    return _short(get(context, "replyToId"))
+    return context
+
+
+def _reply_to(value: dict[str, Any], message: Any) -> str:
+    return _short(get(_context(value, message), "replyToId"))
 
 
 def _campaign(value: dict[str, Any]) -> str:

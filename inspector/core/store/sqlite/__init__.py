@@ -41,7 +41,7 @@ from inspector.core.store.base import (
     Prepare,
 )
 from inspector.core.store.errors import StoreError, explain
-from inspector.core.store.filter import Query, parse
+from inspector.core.store.filter import Query, Term, parse
 from inspector.core.store.sqlite import feed, queries, schema, search
 from inspector.core.store.sqlite.writer import Writer
 
@@ -252,6 +252,9 @@ class SqliteStore(EventStore):
         self._reader()
         return self._read(queries.search, query, after=after, now=now,
                           searchable=self._local.searchable)
+
+    def related(self, key: str) -> list[int]:
+        return self.search(Query((Term("related", key),)))
 
     # -- the change feed ---------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ from inspector.core.store.sqlite import search as text_index
 
 _ROW = ("seq, id, received_at, method, path, query, kind, summary, body_size AS size, "
         "verdict, status, refused, provider, result_status AS result, result_ms, rule, "
-        "answer_note")
+        "answer_note, related, retry_of, retry, since_first")
 _EVENT = ("seq, id, received_at, method, path, query, http_version, client, scheme, headers, "
           "body_size, status, refused, notes, provider, kind, summary, verdict, reason, rule, "
-          "answer_note")
+          "answer_note, related, delivery, retry_of, retry, since_first")
 _ATTEMPT = ("id, seq AS event_seq, kind, at, method, url, status, elapsed_ms, error, "
             "response_headers, response_body, resigned, edited, forced, note")
 CHUNK = 500  # seqs per IN (...) list, well under SQLite's limit on parameters
@@ -197,10 +197,22 @@ def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
         if value == "none":  # a fault: closed, reset or timed out without an answer
             return "e.status = 0", []
         return _status_clause("e.status", value)
+    if name == "related":
+        return RELATED_SQL, [value] * 5
+    if name == "retry":
+        return ("e.retry > 0" if value == "yes" else "e.retry = 0"), []
     if name == "since":
         # Two-sided, so SQLite expects few rows and uses the received_at index.
         return "e.received_at BETWEEN ? AND 1e15", [since_seconds(value, now)]
     raise AssertionError(name)
+
+
+# The events about the object `?` names: its key, a delivery id, or an event's id (that
+# event, and what it is about). Each term is indexed (partial indexes: `= ?` implies NOT
+# NULL; the subqueries run once), so SQLite unions index lookups instead of scanning.
+RELATED_SQL = ("e.related = ? OR e.delivery = ? OR e.id = ? "
+               "OR e.related = (SELECT related FROM events WHERE id = ?) "
+               "OR e.delivery = (SELECT delivery FROM events WHERE id = ?)")
 
 
 def _status_clause(column: str, value: str) -> tuple[str, list[Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from inspector.core.store.errors import StoreError, explain
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Version 1 of the schema; later versions are the MIGRATIONS below (a new database runs them
 # all, so every database reaches the same schema by the same steps).
@@ -153,5 +153,23 @@ def _migrate_v6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN answer_note TEXT NOT NULL DEFAULT ''")
 
 
+def _migrate_v7(conn: sqlite3.Connection) -> None:
+    """What each event is about (`related`), which delivery it is (`delivery`), and whether
+    it repeats an earlier delivery (`retry_of`: the first one's id, `retry`: its number,
+    `since_first`: seconds after the first). NULL when not known: events stored before this
+    version have no keys (an export and import computes them).
+
+    Partial indexes: an event without a key costs no index write. A lookup `related = ?`
+    implies `related IS NOT NULL`, so SQLite uses them."""
+    for column in ("related TEXT", "delivery TEXT", "retry_of TEXT",
+                   "retry INTEGER NOT NULL DEFAULT 0", "since_first REAL NOT NULL DEFAULT 0"):
+        conn.execute(f"ALTER TABLE events ADD COLUMN {column}")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_related ON events(related) "
+                 "WHERE related IS NOT NULL")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_delivery ON events(delivery) "
+                 "WHERE delivery IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _create_v1, _migrate_v2, _migrate_v3, _migrate_v4, _migrate_v5, _migrate_v6]
+    _create_v1, _migrate_v2, _migrate_v3, _migrate_v4, _migrate_v5, _migrate_v6,
+    _migrate_v7]

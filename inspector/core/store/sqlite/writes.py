@@ -11,9 +11,10 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from inspector.core.model import Attempt, Event
+from inspector.core.providers.correlate import retry_window
 from inspector.core.store import ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.sqlite import feed, queries
@@ -21,7 +22,8 @@ from inspector.core.store.sqlite import feed, queries
 # Event fields stored as they are; headers and notes are stored as JSON.
 _EVENT_PLAIN = ("seq", "id", "received_at", "method", "path", "query", "http_version",
                 "client", "scheme", "body_size", "status", "refused", "provider", "kind",
-                "summary", "verdict", "reason", "rule", "answer_note")
+                "summary", "verdict", "reason", "rule", "answer_note", "related", "delivery",
+                "retry_of", "retry", "since_first")
 _EVENT_COLUMNS = (*_EVENT_PLAIN, "headers", "notes")
 _event_plain = attrgetter(*_EVENT_PLAIN)
 _ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error",
@@ -68,6 +70,9 @@ def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare 
             except Exception as exc:  # analysis must never cost us the event
                 event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
         event.seq = seq
+    link_retries(conn, events)
+    for event in events:
+        seq = event.seq
         if event.answer is not None:  # a custom answer; the default one is rebuilt
             answers.append((seq, json.dumps(event.answer.headers), event.answer.body))
         rows.append((*_event_plain(event), json.dumps(event.headers),
@@ -78,6 +83,55 @@ def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare 
     if answers:
         _insert_rows(conn, "answers", ("seq", "headers", "body"), answers)
     return events
+
+
+class _Delivery(NamedTuple):
+    """The latest event of one delivery key: what a retry of it needs to know."""
+
+    id: str
+    received_at: float
+    retry_of: str | None
+    retry: int
+    since_first: float
+
+
+# The latest stored event of each delivery key in a VALUES list: one indexed probe per key
+# (max(seq) of a key is the last entry of its run in the delivery index).
+_LATEST = ("SELECT k.column1, e.id, e.received_at, e.retry_of, e.retry, e.since_first "
+           "FROM (VALUES {}) k JOIN events e ON e.seq = "
+           "(SELECT max(seq) FROM events WHERE delivery = k.column1)")
+
+
+def link_retries(conn: sqlite3.Connection, events: list[Event]) -> None:
+    """Mark each event that repeats an earlier delivery (the same delivery key, see
+    providers.correlate) as a retry of the first one: its id, the retry's number, the time
+    since. Earlier means stored before it (or earlier in `events`) and received no later;
+    a body hash counts only within its window of the previous delivery."""
+    wanted = list({e.delivery for e in events if e.delivery is not None})
+    if not wanted:
+        return
+    latest: dict[str, _Delivery] = {}
+    start = 0
+    while start < len(wanted):
+        size = next(c for c in _CHUNKS if c <= len(wanted) - start)
+        chunk = wanted[start : start + size]
+        for key, *found in conn.execute(_LATEST.format(",".join(["(?)"] * size)), chunk):
+            latest[key] = _Delivery(*found)
+        start += size
+    for event in events:
+        key = event.delivery
+        if key is None:
+            continue
+        prior = latest.get(key)
+        if prior is not None:
+            gap = event.received_at - prior.received_at
+            window = retry_window(key)
+            if gap >= 0 and (window is None or gap <= window):
+                event.retry_of = prior.retry_of or prior.id
+                event.retry = prior.retry + 1
+                event.since_first = gap + prior.since_first
+        latest[key] = _Delivery(event.id, event.received_at, event.retry_of, event.retry,
+                                event.since_first)
 
 
 def _insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],

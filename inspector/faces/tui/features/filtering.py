@@ -1,5 +1,7 @@
 """/: the filter bar. The search runs in a thread (SQLite indexes and the trigram side file);
-the list model (inspector.core.listing) keeps the filter for the events that arrive next."""
+the list model (inspector.core.listing) keeps the filter for the events that arrive next.
+Also: the events about the selected one (related:this), and going to an event of the
+Timeline."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from textual.worker import get_current_worker
 
 from inspector.core.listing import Found
 from inspector.core.store import StoreError
-from inspector.core.store.filter import FilterError, Query
+from inspector.core.store.filter import THIS, FilterError, Query
 
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
@@ -24,6 +26,24 @@ def open_bar(app: BaseApp) -> None:
 def close_bar(app: BaseApp) -> None:
     app.filter_bar.remove_class("-open")
     app.event_list.focus()
+
+
+def show_related(app: BaseApp) -> None:
+    """Filter the list to the events about the same object as the selected one."""
+    if app.event_list.selected is None:
+        app.notify("No event selected.", severity="warning")
+        return
+    app.filter_bar.add_class("-open")
+    app.filter_bar.set_text(f"related:{THIS}")
+    app.event_list.focus()
+
+
+def jump(app: BaseApp, seq: int) -> None:
+    """Select an event of the Timeline in the list (a filter may hide it)."""
+    if not app.event_list.select_seq(seq):
+        app.notify("That event is not in the list as filtered: filter related:this shows the "
+                   "whole timeline, escape in the filter shows every event.",
+                   severity="warning", markup=False)
 
 
 def apply_filter(app: BaseApp, query: Query) -> None:

@@ -4,7 +4,7 @@ editors that submit or cancel the same way (a rule, a held request's answer)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -95,17 +95,20 @@ class URLPrompt(TextPrompt):
 class Confirm(Dialog):
     """Yes/no; dismisses with "yes" or None."""
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: str, yes: str = "Yes", *,
+                 variant: Literal["primary", "error"] = "error") -> None:
+        """`variant`: "error" (red) for what cannot be undone, "primary" otherwise."""
         super().__init__()
         self.question = question
         self.yes = yes
+        self.variant: Literal["primary", "error"] = variant
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.question))
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button(self.yes, id="ok", variant="error")
+                yield Button(self.yes, id="ok", variant=self.variant)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -1,4 +1,5 @@
-"""The detail pane: overview, headers, decoded body, raw bytes, signature, replays.
+"""The detail pane: overview, headers, decoded body, raw bytes, signature, replays, and the
+timeline of the events about the same object.
 
 `build` does the heavy work (decoding, pretty-printing, sanitising) and is safe to run in a
 thread; `DetailPane.show` only hands the prepared lines to virtual views.
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -27,13 +29,19 @@ from inspector.core.display import (
     DATE_TIME,
     answered_text,
     byte_size,
+    count,
     duration,
+    elapsed,
+    kind_label,
     local_time,
     millis,
+    retry_label,
     status_text,
     verdict_label,
 )
-from inspector.core.model import Attempt, Event
+from inspector.core.model import Attempt, Event, Row
+from inspector.core.providers.correlate import BODY_HASH
+from inspector.core.providers.describe import facts
 from inspector.core.sanitize import visible_line
 from inspector.core.signatures import Check
 from inspector.core.store import EventStore
@@ -42,6 +50,7 @@ from inspector.faces.tui.widgets.inert import inert
 from inspector.faces.tui.widgets.text_view import Lines, TextView
 
 HEADER_VALUE_LIMIT = 400
+TIMELINE_ROWS = 200  # events of a timeline shown around the selected one
 VERDICT_STYLES = {
     "valid": "bold green",
     "invalid": "bold red",
@@ -66,12 +75,21 @@ class Detail:
     reply_json: bool = False
     secret_note: str = ""  # masked: "set, 21 characters, ends …et"; "secret 2 of 2 matched: …"
     advice: str = ""  # said before a replay: the signed timestamp has expired, and what to do
+    facts: list[tuple[str, str]] = field(default_factory=list)  # the provider's, for the
+    #   Overview (sender's text: shown inert)
+    timeline: list[Row] = field(default_factory=list)  # the events about the same object,
+    #   in the order they arrived (at most TIMELINE_ROWS, around this one)
+    related_total: int = 1  # how many there are in all
 
 
 def build(event: Event, check: Check, attempts: list[Attempt], secret_note: str = "",
-          advice: str = "") -> Detail:
-    detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice)
+          advice: str = "", timeline: list[Row] | None = None, related_total: int = 1
+          ) -> Detail:
+    detail = Detail(event, check, attempts, secret_note=secret_note, advice=advice,
+                    timeline=timeline or [Row.of(event)], related_total=related_total)
     decoded = decoding.decode(event.body, event.headers, parse_limit=decoding.PRETTY_LIMIT)
+    if decoded.kind == "json" and not event.refused:
+        detail.facts = facts(event.provider, event.headers, decoded.value)
     detail.content_kind = decoded.kind
     detail.body_notes = list(decoded.notes)
     if event.refused:
@@ -93,8 +111,18 @@ def prepare(store: EventStore, analyzer: Analyzer, seq: int) -> Detail | None:
     resolver = analyzer.resolver
     signer = signer_for(analyzer, event)
     advice = replay_advice(signer, expired(signer.provider, resolver.request_of(event)))
+    related = store.related(event.id)
     return build(event, check, store.attempts(seq),
-                 resolver.resolve_event(event).secret_note(check), advice)
+                 resolver.resolve_event(event).secret_note(check), advice,
+                 timeline_rows(store, related, seq), max(len(related), 1))
+
+
+def timeline_rows(store: EventStore, related: list[int], seq: int) -> list[Row]:
+    """The rows of at most TIMELINE_ROWS related events around `seq`, in arrival order."""
+    at = related.index(seq) if seq in related else 0
+    start = max(0, min(at - TIMELINE_ROWS // 2, len(related) - TIMELINE_ROWS))
+    rows = store.rows(related[start : start + TIMELINE_ROWS] or [seq])
+    return sorted(rows.values(), key=lambda row: (row.received_at, row.seq))
 
 
 def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:
@@ -163,6 +191,19 @@ def overview(detail: Detail) -> RenderableType:
         table.add_row("Kind", inert(event.kind))
     if event.summary:
         table.add_row("Summary", inert(event.summary))
+    for label, value in detail.facts:
+        table.add_row(label, inert(value))
+    if event.related is not None:
+        more = detail.related_total - 1
+        table.add_row("About", inert(event.related).append(
+            f"  ({count(more, 'other event')} about it: Timeline tab, or filter related:this)"
+            if more else "  (no other event about it yet)", style="dim"))
+    if event.delivery is not None and not event.delivery.startswith(BODY_HASH):
+        table.add_row("Delivery id", inert(event.delivery))
+    if event.retry:
+        table.add_row("Retry", inert(retry_label(event.retry, event.retry_of or "?",
+                                                 event.since_first), "bold yellow")
+                      .append(_previous_answer(detail), style="yellow"))
     table.add_row("Answered", Text(answered_text(event.status, event.answer_note)))
     if event.rule:
         table.add_row("Answer rule", inert(event.rule, "bold"))
@@ -174,6 +215,83 @@ def overview(detail: Detail) -> RenderableType:
         if note:
             table.add_row("Note", inert(note, "yellow"))
     return table
+
+
+def _previous_answer(detail: Detail) -> str:
+    """What the delivery before this retry was answered: the likely reason for the retry."""
+    event = detail.event
+    earlier = [row for row in detail.timeline
+               if row.seq != event.seq and row.received_at <= event.received_at
+               and event.retry_of in (row.id, row.retry_of)]
+    if not earlier:
+        return ""
+    last = earlier[-1]
+    why = "refused" if last.refused else "answered"
+    return f"; the delivery before it was {why} {status_text(last.status)}"
+
+
+# -- the timeline --------------------------------------------------------------------------------
+
+# The story first (when, what, what it was answered, a retry?), the summary last: it is long.
+TIMELINE_COLUMNS = ("", "time", "after", "kind", "answered", "delivery", "signature", "summary")
+TIMELINE_SUMMARY = 70  # characters of a summary in the Timeline (the list has all of it)
+
+
+def timeline_heading(detail: Detail) -> Text:
+    """What the Timeline is about, how many events over how long, and this delivery's retries
+    with what each was answered (503 → retry #1 → 200: which answer caused which retry)."""
+    event, rows = detail.event, detail.timeline
+    if event.related is None and len(rows) <= 1:
+        return Text("Nothing links this event to another yet: it names no object (a message, "
+                    "an order, …) and no other delivery repeats it.", style="dim")
+    if event.related is not None:
+        out = Text("About ", style="bold")
+        out.append_text(inert(event.related, "bold", line=True, limit=120))
+    else:
+        out = Text("This delivery and the ones that repeat it", style="bold")
+    span = rows[-1].received_at - rows[0].received_at if rows else 0.0
+    if detail.related_total > 1:
+        out.append(f"  {count(detail.related_total, 'event')} over {elapsed(span)}  (enter: "
+                   "go to one; filter related:this lists them)", style="dim")
+    else:
+        out.append("  no other event about it yet: its statuses, replies and retries will "
+                   "show here", style="dim")
+    if detail.related_total > len(rows):
+        out.append(f"\nshowing {len(rows):,} around this one", style="dim")
+    first = event.retry_of or event.id
+    chain = [row for row in rows if first in (row.id, row.retry_of)]
+    if len(chain) > 1:
+        out.append("\nThis delivery: ", style="bold")
+        for n, row in enumerate(chain):
+            if n:
+                out.append(f" → retry #{row.retry} (+{elapsed(row.since_first)}) ")
+            ok = 200 <= row.status < 300 and not row.refused
+            out.append(status_text(row.status), style="green" if ok else "bold red")
+    return out
+
+
+def timeline_cells(rows: list[Row], selected: int) -> list[tuple[Text, ...]]:
+    """One line per related event: the selected one marked, the time after the one before,
+    what it was answered, and whether it repeats an earlier delivery."""
+    out: list[tuple[Text, ...]] = []
+    previous: float | None = None
+    retried = {row.retry_of for row in rows}
+    for row in rows:
+        after = "" if previous is None else "+" + elapsed(row.received_at - previous)
+        previous = row.received_at
+        ok = 200 <= row.status < 300 and not row.refused
+        retry = f"retry #{row.retry}" if row.retry else "first" if row.id in retried else ""
+        out.append((
+            Text("►" if row.seq == selected else "", style="bold"),
+            Text(local_time(row.received_at) + millis(row.received_at)),
+            Text(after, style="dim"),
+            inert(kind_label(row.kind, row.refused, row.status) or "—", line=True, limit=40),
+            Text(status_text(row.status), style="green" if ok else "bold red"),
+            Text(retry, style="yellow" if row.retry else "dim"),
+            Text(verdict_label(row.verdict), style=VERDICT_STYLES.get(row.verdict, "")),
+            inert(row.summary, line=True, limit=TIMELINE_SUMMARY),
+        ))
+    return out
 
 
 def signature(detail: Detail) -> RenderableType:
@@ -252,9 +370,22 @@ def _row(text: str, style: str, *, wrap: bool = True) -> Text:
     return row
 
 
+def _linked(shown: Event, event: Event) -> bool:
+    """Whether `event` is about the same object as `shown`, or repeats its delivery."""
+    return ((shown.related is not None and event.related == shown.related)
+            or (shown.delivery is not None and event.delivery == shown.delivery))
+
+
 class DetailPane(Vertical):
     """Shows the event selected in the list, which it loads itself, in a worker; empty
     until something is selected."""
+
+    class Jump(Message):
+        """Select this event in the list (enter on a line of the Timeline)."""
+
+        def __init__(self, seq: int) -> None:
+            super().__init__()
+            self.seq = seq
 
     DEFAULT_CSS = """
     DetailPane #detail-bar { height: 1; }
@@ -266,6 +397,7 @@ class DetailPane(Vertical):
     DetailPane DataTable { height: 1fr; }
     DetailPane TextView { height: 1fr; }
     DetailPane #replays { height: auto; max-height: 8; margin-bottom: 1; }
+    DetailPane #timeline-heading { height: auto; max-height: 4; margin-bottom: 1; }
     """
 
     def __init__(self, load: Callable[[int], Detail | None], *, id: str | None = None) -> None:
@@ -302,6 +434,14 @@ class DetailPane(Vertical):
     def changed(self, seqs: Collection[int], *, busy: bool) -> None:
         """These events have new attempts: reload soon if one is shown."""
         if self.seq in seqs and not busy and self._timer is None:
+            self._timer = self.set_timer(0.05, self._load_selected)
+
+    def arrived(self, events: list[Event], *, busy: bool) -> None:
+        """New events: reload soon if one belongs in the shown event's Timeline."""
+        shown = self.detail.event if self.detail is not None else None
+        if shown is None or busy or self._timer is not None:
+            return
+        if any(_linked(shown, event) for event in events):
             self._timer = self.set_timer(0.05, self._load_selected)
 
     def reload(self, seqs: Collection[int], tab: str | None = None) -> None:
@@ -365,10 +505,14 @@ class DetailPane(Vertical):
             with TabPane("Replay", id="tab-replay"):
                 yield Static(id="replays")
                 yield TextView(id="reply")
+            with TabPane("Timeline", id="tab-timeline"):
+                yield Static(id="timeline-heading")
+                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#headers", DataTable)
         table.add_columns("Name", "Value")
+        self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
         self.query_one("#replay", Button).disabled = True
 
     def focus_content(self) -> None:
@@ -389,7 +533,8 @@ class DetailPane(Vertical):
         for view in self.query(TextView):
             view.clear()
         self.query_one("#headers", DataTable).clear()
-        for name in ("#overview", "#signature", "#replays", "#body-notes"):
+        self.query_one("#timeline", DataTable).clear()
+        for name in ("#overview", "#signature", "#replays", "#body-notes", "#timeline-heading"):
             self.query_one(name, Static).update("")
 
     def show_failure(self, message: str) -> None:
@@ -420,6 +565,23 @@ class DetailPane(Vertical):
         self.query_one("#raw", TextView).show(detail.raw_lines)
         self.query_one("#signature", Static).update(signature(detail))
         self.show_replays(detail)
+        self.show_timeline(detail)
+
+    def show_timeline(self, detail: Detail) -> None:
+        self.query_one("#timeline-heading", Static).update(timeline_heading(detail))
+        table = self.query_one("#timeline", DataTable)
+        table.clear()
+        for row, cells in zip(detail.timeline, timeline_cells(detail.timeline, detail.event.seq),
+                              strict=True):
+            table.add_row(*cells, key=str(row.seq))
+        at = next((i for i, row in enumerate(detail.timeline) if row.seq == detail.event.seq), 0)
+        table.move_cursor(row=at)
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        """Enter on a timeline line: select that event in the list."""
+        if message.data_table.id == "timeline" and message.row_key.value is not None:
+            message.stop()
+            self.post_message(self.Jump(int(message.row_key.value)))
 
     def show_replays(self, detail: Detail) -> None:
         self.query_one("#replays", Static).update(replays(detail))

@@ -28,6 +28,7 @@ from inspector.core.display import (
     kind_label,
     local_time,
     result_label,
+    retry_label,
     verdict_label,
 )
 from inspector.core.model import Event, Row
@@ -72,6 +73,7 @@ class EventList(ScrollView, can_focus=True):
         "event-list--ok",
         "event-list--fail",
         "event-list--mark",
+        "event-list--retry",
     }
 
     DEFAULT_CSS = """
@@ -88,6 +90,7 @@ class EventList(ScrollView, can_focus=True):
     EventList > .event-list--ok { color: $success; }
     EventList > .event-list--fail { color: $error; }
     EventList > .event-list--mark { color: $accent; text-style: bold; }
+    EventList > .event-list--retry { color: $warning; }
     """
 
     cursor: reactive[int] = reactive(-1, always_update=True, repaint=False)
@@ -246,6 +249,14 @@ class EventList(ScrollView, can_focus=True):
     @property
     def columns(self) -> list[tuple[str, int | None]]:
         return [*COLUMNS[:-1], ANSWER_COLUMN, COLUMNS[-1]] if self._answers else COLUMNS
+
+    def select_seq(self, seq: int) -> bool:
+        """Move the cursor to this event; False when the list does not show it."""
+        index = bisect_left(self.seqs, seq)
+        if index == len(self.seqs) or self.seqs[index] != seq:
+            return False
+        self._move(index)
+        return True
 
     def invalidate(self) -> None:
         """Forget cached rows (after a bulk change in the store)."""
@@ -435,7 +446,7 @@ class EventList(ScrollView, can_focus=True):
             partial = {
                 name: self.get_component_rich_style(f"event-list--{name}", partial=True)
                 for name in ("valid", "invalid", "unsigned", "no-secret", "refused", "muted",
-                             "ok", "fail", "mark")
+                             "ok", "fail", "mark", "retry")
             }
             base = self.rich_style
             cursor = base + self.get_component_rich_style("event-list--cursor")
@@ -500,18 +511,19 @@ class EventList(ScrollView, can_focus=True):
             row.method,
             path,
             kind,
-            row.summary,
+            summary_cell(row),
             human_size(row.size),
             verdict_label(row.verdict),
             result_label(row.result, row.result_ms),
         ]
         plain = st["refused"] if refused else None
+        summary = plain or (st["retry"] if row.retry else None)
         styles = [
             base + st["muted"],
             base + _BOLD,
             base,
             base + plain if plain else base,
-            base + plain if plain else base,
+            base + summary if summary else base,
             base + st["muted"],
             base + st[verdict],
             base + st[result],
@@ -543,6 +555,15 @@ class EventList(ScrollView, can_focus=True):
             segments.append(Segment(" " * (width - used), base))
         strip = Strip(segments, max(used, width))
         return strip if used <= width else strip.crop(0, width)
+
+
+def summary_cell(row: Row) -> str:
+    """The summary, after "↻ retry #1 of 12:00:03 (+4.0 s)" when the event repeats an
+    earlier delivery (named by its time, which the list shows)."""
+    if not row.retry:
+        return row.summary
+    first = local_time(row.received_at - row.since_first)
+    return f"↻ {retry_label(row.retry, first, row.since_first)} · {row.summary}"
 
 
 def _fit(text: str, width: int) -> str:

@@ -10,6 +10,8 @@ follow act on the list, never land in the box by surprise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -18,7 +20,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from inspector.core.store.filter import HELP, FilterError, Query, parse
+from inspector.core.store.filter import HELP, THIS, FilterError, Query, parse
 from inspector.faces.tui.widgets.inert import inert
 
 DEBOUNCE = 0.15
@@ -45,8 +47,11 @@ class FilterBar(Widget):
     class Closed(Message):
         """Escape: the filter is cleared (the app hides the bar, focuses the list)."""
 
-    def __init__(self, value: str = "", *, id: str | None = None) -> None:
+    def __init__(self, value: str = "", *, this: Callable[[], str | None] = lambda: None,
+                 id: str | None = None) -> None:
+        """`this()`: the id of the event `related:this` means (the one selected), or None."""
         super().__init__(id=id)
+        self._this = this
         self._initial = value
         self._timer: Timer | None = None
         self.applied = Query()  # the last query posted
@@ -85,8 +90,12 @@ class FilterBar(Widget):
 
     def clear(self) -> None:
         """Empty the input and show every event again (posted at once)."""
+        self.set_text("")
+
+    def set_text(self, text: str) -> None:
+        """Put `text` in the input and apply it at once."""
         with self.input.prevent(Input.Changed):
-            self.input.value = ""
+            self.input.value = text
         self._apply()
 
     def _apply(self) -> None:
@@ -95,7 +104,8 @@ class FilterBar(Widget):
             self._timer = None
         text = self.input.value
         try:
-            query = parse(text)
+            # related:this is the event selected now: kept as typed, fixed when applied.
+            query = parse(text, this=self._this() if THIS in text.lower() else None)
         except FilterError as exc:
             self._show_error(str(exc))
             return

@@ -1,7 +1,9 @@
 """Regenerate screenshots/*.svg and *.png from the real app fed with the Connectly fixtures.
 
 Run with `make screenshots`. Events arrive over real HTTP on loopback; a local server stands
-in for "your app" so the replay screenshot shows a real round trip.
+in for "your app" so the replay screenshot shows a real round trip. The Timeline's story
+spans minutes, which nobody waits for: it is written through the real store and analysis
+with the times it would have had (tests/snapshot_data.py, as its snapshot test does).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from inspector.faces.tui.app import InspectorApp  # noqa: E402
 from inspector.faces.tui.features import samples  # noqa: E402
 from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
-from tests.snapshot_data import RULES  # noqa: E402
+from tests.snapshot_data import RULES, build_db  # noqa: E402
 
 STANDIN = ROOT / "tests" / "bin" / "tunnel_standin.py"
 
@@ -74,6 +76,26 @@ async def tunnel_shot(tmp: Path) -> Path:
         await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
         await pilot.pause(0.5)
         path = Path(app.save_screenshot(filename="tunnel.svg", path=str(OUT)))
+        await app.action_quit()
+    runtime.close()
+    return path
+
+
+async def timeline_shot(tmp: Path) -> Path:
+    """A message's story: sent, delivered, read, then the customer's reply, answered 503
+    twice before the app took it, each retry marked with what the try before it got."""
+    folder = tmp / "story"
+    folder.mkdir()
+    build_db(folder / "events.db", story=True)
+    runtime = make_runtime(make_settings(folder, port=0))
+    app = InspectorApp(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail and pane.detail.event.retry == 2)  # the newest
+        await pilot.press("7")
+        await wait_for(lambda: len(app.query_one("#timeline").rows) == 6)
+        await pilot.pause(0.3)
+        path = Path(app.save_screenshot(filename="timeline.svg", path=str(OUT)))
         await app.action_quit()
     runtime.close()
     return path
@@ -157,9 +179,12 @@ async def main() -> None:
         await wait_for(lambda: pane.detail and pane.detail.event.path == "/webhook")
         await pilot.press("k", "k", "k", "k")
         await wait_for(lambda: pane.detail.event.kind == "delivery_status")
-        await pilot.pause(0.2)
+        # The delivery_failed explained: scrolled to its last rows (the meaning, what to do,
+        # the trace id to quote to support).
+        await pilot.press("enter", "end")
+        await pilot.pause(0.3)
         save("overview")
-        await pilot.press("3")
+        await pilot.press("escape", "3")
         await pilot.pause(0.2)
         save("body")
         await pilot.press("k")
@@ -188,6 +213,7 @@ async def main() -> None:
     runtime.close()
     recorder.stop()
     shots.append(await tunnel_shot(tmp))
+    shots.append(await timeline_shot(tmp))
     shots += await rules_shots(tmp)
     for svg in shots:
         print(to_png(svg))

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,9 +23,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TZ", "UTC")
 
 import httpx  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
 
 from inspector.core.capture.tunnel import parse_spec  # noqa: E402
 from inspector.core.config import load_file  # noqa: E402
+from inspector.core.session import Session  # noqa: E402
+from inspector.core.settings import Settings  # noqa: E402
 from inspector.faces.tui.app import InspectorApp  # noqa: E402
 from inspector.faces.tui.features import samples  # noqa: E402
 from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
@@ -53,6 +57,20 @@ def to_png(svg_path: Path) -> Path:
     return png
 
 
+async def one_shot(settings: Settings, name: str,
+                   prepare: Callable[[Session, InspectorApp, Pilot[int]], Awaitable[None]]
+                   ) -> Path:
+    """The app on its own session, made ready by `prepare`, saved as NAME.svg."""
+    runtime = make_runtime(settings)
+    app = InspectorApp(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await prepare(runtime, app, pilot)
+        path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
+        await app.action_quit()
+    runtime.close()
+    return path
+
+
 async def tunnel_shot(tmp: Path) -> Path:
     """The header with a tunnel up. No internet here: a stand-in cloudflared prints the real
     tool's output (tests/bin/tunnel_standin.py)."""
@@ -67,18 +85,15 @@ async def tunnel_shot(tmp: Path) -> Path:
     settings = make_settings(tmp / "t", port=0, tunnel=parse_spec("cloudflared"),
                              connectly_business_id="your-business-id")
     (tmp / "t").mkdir()
-    runtime = make_runtime(settings)
-    app = InspectorApp(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+
+    async def prepare(runtime: Session, app: InspectorApp, pilot: Pilot[int]) -> None:
         await wait_for(lambda: runtime.tunnel and runtime.tunnel.state.url)
         samples.send_sample(app, "text")
         samples.send_sample(app, "delivery_status")
         await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
         await pilot.pause(0.5)
-        path = Path(app.save_screenshot(filename="tunnel.svg", path=str(OUT)))
-        await app.action_quit()
-    runtime.close()
-    return path
+
+    return await one_shot(settings, "tunnel", prepare)
 
 
 async def timeline_shot(tmp: Path) -> Path:
@@ -87,18 +102,15 @@ async def timeline_shot(tmp: Path) -> Path:
     folder = tmp / "story"
     folder.mkdir()
     build_db(folder / "events.db", story=True)
-    runtime = make_runtime(make_settings(folder, port=0))
-    app = InspectorApp(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+
+    async def prepare(runtime: Session, app: InspectorApp, pilot: Pilot[int]) -> None:
         pane = app.query_one(DetailPane)
         await wait_for(lambda: pane.detail and pane.detail.event.retry == 2)  # the newest
         await pilot.press("7")
         await wait_for(lambda: len(app.query_one("#timeline").rows) == 6)
         await pilot.pause(0.3)
-        path = Path(app.save_screenshot(filename="timeline.svg", path=str(OUT)))
-        await app.action_quit()
-    runtime.close()
-    return path
+
+    return await one_shot(make_settings(folder, port=0), "timeline", prepare)
 
 
 async def rules_shots(tmp: Path) -> list[Path]:

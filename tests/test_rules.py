@@ -262,6 +262,10 @@ hold_forward = true
      "'explode' is not a fault"),
     ('[[rule]]\nrespond = [true]\n', "inspector.toml:2: rule 1: respond answer 1 is true or "
      "false"),
+    ('[[rule]]\nname = "x"\npath = "/x"\n', "inspector.toml:2: rule 1 (x): has no action "
+     "(it would answer as if no rule matched, and hide the rules after it): give it respond"),
+    ('[[rule]]\npath = "/x"\nhold = false\nforward = true\ntimeout = 5\n', "inspector.toml:2: "
+     "rule 1: has no action"),
     ('[[rule]]\npath = "webhooks"\n', "inspector.toml:2: rule 1: path must start with /"),
     ('[[rule]]\npath = "/' + "*a" * 17 + '"\n', "inspector.toml:2: rule 1: path is refused: "
      "17 wildcards"),

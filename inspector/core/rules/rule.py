@@ -27,7 +27,8 @@ seconds, default 25) pauses matching requests at a breakpoint before they are an
 forwards; `hold_forward = true` pauses their forward so it can be edited before it leaves.
 `enabled = false` keeps a rule without using it.
 
-Every mistake is a `RuleError` naming the line and the reason; nothing is skipped.
+A rule must do something (a match alone would only hide the rules after it). Every
+mistake is a `RuleError` naming the line and the reason; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -232,6 +233,15 @@ def rule_from_table(table: Mapping[str, Any], *, number: int, locate: Locate,
     if forward is False and (retries is not None or hold_forward):
         key = "forward_retries" if retries is not None else "hold_forward"
         raise fail(key, "makes no sense with forward = false")
+    if not (replies or delay is not None or hold or forward is False or retries is not None
+            or hold_forward):
+        # It would match, record its name and answer as if no rule had: surely a mistake
+        # (a forgotten respond), and it hides every rule after it.
+        first = next(iter(table), "respond")
+        raise RuleError(f"{locate(first)}: {label}: has no action (it would answer as if no "
+                        "rule matched, and hide the rules after it): give it respond, fault, "
+                        "body, headers, delay, hold, forward = false, forward_retries or "
+                        "hold_forward")
     return Rule(name, enabled, methods, path, headers, provider, kind, verdict, when,
                 replies, delay, hold, timeout, forward, retries, hold_forward,
                 source=source, where=where)

@@ -164,3 +164,27 @@ def test_twilio_hints_name_this_commands_url_flag(tmp_path: Path) -> None:
                 "--url", "http://example.com/sms")
     assert "signature matches the URL https://example.com/sms" in other.output
     assert other.output.count("pass --url") == 1 and "--public-url" not in other.output
+
+
+def stripe_args(body: Path, secret: str, now: int = 1_700_000_000) -> list[str]:
+    body.write_bytes(b'{"id": "evt_1", "object": "event"}')
+    mac = hmac.new(secret.encode(), f"{now}.".encode() + body.read_bytes(), "sha256")
+    return ["--provider", "stripe", "--body-file", str(body), "--now", str(now),
+            "--header", f"Stripe-Signature: t={now},v1={mac.hexdigest()}"]
+
+
+def test_each_providers_own_variable_and_provider_secret_are_read(tmp_path: Path) -> None:
+    """As the receiver reads them: STRIPE_WEBHOOK_SECRET (a rotation, space-separated) and
+    --provider-secret NAME=SECRET."""
+    args = stripe_args(tmp_path / "body", "whsec_b")
+    rotated = run(*args, env={"STRIPE_WEBHOOK_SECRET": "whsec_a whsec_b"})
+    assert rotated.exit_code == 0, rotated.output
+    assert "matches (secret 2 of 2)" in rotated.output
+    assert "whsec_b" not in rotated.output
+    given = run(*args, "--provider-secret", "stripe=whsec_b")
+    assert given.exit_code == 0, given.output
+    other = run(*args, "--provider-secret", "github=whsec_b")  # not Stripe's: none for it
+    assert other.exit_code == 1 and "no secret" in other.output
+    bad = run(*args, "--provider-secret", "paypal=x")
+    assert bad.exit_code == 2 and "--provider-secret" in bad.output
+

@@ -188,3 +188,18 @@ def test_each_providers_own_variable_and_provider_secret_are_read(tmp_path: Path
     bad = run(*args, "--provider-secret", "paypal=x")
     assert bad.exit_code == 2 and "--provider-secret" in bad.output
 
+
+def test_a_key_that_cannot_be_one_is_said_before_a_malformed_signature(tmp_path: Path) -> None:
+    body = tmp_path / "body"
+    body.write_bytes(b"{}")
+    args = ["--provider", "discord", "--secret", "nothex", "--body-file", str(body),
+            "--header", "X-Signature-Ed25519: 00"]
+    short = run(*args, "--header", "X-Signature-Timestamp: 1700000000")
+    assert short.exit_code == 1
+    reason = next(line for line in short.output.splitlines() if line.startswith("reason:"))
+    assert reason.startswith("reason:   the public key is not hex"), reason
+    assert "also signature is 1 byte, not the 64" in reason
+    unstamped = run(*args)
+    assert "the public key is not hex" in unstamped.output
+    assert "also no X-Signature-Timestamp header" in unstamped.output
+

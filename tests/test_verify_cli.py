@@ -203,3 +203,23 @@ def test_a_key_that_cannot_be_one_is_said_before_a_malformed_signature(tmp_path:
     assert "the public key is not hex" in unstamped.output
     assert "also no X-Signature-Timestamp header" in unstamped.output
 
+
+def test_expected_is_shown_only_for_a_version_the_header_carries(tmp_path: Path) -> None:
+    """A v1a (Ed25519) header checked with a whsec_ secret: a v1 value compares nothing."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    body = tmp_path / "body"
+    body.write_bytes(b'{"type": "user.created"}')
+    ident, stamp = "msg_1", "1700000000"
+    private = Ed25519PrivateKey.generate()
+    signed = base64.b64encode(private.sign(f"{ident}.{stamp}.".encode() + body.read_bytes()))
+    args = ["--provider", "standard-webhooks", "--body-file", str(body), "--now", stamp,
+            "--secret", "whsec_" + base64.b64encode(b"k" * 24).decode(),
+            "--header", f"webhook-id: {ident}", "--header", f"webhook-timestamp: {stamp}"]
+    only_v1a = run(*args, "--header", f"webhook-signature: v1a,{signed.decode()}")
+    assert only_v1a.exit_code == 1
+    assert "carries only v1a (Ed25519) signatures" in only_v1a.output
+    assert "expected:" not in only_v1a.output
+    other = base64.b64encode(b"x" * 32).decode()  # a v1 entry beside it: now it applies
+    both = run(*args, "--header", f"webhook-signature: v1a,{signed.decode()} v1,{other}")
+    assert both.exit_code == 1 and "expected: v1," in both.output

@@ -33,7 +33,8 @@ class Reading:
     ident: str = ""  # the message id (Standard Webhooks)
     digest: str = ""  # hashlib name, when it differs from the scheme's (GitHub's legacy sha1)
     encoding: str = ""  # hex or base64, when it differs from the scheme's (HubSpot v1/v2)
-    version: str = ""  # the scheme's version, when the request names one (HubSpot)
+    version: str = ""  # the scheme's version, when the request names one (HubSpot); the
+    #   versions its entries carry, space-separated (Standard Webhooks: "v1 v1a")
     problem: str = ""  # a format fault that fails the check even when the digest matches
     note: str = ""  # said with any verdict
 

@@ -1,6 +1,6 @@
 """Slow and greedy clients: slowloris, idle connections, stalled bodies, oversized heads.
 
-The guard in inspector/server.py enforces, for both HTTP parsers: a request head of at most
+The guard (inspector/core/capture/server.py) enforces, for both parsers: a request head of at most
 `head_bytes` (431), delivered within `head_timeout` (408); bodies that never stall longer
 than `body_timeout`, keep to `body_rate` after `body_grace` and end within `body_deadline`
 (else 408, recorded as refused 408 with the reason); near `concurrency` connections it closes
@@ -21,13 +21,8 @@ from pathlib import Path
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from inspector.core.capture.server import (
-    DEFAULT_LIMITS,
-    Limits,
-    Running,
-    bind,
-    make_server,
-)
+from inspector.core.capture.server import DEFAULT_LIMITS, Limits, bind
+from inspector.core.capture.serving import Running, make_server
 from inspector.core.model import Event
 from inspector.core.session import Session
 from tests.conftest import make_runtime, make_settings, running_app, wait_for

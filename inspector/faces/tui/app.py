@@ -84,6 +84,15 @@ class InspectorApp(BaseApp):
         said = list(self.session.notices)  # before the app listened: said here, first
         self.session.subscribe(self.sink)
         self.set_interval(0.5, self._catch_up)
+        # The receiver starts once the first frame is on screen: its start (uvicorn's imports,
+        # a full garbage collection) would delay it. The socket is bound already, so a
+        # delivery arriving meanwhile waits in the backlog; it is never refused.
+        self.call_after_refresh(self._start, said)
+
+    async def _start(self, said: list[str]) -> None:
+        if self._stopping:
+            return
+        settings = self.session.settings
         await self.session.start()
         for notice in said:
             self._say(notice)
@@ -222,6 +231,7 @@ class InspectorApp(BaseApp):
         try:
             await delete.settle(self)
             await self.session.stop()
-            await self.http.aclose()
+            if self.client is not None:
+                await self.client.aclose()
         finally:
             self.exit(0)

@@ -165,14 +165,16 @@ def steady(setup: Setup, http: str, rate: int, seconds: int) -> dict[str, Any]:
     # Each connection waits uniform(0, 2*delay) after a response: rate ≈ conns / (delay + rtt).
     delay = max(1, round(conns * 1000 / rate) - 1)
     load = Load(setup.wrk, setup.request, connections=conns, delay_ms=delay)
-    log(f"steady ~{rate} req/s against the TUI ({http}, {seconds} s)")
+    log(f"steady ~{rate} req/s against the bare app, then the TUI ({http}, {seconds} s)")
+    # The bare app under the same load first: what this machine's scheduling alone costs.
+    bare = run_once(Bare(http, setup.folder), load, seconds, warmup=1)["wrk"]
     tui = Tui(http, setup.folder, setup.folder / f"steady-{http}-{rate}.db", setup.secret)
     run = run_once(tui, load, seconds, warmup=1)
     w = run["wrk"]
     log(f"  {w['req_per_s']:,.0f} req/s, p50 {w['p50_ms']:.2f} p99 {w['p99_ms']:.2f} "
-        f"max {w['max_ms']:.1f} ms")
+        f"max {w['max_ms']:.1f} ms (bare app: p99 {bare['p99_ms']:.2f} ms)")
     return {"http": http, "target_rate": rate, "connections": conns, "mean_delay_ms": delay,
-            **run}
+            "bare": bare, **run}
 
 
 def flood(setup: Setup, http: str, redraw_s: float, presses: int) -> dict[str, Any]:

@@ -118,6 +118,8 @@ def table(results: dict[str, Any]) -> str:
             f"(achieved {w['req_per_s']:,.0f} req/s, {s['http']}; non-2xx {w['non_2xx']}, "
             f"acked {s['acked']:,}, stored {s['stored']:,}, RSS {_n(s['rss_peak_mb'])} MB, "
             f"CPU {_cpu(s['cpu_percent'])})"
+            + (f"; bare app p50 {s['bare']['p50_ms']:.2f} p99 {s['bare']['p99_ms']:.2f} ms"
+               if "bare" in s else "")
         )
     if f := results.get("flood"):
         k, r = f["keys"], f["redraws"]
@@ -212,6 +214,8 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     for s in steady:
         limit = 10 if s["target_rate"] <= 200 else 20
         out.add(f"steady {s['target_rate']} req/s p99 ms (TUI)", s["wrk"]["p99_ms"], "≤", limit)
+        if "bare" in s:  # the same load on the bare app: the machine's own share
+            out.info(f"steady {s['target_rate']} req/s p99 ms (bare app)", s["bare"]["p99_ms"])
     if f := results.get("flood"):
         out.add("flood redraws/s", f["redraws"]["redraws_per_s"], "≥", 4,
                 ok=f["redraws"]["list_advanced"])

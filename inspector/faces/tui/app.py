@@ -55,7 +55,6 @@ class InspectorApp(BaseApp):
         super().__init__(session)
         self.pacer = Pacer()
         self.sink = TuiSink(self, self.pacer)
-        self._frame_pending = False
         self._stopping = False
 
     # -- layout -----------------------------------------------------------------------------
@@ -109,18 +108,14 @@ class InspectorApp(BaseApp):
     # -- what the session reports (through the sink) -------------------------------------------
 
     def on_events_arrived(self, _: EventsArrived) -> None:
-        self.sink.woken()
-        if self._frame_pending:
-            return  # a frame is already scheduled; it will take these too
+        # The sink posts no other until this frame takes what arrived (sink.take).
         delay = self.pacer.delay(time.monotonic())
         if delay <= 0:
             self._draw_frame()
         else:
-            self._frame_pending = True
             self.set_timer(delay, self._draw_frame)
 
     def _draw_frame(self) -> None:
-        self._frame_pending = False
         now = time.monotonic()
         events, updated = self.sink.take()
         following.apply_feed(self, self.sink.take_feed())

@@ -1,4 +1,4 @@
-"""`make bench` (python -m bench.run): issue 3's benchmark, on this machine.
+"""`make bench` (python -m bench.run): the benchmark of issues 3 and 17, on this machine.
 
   1. ingest: wrk (16 connections, a signed Connectly delivery) against a bare Starlette app and
      the inspector TUI in tmux, alternated A B A B, per uvicorn HTTP implementation;
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--rules", type=int, default=0, metavar="N",
                    help="also ingest into the TUI running N answer rules (issue 13: 10)")
-    p.add_argument("--rate", type=int, action="append", dest="rates",
+    p.add_argument("--rate", type=int, action="append", dest="rates", metavar="N",
                    help="a steady load, req/s (repeat) [200 and 500]")
     p.add_argument("--scale-events", type=int, default=100_000)
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir())

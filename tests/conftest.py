@@ -22,7 +22,8 @@ from starlette.routing import Route
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-from inspector.core.capture.server import EmbeddedServer, bind, make_server  # noqa: E402
+from inspector.core.capture.server import bind  # noqa: E402
+from inspector.core.capture.serving import EmbeddedServer, make_server  # noqa: E402
 from inspector.core.capture.tunnel import TunnelState  # noqa: E402
 from inspector.core.model import Attempt, Event  # noqa: E402
 from inspector.core.session import Session  # noqa: E402

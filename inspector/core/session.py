@@ -27,9 +27,8 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.types import ASGIApp
 
 from inspector.core.analysis.analyzer import Analyzer
@@ -46,7 +45,7 @@ from inspector.core.capture.answers import (
 from inspector.core.capture.holds import FORWARD, REQUEST, Held, Holds
 from inspector.core.capture.ratelimit import RateLimit
 from inspector.core.capture.receiver import Receiver
-from inspector.core.capture.server import Running, make_server, quiet_uvicorn, url_of
+from inspector.core.capture.server import url_of
 from inspector.core.capture.tunnel import UP, Tunnel, TunnelState
 from inspector.core.control.client import Link, RemoteControl
 from inspector.core.control.presence import Claim, Record, claim_database
@@ -69,6 +68,11 @@ from inspector.core.signatures.resolve import Resolver
 from inspector.core.sink import Fanout, Sink
 from inspector.core.store import Changes, open_store
 from inspector.core.store.follow import Follower
+
+if TYPE_CHECKING:
+    import httpx
+
+    from inspector.core.capture.serving import Running
 
 REPLAY_TARGET = "replay_target"  # the store's meta key for the last replay target
 
@@ -445,6 +449,9 @@ class Session:
     async def start(self) -> None:
         """Start the writer thread, the forwarder and the server on the running loop."""
         self._started = True
+        # uvicorn and its parsers are imported here, not at start-up: a face paints first.
+        from inspector.core.capture.serving import Running, make_server, quiet_uvicorn
+
         quiet_uvicorn()
         # A full collection of the start-up heap (Textual's widgets, modules) takes ~60 ms:
         # long enough to stall deliveries. Freeze it so later collections skip it.

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 
 from inspector.core import redact
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
-from inspector.core.capture.server import BindError, bind, exposure_warning, protocol_class
+from inspector.core.capture.server import BindError, bind, check_parser, exposure_warning
 from inspector.core.control import presence
 from inspector.core.rules.rule import MAX_RETRIES
 from inspector.core.settings import (
@@ -197,7 +197,7 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any
     if warning:
         click.echo(warning, err=True)  # the TUI also shows it as a notification
     try:
-        protocol_class(settings.http)  # a parser that is not installed: say so before binding
+        check_parser(settings.http)  # a parser that is not installed: say so before binding
     except BindError as exc:
         fail(str(exc), 2)
     try:

@@ -3,8 +3,9 @@ the app.
 
 Called on the loop, once per committed batch: the work here stays O(batch). Arrivals
 coalesce: events, attempts and what the change feed reports (other processes' inserts,
-updates, deletes) wait in the sink, and one `EventsArrived` is pending at a time; the app
-takes them all when it draws the next frame. Repeated storage errors are said once (again
+updates, deletes) wait in the sink, and one `EventsArrived` is posted until the app takes
+them all, when it draws the next frame: while a frame waits (a flood paces them at ~4.5 a
+second), commits post nothing. Repeated storage errors are said once (again
 after 10 s, or when the wording changes).
 """
 
@@ -109,13 +110,10 @@ class TuiSink:
         self._updated.add(event.seq)
         self._wake()
 
-    def woken(self) -> None:
-        """The pending EventsArrived was handled: the next arrival posts another."""
-        self._posted = False
-
     def take(self) -> tuple[list[Event], set[int]]:
         """Everything that arrived since the last frame: events, and seqs whose rows changed
-        (new attempts, and updates the feed reported)."""
+        (new attempts, and updates the feed reported). The next arrival posts a message."""
+        self._posted = False
         events, self._events = self._events, []
         updated, self._updated = self._updated, set()
         return events, updated

@@ -39,7 +39,7 @@ class Listing:
         feed); resets the count. A follower may report some of these again as inserted
         (they were committed while this read): `admit` knows them."""
         stored = self.store.seqs()
-        seqs = [s for s in stored if s not in self._doomed]
+        seqs = self._undoomed(stored)
         self.total = len(seqs)
         self._loaded = self._after = max(self._loaded, stored[-1] if stored else 0)
         return seqs
@@ -58,7 +58,14 @@ class Listing:
         committed during the search are checked by `arrived`, from `found.top` on."""
         self.query = found.query if found.query.terms else None
         self._after = found.top
-        return [s for s in found.seqs if s not in self._doomed]
+        return self._undoomed(found.seqs)
+
+    def _undoomed(self, seqs: list[int]) -> list[int]:
+        """`seqs` less the deletes in their undo window (a million seqs: no copy when
+        there are none)."""
+        if not self._doomed:
+            return seqs
+        return [s for s in seqs if s not in self._doomed]
 
     def arrived(self, events: list[Event]) -> list[Event]:
         """Newly committed events (counted), and of those the ones the filter lets through."""
@@ -81,12 +88,14 @@ class Listing:
             keep = set()
         return [s for s in fresh if s in keep]
 
-    def gone(self, seqs: list[int]) -> None:
-        """Events deleted from the store, by this face or another process: counted again
-        (a count, once per deletion: they are rare). One of ours still in its undo window
-        can no longer be brought back."""
+    def gone(self, seqs: list[int], *, upto: int = 0) -> None:
+        """Events deleted from the store (`seqs`, and every one up to `upto`), by this face,
+        another process or retention: counted again (the store counts cheaply). One of ours
+        still in its undo window can no longer be brought back."""
         for seq in seqs:
             self._doomed.pop(seq, None)
+        for seq in [s for s in self._doomed if s <= upto]:
+            del self._doomed[seq]
         self.total = self.store.count() - len(self._doomed)
 
     def shown(self, listed: int) -> int | None:

@@ -27,9 +27,12 @@ def apply_feed(app: BaseApp, feed: Feed) -> None:
         else:  # the filter decides again what shows
             apply_filter(app, query)
         return
+    if feed.deleted_upto:  # retention: a cut at the front of the list, however long
+        app.event_list.discard_upto(feed.deleted_upto)
     if feed.deleted:
         app.event_list.discard(set(feed.deleted))
-        app.listing.gone(feed.deleted)
+    if feed.deleted or feed.deleted_upto:
+        app.listing.gone(feed.deleted, upto=feed.deleted_upto)
     app.event_list.add(app.listing.admit(feed.inserted))
 
 

@@ -246,3 +246,18 @@ async def test_a_database_in_memory_is_pruned_and_its_faces_told(tmp_path: Path)
         await runtime.stop()
     unbounded = make_runtime(make_settings(tmp_path))
     assert unbounded.retention is None
+
+
+def test_the_search_index_starts_again_once_pruned_entries_outnumber_the_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("inspector.core.store.sqlite.writes.STALE_FLOOR", 5)
+    store = open_store(tmp_path / "e.db", index=False)
+    try:
+        store.import_events_sync([(event(1e9 + i), ()) for i in range(20)])
+        store.prune_sync(keep=10)  # 10 stale entries, 10 kept: not yet
+        assert store.meta("search_reset", "0") == "0"
+        store.prune_sync(keep=9)  # 11 stale > 9 kept: the indexer starts again
+        assert store.meta("search_reset", "0") == "1"
+        assert store.meta("search_stale") == "0"
+    finally:
+        store.close()

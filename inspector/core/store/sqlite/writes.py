@@ -31,6 +31,7 @@ _ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error"
 _ATTEMPT_COLUMNS = ("seq", *_ATTEMPT_PLAIN, "response_headers")
 _attempt_plain = attrgetter(*_ATTEMPT_PLAIN)
 _CHUNKS = (64, 16, 4, 1)  # statement sizes: a few SQL strings, all kept prepared
+STALE_FLOOR = 10_000  # deleted events the search index may keep entries for, at least
 
 
 def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
@@ -269,8 +270,23 @@ def prune(conn: sqlite3.Connection, op: ops.Prune, keep: int) -> int:
     upto = conn.execute(feed.TOP_SQL).fetchone()[0] if oldest is None else oldest - 1
     above = [s for s in doomed if s > upto]
     _add_gaps(conn, above)
+    _count_stale(conn, deleted)
     feed.note(conn, feed.DELETE, above, upto=upto, keep=keep)
     return deleted
+
+
+def _count_stale(conn: sqlite3.Connection, deleted: int) -> None:
+    """The search index keeps an entry for each deleted event (harmless, see search.py);
+    under retention they would pile up for ever. Once they outnumber the events kept (and
+    10,000), the indexer is asked to start again: its side file stays in proportion to the
+    store, for one re-indexing (in the background) per that many deletions."""
+    found = conn.execute("SELECT value FROM meta WHERE key = 'search_stale'").fetchone()
+    stale = (int(found[0]) if found else 0) + deleted
+    if stale > max(queries.count(conn), STALE_FLOOR):
+        _reset_search(conn)
+        stale = 0
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_stale', ?)",
+                 (str(stale),))
 
 
 def keep_top(conn: sqlite3.Connection) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from inspector.core.listing import Whole, whole
 from inspector.core.model import Event, id_of, new_id
 from inspector.core.retention import DAY
 from inspector.core.session import Session
@@ -50,23 +51,31 @@ OPS = st.lists(st.one_of(
     st.tuples(st.just("delete"), st.lists(st.integers(0, 30), max_size=5)),
     st.tuples(st.just("prune"), st.integers(0, 8)),
     st.tuples(st.just("clear"), st.just(0)),
+    st.tuples(st.just("undo"), st.just(0)),
 ), min_size=1, max_size=12)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
+# An undo below the oldest event, with a seq pruned in between that stays gone.
+@example([("add", 5), ("delete", [0]), ("prune", 3), ("undo", 0)])
 def test_seqs_and_count_match_a_scan_of_the_events_after_any_deletes(ops: list[tuple[str, Any]]
                                                                       ) -> None:
     async def run(path: Path) -> None:
         store = open_store(path, index=False)
+        deleted: list[list[Whole]] = []
         try:
             for op, arg in ops:
                 stored = scanned(path)
                 if op == "add":
                     await store.import_events([(event(1e9), ()) for _ in range(arg)])
                 elif op == "delete":
-                    await store.delete([stored[i % len(stored)] for i in arg] if stored
-                                       else [10**6])
+                    picked = sorted({stored[i % len(stored)] for i in arg}) if stored else []
+                    deleted.append(whole(store, picked))
+                    await store.delete(picked or [10**6])
+                elif op == "undo":  # an undo puts a delete back, maybe below the oldest
+                    if deleted:
+                        await store.restore(deleted.pop())
                 elif op == "prune":
                     await store.prune(keep=arg)
                 else:

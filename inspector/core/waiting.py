@@ -123,7 +123,9 @@ class Watch:
             checked = self.start.seq
             self._checked = max(self._checked, upto if changes is None else changes.cursor.seq)
         else:
-            updated = {s for s in changes.updated if s > self.start.seq} - self._seen
+            # A restored event (an undone delete) may match where it never was seen.
+            updated = {s for s in (*changes.updated, *changes.restored)
+                       if s > self.start.seq} - self._seen
             lows = [s - 1 for s in updated]
             if changes.inserted:
                 lows.append(changes.inserted[0] - 1)

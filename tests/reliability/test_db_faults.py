@@ -507,6 +507,8 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
         assert store.meta("search_id") == "0123456789abcdef"
         event = store.event_by_id(ident)
         assert event is not None and event.body == b"{}"
+        # v6: no answer rule decided it; v7: nothing known of what it is about.
+        assert (event.rule, event.answer_note, event.related, event.retry) == ("", "", None, 0)
         (old,) = store.attempts(1)
         assert old.resigned and old.edited and old.status == 200
         assert not old.forced and old.note == ""

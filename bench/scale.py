@@ -152,16 +152,31 @@ def launch(db: Path, folder: Path, newest: str, http: str) -> dict[str, Any]:
     return out
 
 
+def _header(screen: Screen) -> bool:
+    return any(is_header(s) for s in screen)
+
+
 def baseline(folder: Path) -> float | None:
     """First paint of the minimal Textual app (a DataTable: bench/baseline_app.py), from
     launch until its header row shows, in the same terminal as the inspector."""
     tmux = Tmux(folder)
     tmux.launch([sys.executable, "-m", "bench.baseline_app"])
     try:
-        waited, _ = tmux.wait(lambda screen: any(is_header(s) for s in screen), timeout=30,
-                              interval=0.005)
+        waited, _ = tmux.wait(_header, timeout=30, interval=0.005)
     finally:
         tmux.kill()
+    return waited
+
+
+def empty(folder: Path, n: int, http: str) -> float | None:
+    """First paint of the inspector on a new database (its list header), for what the
+    database's size adds."""
+    tui = Tui(http, folder, folder / f"empty-{n}.db", secret())
+    tui.launch()
+    try:
+        waited, _ = tui.tmux.wait(_header, timeout=30, interval=0.005)
+    finally:
+        tui.tmux.kill()
     return waited
 
 
@@ -209,10 +224,13 @@ def check(name: str, value: float | None, op: str, limit: float) -> dict[str, An
 def run(cache_dir: Path, folder: Path, count: int, http: str, launches: int) -> dict[str, Any]:
     db, built = prepared_db(cache_dir, count, folder)
     base: list[float] = []
+    new: list[float] = []
     runs: list[dict[str, Any]] = []
-    for _ in range(launches):  # alternated: A B A B
+    for n in range(launches):  # alternated: A B C A B C
         if (b := baseline(folder)) is not None:
             base.append(b)
+        if (e := empty(folder, n, http)) is not None:
+            new.append(e)
         runs.append(launch(db, folder, str(count - 1), http))
     timed = filters(db)
 
@@ -233,6 +251,7 @@ def run(cache_dir: Path, folder: Path, count: int, http: str, launches: int) -> 
         "http": http,
         "launches": runs,
         "baseline_s": [round(b, 3) for b in base],
+        "empty_db_s": [round(e, 3) for e in new],
         "filters": timed,
         # Headline figures: the worst over the launches.
         "first_paint_s": worst("first_paint_s"),
@@ -243,6 +262,9 @@ def run(cache_dir: Path, folder: Path, count: int, http: str, launches: int) -> 
         "G_s": worst("G_s"),
     }
     out["baseline_median_s"] = round(statistics.median(base), 3) if base else None
+    out["empty_db_median_s"] = round(statistics.median(new), 3) if new else None
+    painted = [r["first_paint_s"] for r in runs if r.get("first_paint_s") is not None]
+    out["first_paint_median_s"] = round(statistics.median(painted), 3) if painted else None
     out["checks"] = checks(out)
     return out
 
@@ -250,7 +272,9 @@ def run(cache_dir: Path, folder: Path, count: int, http: str, launches: int) -> 
 def checks(sc: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 17, target 4, from this phase's figures."""
     label = f"{sc['events']:,} events"
-    paint, base = sc["first_paint_s"], sc["baseline_median_s"]
+    # Ratios of medians from the same rounds (A B C A B C); the absolute figures are worsts.
+    paint = sc["first_paint_median_s"]
+    base, new = sc["baseline_median_s"], sc["empty_db_median_s"]
     jumps = [sc[k] for k in ("home_s", "end_s", "g_s", "G_s")]
     timed = sc["filters"]
     field = max(timed[q]["median_ms"] for q in FIELD_FILTERS)
@@ -258,6 +282,9 @@ def checks(sc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         check(f"first paint at {label} / minimal Textual app",
               None if paint is None or not base else round(paint / base, 2), "≤", 2),
+        {"name": f"first paint at {label} / on an empty database (what the size adds)",
+         "value": None if paint is None or not new else round(paint / new, 2), "target": None,
+         "passed": None},
         check(f"RSS at {label} (MB)", sc["rss_mb"], "<", 300),
         check(f"Home/End/g/G at {label} (s)", None if None in jumps else max(jumps), "≤", 0.3),
         check(f"field filter at {label}, worst median (ms)", field, "≤", FIELD_MS),

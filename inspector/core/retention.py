@@ -30,8 +30,7 @@ class Retention(Background):
     def __init__(self, store: EventStore, keep: int, keep_days: float, *,
                  on_pruned: Callable[[int], object] | None = None,
                  on_error: Callable[[str | None], object] | None = None,
-                 interval: float = INTERVAL, batch: int = PRUNE_BATCH,
-                 clock: Callable[[], float] = time.time) -> None:
+                 interval: float = INTERVAL, batch: int = PRUNE_BATCH) -> None:
         self.store = store
         self.keep = keep
         self.keep_days = keep_days
@@ -39,24 +38,14 @@ class Retention(Background):
         self.on_error = on_error  # why pruning fails (None: it works again)
         self.interval = interval
         self.batch = batch
-        self.clock = clock
         self._failing = False
-
-    def describe(self) -> str:
-        """"keeping the newest 100,000 events, received in the last 7 days"."""
-        parts = []
-        if self.keep:
-            parts.append(f"the newest {self.keep:,} events")
-        if self.keep_days:
-            parts.append(f"events received in the last {self.keep_days:g} days")
-        return "keeping " + ", and ".join(parts)
 
     async def prune(self) -> int:
         """Prune down to the bound now, batch after batch; returns how many went."""
         keep = self.keep or None
         total = 0
         while True:
-            older_than = self.clock() - self.keep_days * DAY if self.keep_days else None
+            older_than = time.time() - self.keep_days * DAY if self.keep_days else None
             deleted = await self.store.prune(keep, older_than, limit=self.batch)
             total += deleted
             if deleted and self.on_pruned is not None:

@@ -172,11 +172,11 @@ def _migrate_v7(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_v8(conn: sqlite3.Connection) -> None:
-    """The seqs deleted after the oldest stored event (`gaps`, see writes.note_gaps), so
-    that every stored seq is known without reading the events table: a million events'
-    seqs are `range(oldest, newest + 1)` minus a few gaps, read in milliseconds, where a scan
-    of the table reads all of it (a gigabyte) before the first paint. The gaps are found
-    once here, by that scan.
+    """The seqs deleted after the oldest stored event (`gaps`, kept up to date by
+    writes.py), so that every stored seq is known without reading the events table: a
+    million events' seqs are `range(oldest, newest + 1)` minus a few gaps, read in
+    milliseconds, where a scan of the table reads all of it (a gigabyte) before the first
+    paint. The gaps are found once here, by that scan.
 
     And indexes for the field filters people use most, `verdict:`, `kind:` and `path:`
     (a GLOB with a fixed prefix uses it too): at a million events a scan of the table takes

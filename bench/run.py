@@ -49,7 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="also ingest into the TUI running N answer rules (issue 13: 10)")
     p.add_argument("--rate", type=int, action="append", dest="rates", metavar="N",
                    help="a steady load, req/s (repeat) [200 and 500]")
-    p.add_argument("--scale-events", type=int, default=100_000)
+    p.add_argument("--scale", "--scale-events", dest="scale_events", type=int, default=None,
+                   metavar="N", help="events in the scale phase [100000]; given alone (no "
+                   "--only), only that phase runs: --scale 1000000 is issue 17's million")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir())
                    / "webhook-inspector-bench", help="where the 100k-event database is kept")
     args = p.parse_args(argv)
@@ -65,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.startups = 3 if quick else 7
     args.follow_samples = 6 if quick else 30
     args.idle_s = 3.0 if quick else 10.0
+    if args.scale_events is not None and not args.only:
+        args.only = ["scale"]
+    args.scale_events = args.scale_events or 100_000
     args.phases = [x for x in (args.only or PHASES) if not (x == "scale" and args.skip_scale)]
     return args
 
@@ -112,6 +117,7 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
                    f"{args.launches}x")
         results["scale"] = scale.run(args.cache_dir, folder, args.scale_events, main_http,
                                      args.launches)
+        print(scale.summary(results["scale"]), flush=True)
     if "follow" in args.phases:
         phases.log(f"follow: a viewer of `inspector serve`, {args.follow_samples} events, "
                    f"idle {args.idle_s:.0f} s")

@@ -53,7 +53,7 @@ DEFAULT_TABS = 8
 RECEIVER_ONLY = frozenset({
     "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
     "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
-    "delay", "reject_invalid"})
+    "delay", "reject_invalid", "keep", "keep_days"})
 
 db_option = click.option(
     "--db", default=None, metavar="PATH",
@@ -84,6 +84,12 @@ def receiver_options(fn: Callable[..., Any], *, host: str = "--host", port: str 
         click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0, metavar="N",
                      help="Answer 429 past N requests a second, all senders together "
                           "[default: off]."),
+        click.option("--keep", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Keep the newest N events: older ones are deleted in the background "
+                          "as new ones arrive [default: keep everything]."),
+        click.option("--keep-days", type=click.FloatRange(min=0, min_open=True), default=None,
+                     metavar="DAYS", help="Delete events received more than DAYS ago (1.5: "
+                     "36 hours), in the background [default: keep everything]."),
         click.option("--reset-db", is_flag=True,
                      help="If the database is corrupt or from a newer version, move it aside "
                           "(kept as PATH.broken-TIME) and start a new one."),

@@ -39,6 +39,7 @@ class Feed:
 
     inserted: list[int] = field(default_factory=list)  # seqs, oldest first
     deleted: list[int] = field(default_factory=list)
+    deleted_upto: int = 0  # every event up to this seq is gone (retention)
     restored: list[int] = field(default_factory=list)  # deleted, then put back (an undo)
     reload: bool = False  # a clear, or the feed lost track: read everything again
 
@@ -66,10 +67,10 @@ class TuiSink:
 
     def changed(self, changes: Changes) -> None:
         feed = self._feed
-        feed.reload = feed.reload or changes.reload or changes.cleared or \
-            bool(changes.deleted_upto)
+        feed.reload = feed.reload or changes.reload or changes.cleared
         feed.inserted.extend(changes.inserted)
         feed.deleted.extend(changes.deleted)
+        feed.deleted_upto = max(feed.deleted_upto, changes.deleted_upto)
         feed.restored.extend(changes.restored)
         self._updated.update(changes.updated)
         if changes.inserted:

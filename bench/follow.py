@@ -74,9 +74,12 @@ async def _latencies(base: str, db: Path, delivery: Delivery, tmux: Tmux, sample
                     await asyncio.sleep(0.002)
                 if event.seq in seen:
                     feed.append(max(0.0, seen[event.seq] - acked))
-                waited, _ = await asyncio.to_thread(
-                    tmux.wait, lambda s, mark=f"?n=f{n} ": any(mark in line for line in s),
-                    5.0)
+                mark = f"?n=f{n} "
+
+                def shown(screen: list[str], mark: str = mark) -> bool:
+                    return any(mark in line for line in screen)
+
+                waited, _ = await asyncio.to_thread(tmux.wait, shown, 5.0)
                 if waited is None:
                     missed += 1
                 else:

@@ -29,10 +29,12 @@ from tests.conftest import wait_for
 Opener = Callable[..., EventStore]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the store lives: a file for SQLite."""
-    assert request.param == "sqlite"
+    """Where the store lives: a file for SQLite, a new database for PostgreSQL."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
     return str(tmp_path / "events.db")
 
 

@@ -1,0 +1,235 @@
+"""The PostgreSQL event store: a team's shared capture, written by several receivers.
+
+    connect.py  the URL, the psycopg extra, failures in one line
+    schema.py   the tables and their migrations
+    writer.py   group commit (COPY), off the loop, reconnecting by itself
+    writes.py   the SQL of each write operation
+    queries.py  the SQL of the reads, and the filter grammar compiled into SQL
+    feed.py     the change feed: out-of-order commits, gap re-checks, LISTEN/NOTIFY
+
+Several receivers (`inspector serve` on several hosts) may write to one database at once:
+seqs come from one sequence and never collide, and every process follows the others'
+events through the feed. Viewers follow it the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from inspector.core.model import Answer, Attempt, Event, Row
+from inspector.core.store import ops
+from inspector.core.store.base import (
+    KEEP_CHANGES,
+    Changes,
+    CommitListener,
+    Cursor,
+    EventStore,
+    Prepare,
+)
+from inspector.core.store.errors import StoreError
+from inspector.core.store.filter import Query, Term, parse
+from inspector.core.store.postgres import connect as pg
+from inspector.core.store.postgres import feed, queries, schema
+from inspector.core.store.postgres.writer import PostgresWriter
+from inspector.core.store.postgres.writes import clean
+
+T = TypeVar("T")
+
+
+class PostgresStore(EventStore):
+    """The event database in PostgreSQL (`url`: postgresql://USER:PASSWORD@HOST/DB)."""
+
+    def __init__(self, url: str, *, prepare: Prepare | None = None, index: bool = True,
+                 keep_changes: int = KEEP_CHANGES, read_only: bool = False) -> None:
+        """See inspector.core.store.open_store. `index` is accepted for the interface:
+        searches scan (indexing would cost the ingest path)."""
+        del index
+        self.url = url
+        self.path = pg.display(url)
+        self.read_only = read_only
+        self.listeners: list[CommitListener] = []
+        self._writer = PostgresWriter(url, self._connect_writer, self.listeners,
+                                      max(1, keep_changes))
+        self._writer.path = url  # explain() hides the password from what it says
+        self._writer.prepare = prepare
+        self._local = threading.local()
+        self._readers: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._started = False
+        self._listener: feed.Listener | None = None
+        conn = pg.connect(url)
+        try:
+            if read_only:
+                schema.check_readable(conn, self.path)
+            else:
+                schema.migrate(conn, self.path)
+        except pg.driver().Error as exc:
+            raise pg.explain(exc, url) from None
+        finally:
+            conn.close()
+
+    @property
+    def prepare(self) -> Prepare | None:
+        return self._writer.prepare
+
+    @prepare.setter
+    def prepare(self, prepare: Prepare | None) -> None:
+        self._writer.prepare = prepare
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect_writer(self) -> Any:
+        return pg.connect(self.url)
+
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and (conn.broken or conn.closed):
+            conn.close()
+            conn = None
+        if conn is None:
+            conn = pg.connect(self.url, autocommit=True)
+            if self.read_only:
+                conn.execute("SET default_transaction_read_only = on")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _read(self, read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`read(conn, ...)` on this thread's connection, its errors worded for a person."""
+        psycopg = pg.driver()
+        conn = self._reader()
+        try:
+            return read(conn, *args, **kwargs)
+        except psycopg.Error as exc:
+            if conn.broken:
+                conn.close()
+            raise pg.explain(exc, self.url) from None
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._read(queries.scalar, sql, params)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._writer.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None:
+            self._listener.stop()
+        self._writer.stop()
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _submit(self, op: ops.Op[T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue(op, future, loop)
+        return future
+
+    def _submit_sync(self, op: ops.Op[T]) -> T:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue(op, future, None)
+        return future.result()
+
+    def _queue(self, op: ops.Op[Any], waiter: asyncio.Future[Any] | concurrent.futures.Future[Any],
+               loop: asyncio.AbstractEventLoop | None) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only")
+        if not self._started:
+            self.start()
+        self._writer.submit(op, waiter, loop)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(seq), 0) FROM events"))
+
+    def count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM events"))
+
+    def seqs(self) -> list[int]:
+        return self._read(queries.seqs)
+
+    def rows(self, seqs: Iterable[int]) -> dict[int, Row]:
+        return self._read(queries.rows, list(seqs))
+
+    def event(self, seq: int) -> Event | None:
+        found = self._read(queries.events, [seq])
+        return found[0] if found else None
+
+    def event_by_id(self, event_id: str) -> Event | None:
+        seq = self._scalar("SELECT seq FROM events WHERE id = %s", (clean(event_id),))
+        return None if seq is None else self.event(seq)
+
+    def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
+        batch: list[int] = []
+        for seq in seqs:
+            batch.append(seq)
+            if len(batch) == chunk:
+                yield from self._read(queries.events, batch)
+                batch = []
+        if batch:
+            yield from self._read(queries.events, batch)
+
+    def attempts(self, seq: int) -> list[Attempt]:
+        return self.attempts_for([seq]).get(seq, [])
+
+    def attempts_for(self, seqs: Sequence[int]) -> dict[int, list[Attempt]]:
+        return self._read(queries.attempts_for, seqs)
+
+    def answers_for(self, seqs: Sequence[int]) -> dict[int, Answer]:
+        return self._read(queries.answers_for, seqs)
+
+    def meta(self, key: str, default: str = "") -> str:
+        found = self._scalar("SELECT value FROM meta WHERE key = %s", (key,))
+        return default if found is None else str(found)
+
+    def indexed_upto(self) -> int:
+        return 0  # searches scan: no index lags behind
+
+    def search(self, query: Query | str, *, after: int = 0, now: float | None = None
+               ) -> list[int]:
+        if isinstance(query, str):
+            query = parse(query)
+        return self._read(queries.search, query, after=after, now=now)
+
+    def related(self, key: str) -> list[int]:
+        return self.search(Query((Term("related", key),)))
+
+    # -- the change feed ---------------------------------------------------------------------
+
+    def cursor(self) -> Cursor:
+        return self._read(feed.present)
+
+    def changes_since(self, cursor: Cursor) -> Changes:
+        return self._read(feed.since, cursor)
+
+    def data_version(self) -> int:
+        if self._listener is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            self._listener = feed.Listener(self.url)
+            self._listener.start()
+        if self._listener.error is not None:
+            raise StoreError(self._listener.error)
+        return self._listener.version
+
+    def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
+        return self._writer.own.foreign(inserted, upto)

@@ -1,0 +1,201 @@
+"""The SQL of each write operation in PostgreSQL, run by the writer inside its transaction.
+
+New events go in with COPY (one per table per batch), after one round trip that takes their
+seqs from the sequence: several writers get seqs that never collide, though their commits
+may land out of seq order (the feed copes: see feed.py). The transaction takes its xid
+before its seqs, so that a follower can tell when no transaction can still commit a seq
+below one it saw.
+
+PostgreSQL's `text` rejects U+0000: text columns get U+FFFD in its place (`clean`); JSON text
+keeps it escaped, and bodies (`bytea`) stay byte-exact.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
+
+from inspector.core.model import Attempt, Event
+from inspector.core.store import derive, ops
+from inspector.core.store.base import Prepare
+from inspector.core.store.postgres import feed
+
+# Event fields stored as they are; headers and notes are stored as JSON text.
+_EVENT_PLAIN = ("seq", "id", "received_at", "method", "path", "query", "http_version",
+                "client", "scheme", "body_size", "status", "refused", "provider", "kind",
+                "summary", "verdict", "reason", "rule", "answer_note", "related", "delivery",
+                "retry_of", "retry", "since_first")
+_EVENT_COLUMNS = ", ".join((*_EVENT_PLAIN, "headers", "notes"))
+_event_plain = attrgetter(*_EVENT_PLAIN)
+_ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error",
+                  "response_body", "resigned", "edited", "forced", "note")
+_ATTEMPT_COLUMNS = ", ".join(("seq", *_ATTEMPT_PLAIN, "response_headers"))
+_attempt_plain = attrgetter(*_ATTEMPT_PLAIN)
+NUL = "\x00"
+
+
+def clean(value: Any) -> Any:
+    """A text value PostgreSQL accepts: U+0000 becomes U+FFFD (anything else as it is)."""
+    if type(value) is str and NUL in value:
+        return value.replace(NUL, "\ufffd")
+    return value
+
+
+def _row(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if any(type(v) is str and NUL in v for v in values):
+        return tuple(clean(v) for v in values)
+    return values
+
+
+def apply(conn: Any, op: ops.Op[Any], keep: int) -> Any:
+    """Run one operation other than `Add` (the writer inserts runs of those itself)."""
+    if isinstance(op, ops.RecordAttempt):
+        return record_attempt(conn, op.attempt, keep)
+    if isinstance(op, ops.ImportEvents):
+        return import_events(conn, op.items)
+    if isinstance(op, ops.Delete):
+        return delete(conn, op.seqs, keep)
+    if isinstance(op, ops.Clear):
+        return clear(conn, keep)
+    if isinstance(op, ops.SetVerdicts):
+        return set_verdicts(conn, op.changes, keep)
+    if isinstance(op, ops.SetAnswer):
+        return set_answer(conn, op, keep)
+    if isinstance(op, ops.SetMeta):
+        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) "
+                      "DO UPDATE SET value = excluded.value", (op.key, clean(op.value)))
+        return None
+    raise TypeError(f"not a store operation: {op!r}")
+
+
+def take_seqs(conn: Any, n: int) -> list[int]:
+    """`n` new seqs, ascending. The xid first (see the module's docstring)."""
+    conn.execute("SELECT pg_current_xact_id()")
+    rows = conn.execute("SELECT nextval('events_seq') FROM generate_series(1, %s)",
+                        (n,)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list[Event]:
+    """Analyse and insert events, assigning seqs in order (one COPY per table)."""
+    derive.analyse(events, prepare)
+    for seq, event in zip(take_seqs(conn, len(events)), events, strict=True):
+        event.seq = seq
+    link_retries(conn, events)
+    answers = []
+    cur = conn.cursor()
+    with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+        for event in events:
+            copy.write_row(_row((*_event_plain(event), json.dumps(event.headers),
+                                 json.dumps(event.notes) if event.notes else "[]")))
+            if event.answer is not None:  # a custom answer; the default one is rebuilt
+                answers.append((event.seq, json.dumps(event.answer.headers),
+                                event.answer.body))
+    with cur.copy("COPY bodies (seq, body) FROM STDIN") as copy:
+        for event in events:
+            copy.write_row((event.seq, event.body))
+    if answers:
+        with cur.copy("COPY answers (seq, headers, body) FROM STDIN") as copy:
+            for answer in answers:
+                copy.write_row(answer)
+    return events
+
+
+def link_retries(conn: Any, events: list[Event]) -> None:
+    """Mark each event that repeats an earlier delivery as a retry of it (derive.link)."""
+    wanted = list({e.delivery for e in events if e.delivery is not None})
+    if not wanted:
+        return
+    latest = {key: derive.Delivery(*found) for key, *found in conn.execute(
+        "SELECT DISTINCT ON (delivery) delivery, id, received_at, retry_of, retry, "
+        "since_first FROM events WHERE delivery = ANY(%s) ORDER BY delivery, seq DESC",
+        ([clean(k) for k in wanted],))}
+    derive.link(events, latest)
+
+
+def import_events(conn: Any, items: Sequence[tuple[Event, Sequence[Attempt]]]) -> list[Event]:
+    """Insert analysed events with their attempts, keeping ids; events already present
+    (same id, or earlier in `items`) are skipped with their attempts."""
+    ids = list({clean(event.id) for event, _ in items})
+    known = {r[0] for r in conn.execute("SELECT id FROM events WHERE id = ANY(%s)", (ids,))}
+    fresh = []
+    for event, attempts in items:
+        if clean(event.id) not in known:
+            known.add(clean(event.id))
+            fresh.append((event, attempts))
+    if not fresh:
+        return []
+    events = insert_many(conn, [event for event, _ in fresh], None)
+    for event, attempts in fresh:
+        for attempt in attempts:
+            attempt.event_seq = event.seq
+            _insert_attempt(conn, attempt)
+    return events
+
+
+def record_attempt(conn: Any, attempt: Attempt, keep: int) -> Attempt:
+    _insert_attempt(conn, attempt)
+    feed.note(conn, feed.UPDATE, [attempt.event_seq], keep=keep)
+    return attempt
+
+
+def _insert_attempt(conn: Any, attempt: Attempt) -> None:
+    """The attempt, and the event's row result (its latest status, 0 for a failure)."""
+    values = _row((attempt.event_seq, *_attempt_plain(attempt),
+                   json.dumps(attempt.response_headers)))
+    marks = ", ".join(["%s"] * len(values))
+    attempt.id = conn.execute(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({marks}) "
+                              "RETURNING id", values).fetchone()[0]
+    conn.execute("UPDATE events SET result_status = %s, result_ms = %s WHERE seq = %s",
+                 (attempt.status or 0, attempt.elapsed_ms, attempt.event_seq))
+
+
+def delete(conn: Any, seqs: Sequence[int], keep: int) -> int:
+    wanted = list(seqs)
+    deleted: int = conn.execute("DELETE FROM events WHERE seq = ANY(%s)", (wanted,)).rowcount
+    for table in ("bodies", "attempts", "answers"):
+        conn.execute(f"DELETE FROM {table} WHERE seq = ANY(%s)", (wanted,))
+    if deleted:
+        feed.note(conn, feed.DELETE, wanted, keep=keep)
+    return deleted
+
+
+def clear(conn: Any, keep: int) -> int:
+    """Delete every event this transaction sees (one a writer commits meanwhile stays)."""
+    # One statement, one snapshot: what goes with the events is exactly theirs.
+    deleted, upto = conn.execute(
+        "WITH gone AS (DELETE FROM events RETURNING seq), "
+        "b AS (DELETE FROM bodies WHERE seq IN (SELECT seq FROM gone)), "
+        "t AS (DELETE FROM attempts WHERE seq IN (SELECT seq FROM gone)), "
+        "a AS (DELETE FROM answers WHERE seq IN (SELECT seq FROM gone)) "
+        "SELECT count(*), coalesce(max(seq), 0) FROM gone").fetchone()
+    feed.note(conn, feed.CLEAR, upto=upto, keep=keep)
+    return int(deleted)
+
+
+def set_verdicts(conn: Any, changes: Sequence[ops.VerdictChange], keep: int) -> int:
+    """Re-verified events' provider, verdict and reason."""
+    if not changes:
+        return 0
+    cur = conn.cursor()
+    cur.executemany("UPDATE events SET provider = %s, verdict = %s, reason = %s "
+                    "WHERE seq = %s",
+                    [_row((c.provider, c.verdict, c.reason, c.seq)) for c in changes])
+    feed.note(conn, feed.UPDATE, [c.seq for c in changes], keep=keep)
+    return len(changes)
+
+
+def set_answer(conn: Any, op: ops.SetAnswer, keep: int) -> None:
+    """What the sender got, once known after the insert (see EventStore.set_answer)."""
+    conn.execute("UPDATE events SET status = %s, answer_note = coalesce(%s, answer_note) "
+                 "WHERE seq = %s", (op.status, clean(op.note), op.seq))
+    if op.answer is None:
+        conn.execute("DELETE FROM answers WHERE seq = %s", (op.seq,))
+    else:
+        conn.execute("INSERT INTO answers (seq, headers, body) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (seq) DO UPDATE SET headers = excluded.headers, "
+                     "body = excluded.body",
+                     (op.seq, json.dumps(op.answer.headers), op.answer.body))
+    feed.note(conn, feed.UPDATE, [op.seq], keep=keep)

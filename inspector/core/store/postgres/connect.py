@@ -14,6 +14,12 @@ from inspector.core.store.errors import StoreError
 
 EXTRA = "pip install 'webhook-inspector[postgres]'"
 CONNECT_TIMEOUT = 5  # seconds: a database that is down is said so quickly
+# How psycopg says the server cannot be reached, or went away.
+_UNREACHABLE = ("could not translate host name", "failed to resolve host", "connection refused",
+                "no such file or directory", "timeout expired", "server closed the connection",
+                "terminating connection", "the database system is", "connection is closed",
+                "consuming input failed", "connection failed", "connection is lost",
+                "connection is bad")
 _PASSWORD = re.compile(r"(://[^:/@?#]*):[^@/?#]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&]*")
 
@@ -58,14 +64,10 @@ def explain(exc: BaseException, url: str) -> StoreError:
         return StoreError(f"{where}: the database {match.group(1)!r} does not exist: create "
                           f"it (createdb {match.group(1)}) or use --db with another one")
     if "missing \"=\"" in low or "invalid connection option" in low or "invalid dsn" in low \
-            or "invalid uri" in low or "invalid integer value" in low:
+            or "invalid uri" in low or "invalid integer value" in low or " value: " in low:
         return StoreError(f"{where} is not a PostgreSQL URL a driver understands ({text}): "
                           "use postgresql://USER:PASSWORD@HOST:PORT/DB")
-    if "could not translate host name" in low or "connection refused" in low \
-            or "no such file or directory" in low or "timeout expired" in low \
-            or "server closed the connection" in low or "terminating connection" in low \
-            or "the database system is" in low or "connection is closed" in low \
-            or "consuming input failed" in low or "connection failed" in low:
+    if any(sign in low for sign in _UNREACHABLE):
         return StoreError(f"database unreachable: {where} ({_short(text)})")
     if "permission denied" in low:
         return StoreError(f"{where}: permission denied ({_short(text)}): the user needs to "

@@ -10,11 +10,15 @@ visible after seq 8 (a spike measured 225 events missed in 74,816 by a follower 
 `seq > last`). So a cursor says `seq` (every event up to it reported, or gone for good) plus
 `seen` (events past it reported already), and each read reports every visible event past
 `seq` not in `seen`. A gap (a seq handed out, not visible) closes when no transaction can
-still commit it: every writer takes its xid before its seqs (writes.take_seqs), so once all
-the transactions running when the gap was seen have ended (the snapshot's xmin passed their
-xmax: the cursor's `probe`), or none runs at all, the gap is final (a rolled back batch, or an
-event deleted before it was seen). An unrelated long transaction elsewhere on the server
-would keep xmin back: after GAP_WAIT the gap is taken as final anyway.
+still commit it: every writer takes its xid before its seqs (writes.take_seqs), and a look
+reads the sequence's top, then takes an xid of its own (`mark`), then its snapshot. Every
+transaction holding a seq up to `top` has an xid below `mark`; once the oldest running xid
+(the snapshot's xmin) is past `mark`, they have all ended, and the seqs up to `top` that are
+not visible never will be (a rolled back batch, an event deleted before it was seen). When
+that is not so yet, the cursor keeps the look as its `probe` and a later look settles it. An
+unrelated long transaction elsewhere on the server would keep xmin back: after GAP_WAIT a
+gap is taken as final anyway. (A snapshot's xmax cannot serve: since PostgreSQL 14 it is
+the newest completed xid plus one, and running transactions past it are not listed.)
 
 Promptness: every writing transaction sends NOTIFY on CHANNEL, delivered at its commit; a
 `Listener` thread counts them, and `data_version()` is that count: cheap to poll.
@@ -51,17 +55,18 @@ def note(conn: Any, kind: str, seqs: Sequence[int] = (), *, upto: int = 0, keep:
 
 
 class _Look:
-    """One consistent look at the database: the sequence's top, read before the snapshot
-    (so a transaction holding a seq up to `top` is in it, or over), and the snapshot."""
+    """One consistent look at the database: the sequence's top, then an xid (`mark`: every
+    transaction holding a seq up to `top` has a smaller one), then the snapshot."""
 
     def __init__(self, conn: Any, after: int, change: int | None) -> None:
-        top, called = conn.execute("SELECT last_value, is_called FROM events_seq").fetchone()
+        top, called, self.mark = conn.execute(
+            "SELECT last_value, is_called, pg_current_xact_id()::text::bigint "
+            "FROM events_seq").fetchone()
         self.top = int(top) if called else 0
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            self.xmin, self.xmax = conn.execute(
-                "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
-                "FROM pg_current_snapshot() s").fetchone()
+            self.xmin = conn.execute(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()[0]
             self.change, trimmed = conn.execute(
                 "SELECT coalesce(max(id), 0), (SELECT value::bigint FROM meta "
                 "WHERE key = 'changes_trimmed') FROM changes").fetchone()
@@ -76,8 +81,8 @@ class _Look:
 
     @property
     def quiet(self) -> bool:
-        """No transaction is running: every seq up to `top` is final."""
-        return bool(self.xmin == self.xmax)
+        """Every transaction that held a seq up to `top` has ended: they are final."""
+        return bool(self.xmin >= self.mark)
 
 
 def present(conn: Any) -> Cursor:
@@ -87,8 +92,8 @@ def present(conn: Any) -> Cursor:
     top = int(top) if called else 0
     look = _Look(conn, top, None)
     deadline = time.monotonic() + PRESENT_WAIT
-    start_xmax = look.xmax
-    while not look.quiet and look.xmin < start_xmax and time.monotonic() < deadline:
+    mark = look.mark  # above the xid of any transaction holding a seq up to `top`
+    while look.xmin < mark and time.monotonic() < deadline:
         time.sleep(0.005)
         look = _Look(conn, top, None)
     return _cursor(top, look.change, frozenset(look.visible), look, ())
@@ -98,7 +103,7 @@ def _cursor(seq: int, change: int, seen: frozenset[int], look: _Look,
             probe: tuple[float, ...]) -> Cursor:
     """A cursor at `seq`, with a probe for the seqs past it that may still commit."""
     if look.top > seq and not probe:
-        probe = (float(look.top), float(look.xmax), time.time())
+        probe = (float(look.top), float(look.mark), time.time())
     elif look.top <= seq:
         probe = ()
     return Cursor(seq, change, seen, probe)

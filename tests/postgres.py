@@ -46,17 +46,18 @@ def _as_postgres(*args: str) -> list[str]:
 
 
 class Cluster:
-    def __init__(self, root: Path, bindir: Path) -> None:
+    def __init__(self, root: Path, bindir: Path, settings: str = "") -> None:
+        self.settings = settings  # more server options ("-c name=value ...")
         self.root = root
         self.bindir = bindir
         self.data = root / "data"
         self.socket_dir = root / "sock"
 
     @classmethod
-    def start(cls) -> Cluster:
+    def start(cls, settings: str = "") -> Cluster:
         bindir = binaries()
         root = Path(tempfile.mkdtemp(prefix="inspector-pg-"))
-        cluster = cls(root, bindir)
+        cluster = cls(root, bindir, settings)
         cluster.socket_dir.mkdir()
         if os.geteuid() == 0:
             shutil.chown(root, USER, USER)
@@ -79,7 +80,7 @@ class Cluster:
     def start_again(self) -> None:
         """Start the server (after `stop`): same data, same socket."""
         options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c full_page_writes=off -c max_connections=200 {self.settings}")
         self._run(str(self.bindir / "pg_ctl"), "start", "-w", "-D", str(self.data),
                   "-l", str(self.root / "log"), "-o", options)
 

@@ -84,7 +84,13 @@ class PostgresStore(EventStore):
     # -- connections -------------------------------------------------------------------------
 
     def _connect_writer(self) -> Any:
-        return pg.connect(self.url)
+        conn = pg.connect(self.url)
+        # An event is acknowledged once committed: a commit must be on disk when it returns,
+        # whatever the server's default (a replica may still wait, as its owner configured).
+        if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+            conn.execute("SET synchronous_commit = local")
+        conn.commit()
+        return conn
 
     def _reader(self) -> Any:
         conn = getattr(self._local, "conn", None)

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import postgres
 from bench.procs import ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -140,10 +141,12 @@ def table(results: dict[str, Any]) -> str:
             f"{_n(screen['max_ms'])} ms ({fo['samples']} events"
             + (f", {fo['missed']} missed" if fo["missed"] else "") + ")  idle CPU: viewer "
             f"{_n(idle.get('viewer'), 1)}%, receiver {_n(idle.get('receiver'), 1)}%")
+    if pg := results.get("postgres"):
+        lines += postgres.table_line(pg)
     checks = results.get("checks", [])
     if checks:
         lines.append("")
-        lines.append("targets (issues 3, 14): " + "   ".join(
+        lines.append("targets (issues 3, 14, 18): " + "   ".join(
             f"{c['name']} {c['value']} {_verdict(c)}" for c in checks))
     return "\n".join(lines)
 
@@ -198,6 +201,12 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         worst = fo["screen"]["max_ms"]
         add("follow≤250ms", worst, worst is not None and worst <= 250 and not fo["missed"],
             _n(worst))
+    if pg := results.get("postgres"):  # issue 18
+        pg_lost = pg["ingest1"]["lost"] + pg["ingest2"]["lost"]
+        add("pg lost=0", pg_lost, pg_lost == 0, str(pg_lost))
+        worst = pg["follow"]["max_ms"]
+        add("pg follow≤500ms", worst, worst is not None and worst <= 500
+            and not pg["follow"]["missed"], _n(worst))
     if sc := results.get("scale"):
         paint, rss = sc["first_paint_s"], sc["rss_mb"]
         jumps = [sc[k] for k in ("home_s", "end_s", "g_s", "G_s")]

@@ -7,7 +7,9 @@
   4. the UI during a flood: list redraws per second and key latency, read from the terminal;
   5. 100k stored events: first paint, memory, Home/End/g/G repaint;
   6. follow: a viewer (`inspector view`) of `inspector serve`: commit to viewer (the change
-     feed, and the screen), and the idle CPU of a viewer.
+     feed, and the screen), and the idle CPU of a viewer;
+  7. postgres: `inspector serve` on PostgreSQL, one and two receivers on one database, and
+     the follow latency to a viewer of both (bench/postgres.py).
 With --rules N, ingest also runs the TUI with N answer rules (bench/rules.py), alternated
 with the others, and reports its rate against the same TUI without rules.
 Prints a table; writes bench/results/<timestamp>.json and bench/results/latest.json.
@@ -24,10 +26,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import fixture, follow, load, phases, procs, report, rules, scale
+from bench import fixture, follow, load, phases, postgres, procs, report, rules, scale
 from bench.targets import Serve
 
-PHASES = ("ingest", "steady", "ui", "scale", "follow")
+PHASES = ("ingest", "steady", "ui", "scale", "follow", "postgres")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -105,6 +107,9 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
                    f"idle {args.idle_s:.0f} s")
         results["follow"] = follow.run(folder, delivery, setup.secret, args.follow_samples,
                                        args.idle_s)
+    if "postgres" in args.phases:
+        results["postgres"] = postgres.run(setup, main_http, delivery, args.duration,
+                                           args.warmup, args.follow_samples)
 
 
 def main(argv: list[str] | None = None) -> int:

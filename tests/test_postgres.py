@@ -21,7 +21,7 @@ from inspector.core.settings import DB_ENV, Settings, database
 from inspector.core.store import EventStore, StoreError, open_store
 from inspector.core.store.base import Cursor
 from inspector.core.store.postgres import connect as pg
-from inspector.core.store.postgres.writes import take_seqs
+from inspector.core.store.postgres.writes import SEQS
 from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env
 
@@ -171,7 +171,7 @@ async def test_an_event_that_commits_after_a_later_one_is_still_reported(
     # A writer that took its seq and has not committed yet.
     slow = pg.connect(pg_url)
     try:
-        (held,) = take_seqs(slow, 1)
+        ((_, held),) = slow.execute(SEQS, (1,)).fetchall()
         later = await store.add(event(2))
         assert later.seq > held > first.seq
         changes = viewer.changes_since(cursor)
@@ -197,7 +197,7 @@ async def test_a_rolled_back_seq_closes_once_its_transaction_ends(
     cursor = viewer.cursor()
     slow = pg.connect(pg_url)
     try:
-        take_seqs(slow, 3)
+        slow.execute(SEQS, (3,))
         later = await store.add(event(1))
         changes = viewer.changes_since(cursor)
         assert changes.inserted == [later.seq] and changes.cursor.seen == {later.seq}

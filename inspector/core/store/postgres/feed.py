@@ -10,7 +10,7 @@ visible after seq 8 (a spike measured 225 events missed in 74,816 by a follower 
 `seq > last`). So a cursor says `seq` (every event up to it reported, or gone for good) plus
 `seen` (events past it reported already), and each read reports every visible event past
 `seq` not in `seen`. A gap (a seq handed out, not visible) closes when no transaction can
-still commit it: every writer takes its xid before its seqs (writes.take_seqs), and a look
+still commit it: every writer takes its xid before its seqs (writes.SEQS), and a look
 reads the sequence's top, then takes an xid of its own (`mark`), then its snapshot. Every
 transaction holding a seq up to `top` has an xid below `mark`; once the oldest running xid
 (the snapshot's xmin) is past `mark`, they have all ended, and the seqs up to `top` that are
@@ -40,6 +40,7 @@ UPDATE, DELETE, CLEAR = "update", "delete", "clear"
 CHANNEL = "inspector_changes"
 GAP_WAIT = 10.0  # seconds after which a gap is final whatever the snapshot says
 PRESENT_WAIT = 2.0  # seconds `present` waits for the writes in flight to end
+READY_WAIT = 1.0  # seconds a first `data_version` waits for LISTEN (a local server: ~5 ms)
 
 
 def note(conn: Any, kind: str, seqs: Sequence[int] = (), *, upto: int = 0, keep: int) -> None:
@@ -169,11 +170,13 @@ class Listener:
         self._ready = threading.Event()
 
     def start(self) -> None:
+        """Start listening; wait (a moment, at most READY_WAIT) until it listens, so that
+        a commit right after is heard. `version` moves again once it listens."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="store-listen",
                                             daemon=True)
             self._thread.start()
-            self._ready.wait(pg.CONNECT_TIMEOUT)
+            self._ready.wait(READY_WAIT)
 
     def stop(self) -> None:
         self._stop.set()

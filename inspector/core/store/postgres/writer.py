@@ -58,11 +58,12 @@ class PostgresWriter(Writer):
         inserted: list[tuple[int, int]] = []
         noted = False
         try:
-            results = self._apply(conn, batch, inserted)
-            conn.execute(f"NOTIFY {feed.CHANNEL}")
-            self.own.note(inserted)
-            noted = True
-            conn.commit()
+            with conn.pipeline():  # a round trip only where a result is needed
+                results = self._apply(conn, batch, inserted)
+                conn.execute(f"NOTIFY {feed.CHANNEL}")
+                self.own.note(inserted)
+                noted = True
+                conn.commit()
         except Exception as exc:
             if noted:
                 self.own.take_back(inserted)

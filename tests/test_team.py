@@ -6,6 +6,8 @@ acknowledged event is stored."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +15,11 @@ from pathlib import Path
 import httpx
 
 from inspector.core.session import Session
+from inspector.core.settings import DB_ENV
 from inspector.core.store import Changes, open_store
-from tests.conftest import Heard, connectly_event, make_settings, wait_for
+from tests.conftest import SECRET, Heard, connectly_event, make_settings, wait_for
 from tests.postgres import Cluster
-from tests.reliability.conftest import serve
+from tests.reliability.conftest import ROOT, child_env, inspector_argv, serve
 
 
 @dataclass
@@ -122,3 +125,57 @@ async def test_the_database_going_away_under_load_loses_nothing_acknowledged(
         assert set(acked) <= ids, f"{len(set(acked) - ids)} acknowledged events lost"
     finally:
         cluster.destroy()
+
+
+def test_every_command_takes_the_database_from_inspector_db(tmp_path: Path,
+                                                            pg_url: str) -> None:
+    """serve, events, wait, export, import and verify --event, on one PostgreSQL
+    database named only by INSPECTOR_DB (a URL with a password stays off command lines)."""
+    env = child_env(**{DB_ENV: pg_url})
+
+    def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(inspector_argv(*args), capture_output=True, text=True, env=env,
+                              cwd=ROOT, stdin=subprocess.DEVNULL, timeout=timeout)
+
+    case = connectly_event("text")
+
+    def post(base: str) -> str:
+        answer = httpx.post(base + case["path"], content=case["body"].encode(),
+                            headers=case["headers"])
+        assert answer.status_code == 200
+        event_id: str = answer.json()["id"]
+        return event_id
+
+    with serve(tmp_path, pg_url, name="one") as one:
+        first = post(one.base)
+        # Counts what came in the last 10 minutes, then follows the feed for the rest.
+        waiting = subprocess.Popen(inspector_argv("wait", "--timeout", "60", "--count", "2",
+                                                  "--since", "10m", "--filter", "kind:message"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=env, cwd=ROOT)
+        try:
+            second = post(one.base)
+            out, err = waiting.communicate(timeout=90)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+        assert waiting.returncode == 0 and first in out and second in out, err
+    event_id = second
+    listed = run("events", "list", "--json")
+    assert listed.returncode == 0
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [first, second]
+    assert run("events", "body", event_id).stdout.encode() == case["body"].encode()
+    verified = run("verify", "--event", event_id, "--secret", SECRET)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    exported = tmp_path / "capture.jsonl"
+    assert run("export", "--format", "jsonl", str(exported)).returncode == 0
+    other = tmp_path / "copy.db"
+    done = run("import", "--db", str(other), str(exported))
+    assert done.returncode == 0, done.stderr
+    store = open_store(str(other))
+    try:
+        copied = list(store.iter_events(store.seqs()))
+        assert [e.id for e in copied] == [first, second]
+        assert copied[1].body == case["body"].encode()
+    finally:
+        store.close()

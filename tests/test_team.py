@@ -97,9 +97,11 @@ async def test_the_database_going_away_under_load_loses_nothing_acknowledged(
     cluster = Cluster.start("-c synchronous_commit=off")
     try:
         url = cluster.new_database()
-        with serve(tmp_path, url, name="one") as one:
+        with serve(tmp_path, url, name="one") as one, \
+                serve(tmp_path, url, name="idle") as idle:
             acked: dict[str, float] = {}
             async with httpx.AsyncClient(timeout=30) as client:
+                assert await deliver(client, idle.base, 1, acked) == []  # it has connected
                 load = asyncio.create_task(deliver(client, one.base, 3000, acked))
                 await wait_for(lambda: len(acked) > 200, 30, "deliveries to start")
                 await asyncio.to_thread(cluster.stop, "immediate")  # a crash of the server
@@ -110,6 +112,12 @@ async def test_the_database_going_away_under_load_loses_nothing_acknowledged(
                 assert "not stored: database unreachable" in down.json()["error"]
                 await asyncio.to_thread(cluster.start_again)
                 others = await asyncio.wait_for(load, 120)
+                # A receiver idle through the outage: its dead connection is replaced
+                # before its first delivery is refused.
+                first = await client.post(idle.base + case["path"],
+                                          content=case["body"].encode(), headers=case["headers"])
+                assert first.status_code == 200, first.text
+                acked[first.json()["id"]] = time.monotonic()
                 # Back by itself: new deliveries are stored again.
                 again = await client.post(one.base + case["path"],
                                           content=case["body"].encode(), headers=case["headers"])

@@ -141,6 +141,8 @@ class Session:
             if claim is not None:
                 claim.release()
             raise
+        # Where several receivers write (PostgreSQL; without its password), else "".
+        self.shared = self.store.path if kept and not claimable else ""
         self.live = Live(self.resolver, settings.policy,
                          settings.replay_to or self.store.meta(REPLAY_TARGET),
                          settings.replay_to, settings.forward_to, settings.connectly_business_id,

@@ -107,15 +107,22 @@ class PostgresStore(EventStore):
         return conn
 
     def _read(self, read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`read(conn, ...)` on this thread's connection, its errors worded for a person."""
+        """`read(conn, ...)` on this thread's connection, its errors worded for a person.
+        A connection found dead (the server restarted) is replaced, and the read tried
+        once more."""
         psycopg = pg.driver()
-        conn = self._reader()
-        try:
-            return read(conn, *args, **kwargs)
-        except psycopg.Error as exc:
-            if conn.broken:
-                conn.close()
-            raise pg.explain(exc, self.url) from None
+        for attempt in (1, 2):
+            conn = self._reader()
+            try:
+                return read(conn, *args, **kwargs)
+            except psycopg.Error as exc:
+                dead = conn.broken or conn.closed
+                if dead:
+                    conn.close()
+                    self._local.conn = None
+                if not dead or attempt == 2:
+                    raise pg.explain(exc, self.url) from None
+        raise AssertionError("unreachable")
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._read(queries.scalar, sql, params)

@@ -7,6 +7,7 @@ message naming the extra rather than an ImportError. A URL is shown without its 
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -35,6 +36,9 @@ def driver() -> Any:
         import psycopg
     except ImportError:
         raise StoreError(f"PostgreSQL needs psycopg: {EXTRA}") from None
+    # Its own warnings about a connection that broke repeat what the store says, worded
+    # for a person: they would be stray lines on a terminal.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     return psycopg
 
 

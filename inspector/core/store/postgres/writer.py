@@ -3,7 +3,9 @@
 
 When the database goes away, the batch in hand fails (its senders get 503 with the reason:
 nothing unacknowledged is ever taken as stored) and the connection is dropped; the next
-batch connects again, so the writer recovers by itself once the server is back.
+batch connects again, so the writer recovers by itself once the server is back. A batch
+that finds its connection dead before COMMIT (the server restarted while the receiver was
+idle) is tried once more on a new one: nothing of it can have been committed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ class PostgresWriter(Writer):
             try:
                 if conn is None:
                     conn = self.connect()
-                self._commit(conn, batch)
+                try:
+                    self._commit(conn, batch, retry=True)
+                except _Stale:
+                    conn.close()
+                    conn = None
+                    conn = self.connect()
+                    self._commit(conn, batch, retry=False)
             except Exception as exc:  # never leave a waiter hanging
                 error = exc if isinstance(exc, StoreError) else pg.explain(exc, self.path)
                 self._settle([(q, None, error) for q in batch])
@@ -54,21 +62,27 @@ class PostgresWriter(Writer):
         if conn is not None:
             conn.close()
 
-    def _commit(self, conn: Any, batch: list[_Queued]) -> None:
+    def _commit(self, conn: Any, batch: list[_Queued], *, retry: bool = False) -> None:
+        """The batch in one transaction; `retry`: raise _Stale, rather than fail the batch,
+        when the connection is found dead before COMMIT."""
         inserted: list[tuple[int, int]] = []
-        noted = False
+        noted = committing = False
         try:
             with conn.pipeline():  # a round trip only where a result is needed
                 results = self._apply(conn, batch, inserted)
                 conn.execute(f"NOTIFY {feed.CHANNEL}")
                 self.own.note(inserted)
                 noted = True
+                committing = True
                 conn.commit()
         except Exception as exc:
             if noted:
                 self.own.take_back(inserted)
             _rollback(conn)
-            if conn.broken or conn.closed or _database_wide(exc):
+            dead = conn.broken or conn.closed
+            if dead and retry and not committing:
+                raise _Stale from exc
+            if dead or _database_wide(exc):
                 # The server went away (or refuses writes): each op alone would fail the
                 # same way. Fail them all now (the senders get 503).
                 self._settle([(q, None, pg.explain(exc, self.path)) for q in batch])
@@ -122,6 +136,10 @@ class PostgresWriter(Writer):
         self.committed += len(run)
         inserted += _runs([event.seq for event in events])
         return events
+
+
+class _Stale(Exception):
+    """The connection was dead before the batch's COMMIT: nothing of it was stored."""
 
 
 def _runs(seqs: list[int]) -> list[tuple[int, int]]:

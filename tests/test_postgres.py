@@ -21,7 +21,10 @@ from inspector.core.settings import DB_ENV, Settings, database
 from inspector.core.store import EventStore, StoreError, open_store
 from inspector.core.store.base import Cursor
 from inspector.core.store.postgres import connect as pg
+from inspector.core.store.postgres import search as text_index
+from inspector.core.store.postgres.schema import SCHEMA_VERSION
 from inspector.core.store.postgres.writes import SEQS
+from tests.conftest import wait_for
 from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env
 
@@ -101,7 +104,7 @@ async def test_the_schema_is_created_once_and_versioned(pg_url: str,
     first, second = opened(stores, pg_url), opened(stores, pg_url)  # the second migrates nothing
     stored = await first.add(event(1))
     assert second.event(stored.seq) == stored
-    assert first.meta("schema_version") == "1"
+    assert first.meta("schema_version") == str(SCHEMA_VERSION)
     reader = opened(stores, pg_url, read_only=True)
     assert reader.count() == 1
     with pytest.raises(StoreError, match="read-only"):
@@ -206,3 +209,36 @@ async def test_a_rolled_back_seq_closes_once_its_transaction_ends(
         slow.close()
     settled = viewer.changes_since(changes.cursor)
     assert not settled and settled.cursor.seq == later.seq and not settled.cursor.seen
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+async def test_free_text_through_the_trigram_index_finds_what_a_scan_finds(
+        pg_url: str, stores: list[EventStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_index, "START_DELAY", 0.0)
+    monkeypatch.setattr(text_index, "INTERVAL", 0.02)
+    monkeypatch.setattr(text_index, "INDEX_BODY_LIMIT", 64)
+    store = opened(stores, pg_url)
+    scan = opened(stores, pg_url, index=False)
+    scan._indexed = False  # type: ignore[attr-defined]  # the same store, scanning
+    bodies = [b'{"name": "Zo\xc3\xab"}', b"plain needle text", b"\x00\xff binary needle",
+              b"x" * 100 + b" needle beyond the indexed size", b'C:\\path\\file 100%_done']
+    added = [await store.add(event(i, body)) for i, body in enumerate(bodies)]
+    await wait_for(lambda: store.indexed_upto() >= added[-1].seq, 10, "the index to catch up")
+    late = await store.add(event(9, b"a needle after the index"))  # past search_upto
+    queries = ["needle", "NEEDLE", "zo\u00eb", "Zoë", "/e/3", "content-type", "100%_",
+               "\\path", "-needle", "needle -binary", "nothing like it"]
+    for text in queries:
+        assert store.search(text) == scan.search(text), text
+    assert store.search("needle") == [added[1].seq, added[2].seq, added[3].seq, late.seq]
+    assert store.search("Zoë") == [added[0].seq]
+    conn = pg.connect(pg_url)
+    try:
+        docs = dict(conn.execute("SELECT seq, whole FROM search_docs").fetchall())
+        (definition,) = conn.execute("SELECT indexdef FROM pg_indexes "
+                                     "WHERE indexname = 'search_docs_trgm'").fetchone()
+        assert "gin_trgm_ops" in definition
+    finally:
+        conn.close()
+    assert set(docs) >= {e.seq for e in added} and docs[added[3].seq] is False

@@ -33,7 +33,7 @@ from inspector.core.store.base import (
 from inspector.core.store.errors import StoreError
 from inspector.core.store.filter import Query, Term, parse
 from inspector.core.store.postgres import connect as pg
-from inspector.core.store.postgres import feed, queries, schema
+from inspector.core.store.postgres import feed, queries, schema, search
 from inspector.core.store.postgres.writer import PostgresWriter
 from inspector.core.store.postgres.writes import clean
 
@@ -45,9 +45,8 @@ class PostgresStore(EventStore):
 
     def __init__(self, url: str, *, prepare: Prepare | None = None, index: bool = True,
                  keep_changes: int = KEEP_CHANGES, read_only: bool = False) -> None:
-        """See inspector.core.store.open_store. `index` is accepted for the interface:
-        searches scan (indexing would cost the ingest path)."""
-        del index
+        """See inspector.core.store.open_store. `index`: keep the trigram index of free
+        text (search.py) in a background thread, when pg_trgm is there."""
         self.url = url
         self.path = pg.display(url)
         self.read_only = read_only
@@ -68,10 +67,16 @@ class PostgresStore(EventStore):
                 schema.check_readable(conn, self.path)
             else:
                 schema.migrate(conn, self.path)
+                search.enable(conn)
+            self._indexed = search.available(conn)
         except pg.driver().Error as exc:
             raise pg.explain(exc, url) from None
         finally:
             conn.close()
+        self._indexer: search.Indexer | None = None
+        if index and self._indexed and not read_only:
+            self._indexer = search.Indexer(url, self.changes_since, self.seqs,
+                                           lambda: self._writer.committed)
 
     @property
     def prepare(self) -> Prepare | None:
@@ -133,6 +138,8 @@ class PostgresStore(EventStore):
         if not self._started:
             self._started = True
             self._writer.start()
+            if self._indexer is not None:
+                self._indexer.start()
 
     def close(self) -> None:
         if self._closed:
@@ -140,6 +147,8 @@ class PostgresStore(EventStore):
         self._closed = True
         if self._listener is not None:
             self._listener.stop()
+        if self._indexer is not None:
+            self._indexer.stop()
         self._writer.stop()
         with self._lock:
             readers, self._readers = self._readers, []
@@ -215,13 +224,15 @@ class PostgresStore(EventStore):
         return default if found is None else str(found)
 
     def indexed_upto(self) -> int:
-        return 0  # searches scan: no index lags behind
+        if not self._indexed:
+            return 0
+        return int(self.meta("search_upto", "0"))
 
     def search(self, query: Query | str, *, after: int = 0, now: float | None = None
                ) -> list[int]:
         if isinstance(query, str):
             query = parse(query)
-        return self._read(queries.search, query, after=after, now=now)
+        return self._read(queries.search, query, after=after, now=now, indexed=self._indexed)
 
     def related(self, key: str) -> list[int]:
         return self.search(Query((Term("related", key),)))

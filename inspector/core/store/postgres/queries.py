@@ -16,6 +16,7 @@ from typing import Any
 
 from inspector.core.model import Answer, Attempt, Event, Row
 from inspector.core.store.filter import Query, Term, since_seconds
+from inspector.core.store.postgres.search import CANDIDATES
 from inspector.core.store.postgres.writes import clean
 from inspector.core.store.sqlite.queries import (
     _ATTEMPT,
@@ -72,8 +73,10 @@ def answers_for(conn: Any, wanted: Sequence[int]) -> dict[int, Answer]:
         "SELECT seq, headers, body FROM answers WHERE seq = ANY(%s)", (list(wanted),))}
 
 
-def search(conn: Any, query: Query, *, after: int, now: float | None) -> list[int]:
-    where, params, needs_body = compile_query(query, now)
+def search(conn: Any, query: Query, *, after: int, now: float | None, indexed: bool
+           ) -> list[int]:
+    """`indexed`: the trigram index of search.py exists (free text narrows through it)."""
+    where, params, needs_body = compile_query(query, now, indexed=indexed)
     join = " LEFT JOIN bodies b ON b.seq = e.seq" if needs_body else ""
     return [r[0] for r in conn.execute(
         f"SELECT e.seq FROM events e{join} WHERE e.seq > %s AND {where} ORDER BY e.seq",
@@ -90,8 +93,10 @@ RELATED_SQL = ("e.related = %s OR e.delivery = %s OR e.id = %s "
                "OR e.delivery = (SELECT delivery FROM events WHERE id = %s)")
 
 
-def compile_query(query: Query, now: float | None = None) -> tuple[str, list[Any], bool]:
-    """SQL for a query over `events e LEFT JOIN bodies b`: (where, params, needs_body)."""
+def compile_query(query: Query, now: float | None = None, *, indexed: bool = False
+                  ) -> tuple[str, list[Any], bool]:
+    """SQL for a query over `events e LEFT JOIN bodies b`: (where, params, needs_body).
+    `indexed`: narrow free text through the trigram index first (search.CANDIDATES)."""
     now = time.time() if now is None else now
     parts: list[str] = []
     params: list[Any] = []
@@ -99,6 +104,8 @@ def compile_query(query: Query, now: float | None = None) -> tuple[str, list[Any
     for term in query.terms:
         if term.field == "text":
             sql, args = _TEXT_SQL, _text_patterns(term.value)
+            if indexed and not term.negated:
+                sql, args = f"{CANDIDATES} AND ({sql})", [args[0], args[2], *args]
             needs_body = True
         else:
             sql, args = _field_clause(term, now)

@@ -15,6 +15,7 @@ from inspector.core.store.errors import StoreError
 
 MIGRATE_LOCK = 0x1A5EC7_0001  # pg_advisory_xact_lock keys (any constant of our own)
 CHANGES_LOCK = 0x1A5EC7_0002
+SEARCH_LOCK = 0x1A5EC7_0003
 
 _V1 = """
 CREATE SEQUENCE IF NOT EXISTS events_seq;
@@ -90,8 +91,17 @@ CREATE TABLE IF NOT EXISTS meta (
 )
 """
 
+# The free-text documents (search.py); the trigram index on them is made when pg_trgm can be.
+_V2 = """
+CREATE TABLE IF NOT EXISTS search_docs (
+    seq bigint PRIMARY KEY,
+    doc text NOT NULL,
+    whole boolean NOT NULL
+)
+"""
+
 # Each entry brings a database from version n to n + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -224,9 +224,7 @@ class PostgresStore(EventStore):
         return default if found is None else str(found)
 
     def indexed_upto(self) -> int:
-        if not self._indexed:
-            return 0
-        return int(self.meta("search_upto", "0"))
+        return self._read(search.indexed_upto) if self._indexed else 0
 
     def search(self, query: Query | str, *, after: int = 0, now: float | None = None
                ) -> list[int]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from inspector.core.model import Answer, Attempt, Event, Row
 from inspector.core.store.filter import Query, Term, since_seconds
-from inspector.core.store.postgres.search import CANDIDATES
+from inspector.core.store.postgres import search as text_index
 from inspector.core.store.postgres.writes import clean
 from inspector.core.store.sqlite.queries import (
     _ATTEMPT,
@@ -76,7 +76,9 @@ def answers_for(conn: Any, wanted: Sequence[int]) -> dict[int, Answer]:
 def search(conn: Any, query: Query, *, after: int, now: float | None, indexed: bool
            ) -> list[int]:
     """`indexed`: the trigram index of search.py exists (free text narrows through it)."""
-    where, params, needs_body = compile_query(query, now, indexed=indexed)
+    # Read first: documents are written before search_upto moves past them.
+    upto = text_index.indexed_upto(conn) if indexed and query.texts else None
+    where, params, needs_body = compile_query(query, now, indexed_upto=upto)
     join = " LEFT JOIN bodies b ON b.seq = e.seq" if needs_body else ""
     return [r[0] for r in conn.execute(
         f"SELECT e.seq FROM events e{join} WHERE e.seq > %s AND {where} ORDER BY e.seq",
@@ -93,19 +95,22 @@ RELATED_SQL = ("e.related = %s OR e.delivery = %s OR e.id = %s "
                "OR e.delivery = (SELECT delivery FROM events WHERE id = %s)")
 
 
-def compile_query(query: Query, now: float | None = None, *, indexed: bool = False
+def compile_query(query: Query, now: float | None = None, *, indexed_upto: int | None = None
                   ) -> tuple[str, list[Any], bool]:
     """SQL for a query over `events e LEFT JOIN bodies b`: (where, params, needs_body).
-    `indexed`: narrow free text through the trigram index first (search.CANDIDATES)."""
+    `indexed_upto`: narrow free text through the trigram index, which covers the events up
+    to this seq (search.CANDIDATES); None: scan."""
     now = time.time() if now is None else now
     parts: list[str] = []
     params: list[Any] = []
     needs_body = False
     for term in query.terms:
+        args: list[Any]
         if term.field == "text":
-            sql, args = _TEXT_SQL, _text_patterns(term.value)
-            if indexed and not term.negated:
-                sql, args = f"{CANDIDATES} AND ({sql})", [args[0], args[2], *args]
+            sql, args = _TEXT_SQL, list(_text_patterns(term.value))
+            if indexed_upto is not None and not term.negated:
+                sql, args = f"{text_index.CANDIDATES} AND ({sql})", [
+                    args[0], args[2], indexed_upto, *args]
             needs_body = True
         else:
             sql, args = _field_clause(term, now)

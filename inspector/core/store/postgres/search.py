@@ -44,12 +44,13 @@ _INDEX = (
     "FROM events e LEFT JOIN bodies b ON b.seq = e.seq WHERE e.seq = ANY(%(seqs)s) "
     "ON CONFLICT (seq) DO NOTHING")
 # The candidates for one free-text term (its text and body patterns, as queries.py makes
-# them): indexed events whose document matches, unindexed bodies, and everything past the
-# index. A trigram index answers ILIKE on the document; the real check follows.
+# them, then search_upto): indexed events whose document matches, bodies too big to index,
+# and everything past the index, each branch on an index. The trigram index answers ILIKE
+# on the document; the real check follows.
 CANDIDATES = ("e.seq IN (SELECT seq FROM search_docs WHERE doc ILIKE %s ESCAPE '!' "
-              "OR doc ILIKE %s ESCAPE '!' OR NOT whole "
-              "UNION ALL SELECT seq FROM events WHERE seq > (SELECT coalesce(("
-              "SELECT value::bigint FROM meta WHERE key = 'search_upto'), 0)))")
+              "UNION ALL SELECT seq FROM search_docs WHERE doc ILIKE %s ESCAPE '!' "
+              "UNION ALL SELECT seq FROM search_docs WHERE NOT whole "
+              "UNION ALL SELECT seq FROM events WHERE seq > %s)")
 
 
 def enable(conn: Any) -> bool:
@@ -60,12 +61,20 @@ def enable(conn: Any) -> bool:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         conn.execute("CREATE INDEX IF NOT EXISTS search_docs_trgm ON search_docs "
                      "USING gin (doc gin_trgm_ops)")
+        conn.execute("CREATE INDEX IF NOT EXISTS search_docs_partial ON search_docs (seq) "
+                     "WHERE NOT whole")
         conn.commit()
         return True
     except psycopg.Error as exc:
         conn.rollback()
         log.info("pg_trgm unavailable (%s): searches will scan", exc)
         return False
+
+
+def indexed_upto(conn: Any) -> int:
+    """The seq up to which every event has its document (0: none yet)."""
+    found = conn.execute("SELECT value FROM meta WHERE key = 'search_upto'").fetchone()
+    return int(found[0]) if found else 0
 
 
 def available(conn: Any) -> bool:

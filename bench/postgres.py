@@ -3,9 +3,10 @@
 A throwaway cluster of Debian's postgresql (tests/postgres.py), with fsync and
 synchronous_commit on, as a real server would run, on a unix socket:
 
-- ingest: wrk (16 connections) against one `inspector serve`, then against two at once (8
-  connections each) writing to one database: requests/s, p99, acknowledged vs stored
-  (lost must be 0: every 2xx is committed);
+- ingest: wrk (16 connections) against one `inspector serve` on SQLite (the baseline, in
+  the same run), one on PostgreSQL, then two at once (8 connections each) writing to one
+  PostgreSQL database: requests/s, p99, acknowledged vs stored (lost must be 0: every 2xx
+  is committed);
 - follow: a Follower in this process (the code every viewer runs: LISTEN/NOTIFY, then the
   feed with its gap re-check) on the same database, while both receivers get events one at
   a time at random gaps, alternately: from the 2xx to the feed reporting the event.
@@ -122,6 +123,9 @@ def run(setup: Setup, http: str, delivery: Delivery, seconds: int, warmup: int,
     cluster = Cluster.start(DURABLE)
     on_cleanup(cluster.destroy)
     out: dict[str, Any] = {"http": http, "seconds": seconds}
+    log(f"postgres: the baseline, one serve on SQLite ({seconds} s)")
+    out["sqlite1"] = _ingest(setup, http, str(setup.folder / "pg-baseline.db"), 1, seconds,
+                             warmup)
     for receivers in (1, 2):
         url = cluster.new_database()
         log(f"postgres: ingest through {receivers} serve process(es) ({seconds} s)")
@@ -145,8 +149,10 @@ def run(setup: Setup, http: str, delivery: Delivery, seconds: int, warmup: int,
 
 def table_line(pg: dict[str, Any]) -> list[str]:
     one, two, fo = pg["ingest1"], pg["ingest2"], pg["follow"]
+    base = pg.get("sqlite1")
+    versus = f" (SQLite serve {base['req_per_s']:,.0f})" if base else ""
     return [
-        f"{'PostgreSQL ingest':<22}1 serve {one['req_per_s']:,.0f} req/s p99 "
+        f"{'PostgreSQL ingest':<22}1 serve {one['req_per_s']:,.0f} req/s{versus} p99 "
         f"{one['p99_ms']:.1f} ms; 2 serves {two['req_per_s']:,.0f} req/s p99 "
         f"{two['p99_ms']:.1f} ms  (lost {one['lost'] + two['lost']}, non-2xx "
         f"{one['non_2xx'] + two['non_2xx']}; {pg['http']})",

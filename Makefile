@@ -54,8 +54,9 @@ lint: $(STAMP)
 bench: $(STAMP) postgres
 	$(PY) -m bench.run $(ARGS)
 
-screenshots: $(STAMP)
+screenshots: $(STAMP) browser
 	$(PY) screenshots/generate.py
+	INSPECTOR_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_web.py -k in_a_browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

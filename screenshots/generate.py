@@ -1,7 +1,9 @@
 """Regenerate screenshots/*.svg and *.png from the real app fed with the Connectly fixtures.
 
 Run with `make screenshots`. Events arrive over real HTTP on loopback; a local server stands
-in for "your app" so the replay screenshot shows a real round trip.
+in for "your app" so the replay screenshot shows a real round trip. The Timeline's story
+spans minutes, which nobody waits for: it is written through the real store and analysis
+with the times it would have had (tests/snapshot_data.py, as its snapshot test does).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,14 +23,17 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TZ", "UTC")
 
 import httpx  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
 
 from inspector.core.capture.tunnel import parse_spec  # noqa: E402
 from inspector.core.config import load_file  # noqa: E402
+from inspector.core.session import Session  # noqa: E402
+from inspector.core.settings import Settings  # noqa: E402
 from inspector.faces.tui.app import InspectorApp  # noqa: E402
 from inspector.faces.tui.features import samples  # noqa: E402
 from inspector.faces.tui.widgets.detail import DetailPane  # noqa: E402
 from tests.conftest import CONNECTLY, Recorder, make_runtime, make_settings, wait_for  # noqa: E402
-from tests.snapshot_data import RULES  # noqa: E402
+from tests.snapshot_data import RULES, build_db  # noqa: E402
 
 STANDIN = ROOT / "tests" / "bin" / "tunnel_standin.py"
 
@@ -51,6 +57,20 @@ def to_png(svg_path: Path) -> Path:
     return png
 
 
+async def one_shot(settings: Settings, name: str,
+                   prepare: Callable[[Session, InspectorApp, Pilot[int]], Awaitable[None]]
+                   ) -> Path:
+    """The app on its own session, made ready by `prepare`, saved as NAME.svg."""
+    runtime = make_runtime(settings)
+    app = InspectorApp(runtime)
+    async with app.run_test(size=SIZE) as pilot:
+        await prepare(runtime, app, pilot)
+        path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
+        await app.action_quit()
+    runtime.close()
+    return path
+
+
 async def tunnel_shot(tmp: Path) -> Path:
     """The header with a tunnel up. No internet here: a stand-in cloudflared prints the real
     tool's output (tests/bin/tunnel_standin.py)."""
@@ -65,18 +85,32 @@ async def tunnel_shot(tmp: Path) -> Path:
     settings = make_settings(tmp / "t", port=0, tunnel=parse_spec("cloudflared"),
                              connectly_business_id="your-business-id")
     (tmp / "t").mkdir()
-    runtime = make_runtime(settings)
-    app = InspectorApp(runtime)
-    async with app.run_test(size=SIZE) as pilot:
+
+    async def prepare(runtime: Session, app: InspectorApp, pilot: Pilot[int]) -> None:
         await wait_for(lambda: runtime.tunnel and runtime.tunnel.state.url)
         samples.send_sample(app, "text")
         samples.send_sample(app, "delivery_status")
         await wait_for(lambda: len(app.query_one("EventList").seqs) == 2)
         await pilot.pause(0.5)
-        path = Path(app.save_screenshot(filename="tunnel.svg", path=str(OUT)))
-        await app.action_quit()
-    runtime.close()
-    return path
+
+    return await one_shot(settings, "tunnel", prepare)
+
+
+async def timeline_shot(tmp: Path) -> Path:
+    """A message's story: sent, delivered, read, then the customer's reply, answered 503
+    twice before the app took it, each retry marked with what the try before it got."""
+    folder = tmp / "story"
+    folder.mkdir()
+    build_db(folder / "events.db", story=True)
+
+    async def prepare(runtime: Session, app: InspectorApp, pilot: Pilot[int]) -> None:
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail and pane.detail.event.retry == 2)  # the newest
+        await pilot.press("7")
+        await wait_for(lambda: len(app.query_one("#timeline").rows) == 6)
+        await pilot.pause(0.3)
+
+    return await one_shot(make_settings(folder, port=0), "timeline", prepare)
 
 
 async def rules_shots(tmp: Path) -> list[Path]:
@@ -157,9 +191,12 @@ async def main() -> None:
         await wait_for(lambda: pane.detail and pane.detail.event.path == "/webhook")
         await pilot.press("k", "k", "k", "k")
         await wait_for(lambda: pane.detail.event.kind == "delivery_status")
-        await pilot.pause(0.2)
+        # The delivery_failed explained: scrolled to its last rows (the meaning, what to do,
+        # the trace id to quote to support).
+        await pilot.press("enter", "end")
+        await pilot.pause(0.3)
         save("overview")
-        await pilot.press("3")
+        await pilot.press("escape", "3")
         await pilot.pause(0.2)
         save("body")
         await pilot.press("k")
@@ -188,6 +225,7 @@ async def main() -> None:
     runtime.close()
     recorder.stop()
     shots.append(await tunnel_shot(tmp))
+    shots.append(await timeline_shot(tmp))
     shots += await rules_shots(tmp)
     for svg in shots:
         print(to_png(svg))

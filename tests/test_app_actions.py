@@ -3,6 +3,7 @@ bar and "in view", copy as curl without a replay target, delete and undo."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
         await pilot.press("k", "d")  # the middle one
         await wait_for(lambda: list(events.seqs) == [first, last], what="deleted")
         await wait_for(lambda: "2 events" in status_text(app), what="count")
+        assert app.store.seqs() == [first, last]  # from the store at once: every viewer
         await pilot.press("u")
         await wait_for(lambda: list(events.seqs) == [first, middle, last], what="restored")
         assert events.selected == middle and "3 events" in status_text(app)
@@ -141,7 +143,7 @@ async def test_delete_then_undo_brings_the_event_back_intact(
         assert list(events.seqs) == [first, middle, last]
         await pilot.press("d")
         await wait_for(lambda: list(events.seqs) == [first, last], what="deleted again")
-        await app.action_quit()  # quitting ends the undo window
+        await app.action_quit()  # quitting ends the undo window: it stays deleted
     store = open_store(tmp_path / "events.db", index=False)
     assert store.seqs() == [first, last]
     store.close()
@@ -153,8 +155,10 @@ async def test_an_undo_window_passes(tmp_path: Path, monkeypatch: pytest.MonkeyP
         await post(base, CONNECTLY["events"][0], client)
         events = app.query_one(EventList)
         await wait_for(lambda: events.seqs, what="row")
+        past = time.monotonic() + 0.3
         await pilot.press("d")
         await wait_for(lambda: app.store.count() == 0, what="gone from the store")
+        await wait_for(lambda: time.monotonic() > past, what="the undo window to pass")
         await pilot.press("u")
         assert not events.seqs and app.store.count() == 0
 

@@ -94,6 +94,8 @@ async def test_rules_are_added_checked_edited_and_used_live(tmp_path: Path) -> N
         await pilot.press("a")
         await opened(app, RuleEditor, "#source")
         await edit_to(pilot, 'name = "teapot"\n')
+        assert "rule 2 (teapot): has no action" in problem(app)  # nothing to do: refused
+        await edit_to(pilot, 'name = "teapot"\nrespond = 503\n')
         assert "name: 'teapot' is taken by rule 1" in problem(app)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, RulesScreen), what="the editor closed")

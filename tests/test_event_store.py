@@ -145,6 +145,53 @@ async def test_delete_and_clear_take_everything_and_never_reuse_a_seq(
     assert (await store.add(event(4))).seq > fresh.seq
 
 
+async def test_restore_puts_deleted_events_back_exactly_and_followers_list_them_again(
+        open_at: Opener) -> None:
+    """An undone delete: the events come back with their seqs, ids, raw bodies, answers and
+    attempts, and the change feed says so to a follower whichever side of the delete it
+    was on."""
+    writer, viewer = open_at(), open_at()
+    raw = b"\x00\xff raw \r\n bytes"
+    kept = await writer.add(event(0))
+    doomed = [await writer.add(event(1, raw, answer=Answer([("x", "1")], b"custom"))),
+              await writer.add(event(2))]
+    await writer.record_attempt(attempt(doomed[0].seq, 503))
+    await writer.record_attempt(attempt(doomed[0].seq, 200))
+    seqs = [e.seq for e in doomed]
+    whole = [(e, writer.attempts(e.seq)) for e in writer.iter_events(seqs)]
+    answers = writer.answers_for(seqs)
+    for e, _ in whole:
+        e.answer = answers.get(e.seq)
+    rows, tried = writer.rows(seqs), writer.attempts(seqs[0])  # read apart from `whole`
+    before_delete = Follower(viewer)
+    assert await writer.delete(seqs) == 2
+    after_delete = Follower(viewer)
+    assert sorted(after_delete.rows) == [kept.seq]
+    newer = await writer.add(event(3))  # the seqs stay taken: a new event gets a new one
+
+    back = await writer.restore(whole)
+    assert [e.seq for e in back] == seqs and newer.seq > seqs[-1]
+    assert writer.seqs() == [kept.seq, *seqs, newer.seq]
+    assert [e.id for e in writer.iter_events(seqs)] == [e.id for e in doomed]
+    assert writer.event(seqs[0]).body == raw  # type: ignore[union-attr]
+    assert writer.answers_for(seqs) == {seqs[0]: Answer([("x", "1")], b"custom")}
+    assert writer.attempts(seqs[0]) == tried and len(tried) == 2  # their ids kept too
+    assert writer.rows(seqs) == rows  # the result (the latest attempt) with them
+    assert writer.restore_sync(whole) == []  # back already: skipped, never doubled
+
+    # A follower that saw the delete lists them again; one that did not just refreshes.
+    changes = after_delete.follow()
+    assert changes.restored == seqs and changes.inserted == [newer.seq]
+    assert changes.deleted == []
+    changes = before_delete.follow()
+    assert changes.restored == [] and changes.deleted == [] and changes.updated == seqs
+    assert after_delete.rows == before_delete.rows == writer.rows(writer.seqs())
+    # Deleted again after the restore: gone for both.
+    await writer.delete(seqs[:1])
+    assert after_delete.follow().deleted == seqs[:1]
+    assert after_delete.rows == writer.rows(writer.seqs())
+
+
 async def test_set_verdicts(store: EventStore) -> None:
     a, b = [await store.add(event(i, verdict="no_secret", provider="")) for i in range(2)]
     changed = await store.set_verdicts([VerdictChange(a.seq, "connectly", "valid", "")])
@@ -243,7 +290,8 @@ class Follower:
             return changes
         for seq in [*changes.deleted, *(s for s in self.rows if s <= changes.deleted_upto)]:
             self.rows.pop(seq, None)
-        self.rows.update(self.store.rows([*changes.updated, *changes.inserted]))
+        self.rows.update(self.store.rows([*changes.updated, *changes.restored,
+                                          *changes.inserted]))
         self.cursor = changes.cursor
         return changes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inspector.core.listing import Listing
+from inspector.core.listing import Deleted, Listing, whole
 from inspector.core.model import Event, new_id
 from inspector.core.store import EventStore, open_store
 from inspector.core.store.filter import Query, parse
@@ -66,28 +66,32 @@ async def test_new_events_are_counted_and_filtered_with_one_query_per_batch(
         store.close()
 
 
-async def test_deletes_wait_out_their_undo_window_outside_the_list_and_the_count(
+async def test_deletes_are_kept_whole_for_their_undo_window_and_come_back_filtered(
         tmp_path: Path) -> None:
     store = open_store(tmp_path / "e.db")
     try:
         a, b, c = await add(store, "/a", "/b", "/a")
         listing = Listing(store)
         listing.everything()
-        listing.hide(b.seq, deadline=100.0)
-        listing.hide(c.seq, deadline=200.0)
-        assert listing.total == 1
-        assert listing.everything() == [a.seq] and listing.total == 1
-        assert listing.show(listing.search(Query())) == [a.seq]  # a filter keeps them out
+        for seq, deadline in ((b.seq, 100.0), (c.seq, 200.0)):
+            items = whole(store, [seq])
+            await store.delete([seq])
+            listing.kept(Deleted(items, deadline, listing.query))
+        listing.recount()
+        assert listing.total == 1 and listing.everything() == [a.seq]
 
-        assert listing.expired(now=150.0) == [b.seq]  # past undo: the caller deletes it
-        assert listing.expired(now=150.0) == []
-        assert listing.unhide() == (c.seq, True)  # the last delete, same filter
-        assert listing.total == 2 and listing.unhide() is None
-
-        listing.hide(c.seq, deadline=300.0)
+        last = listing.take_back(now=150.0)  # the last delete, still in its window
+        assert last is not None and [e.seq for e, _ in last.items] == [c.seq]
+        assert last.items[0][0].body == b"{}" and last.query is None
+        assert listing.take_back(now=150.0) is None  # b's window has passed: forgotten
+        await store.restore(last.items)
+        listing.show(listing.search(parse("path:/b")))
+        assert listing.restored([c.seq]) == [] and listing.total == 2  # the filter decides
         listing.show(listing.search(parse("path:/a")))
-        assert listing.unhide() == (c.seq, False)  # the filter changed: it decides
-        listing.hide(a.seq, deadline=300.0)
-        assert listing.doomed() == [a.seq] and listing.doomed() == []
+        assert listing.restored([c.seq]) == [c.seq]
+
+        listing.kept(Deleted(whole(store, [a.seq]), 300.0, listing.query))
+        listing.forget()  # a clear: nothing to take back
+        assert listing.take_back(now=0.0) is None
     finally:
         store.close()

@@ -253,14 +253,24 @@ hold_forward = true
      "status 700 is not a final HTTP status"),
     ('[[rule]]\nname = "x"\nwhen = "body.a = 1"\n', "inspector.toml:3: rule 1 (x): when "
      "column 8: unexpected '='"),
-    ('[[rule]]\npath = "/a"\n\n[[rule]]\npaht = "/b"\n', "inspector.toml:5: rule 2: paht is "
+    ('[[rule]]\npath = "/a"\nrespond = 503\n\n[[rule]]\npaht = "/b"\n', "inspector.toml:6: "
+     "rule 2: paht is "
      "not a known key"),
-    ('[[rule]]\nfault = "explode"\n', "inspector.toml:2: rule 1: fault it 'explode' is not a "
+    ('[[rule]]\nfault = "explode"\n', "inspector.toml:2: rule 1: fault 'explode' is not a "
      "fault (use close, reset, timeout)"),
+    ('[[rule]]\nrespond = [503, "explode"]\n', "inspector.toml:2: rule 1: respond answer 2 "
+     "'explode' is not a fault"),
+    ('[[rule]]\nrespond = [true]\n', "inspector.toml:2: rule 1: respond answer 1 is true or "
+     "false"),
+    ('[[rule]]\nname = "x"\npath = "/x"\n', "inspector.toml:2: rule 1 (x): has no action "
+     "(it would answer as if no rule matched, and hide the rules after it): give it respond"),
+    ('[[rule]]\npath = "/x"\nhold = false\nforward = true\ntimeout = 5\n', "inspector.toml:2: "
+     "rule 1: has no action"),
     ('[[rule]]\npath = "webhooks"\n', "inspector.toml:2: rule 1: path must start with /"),
     ('[[rule]]\npath = "/' + "*a" * 17 + '"\n', "inspector.toml:2: rule 1: path is refused: "
      "17 wildcards"),
-    ('[[rule]]\nname = "a"\n[[rule]]\nname = "a"\n', "inspector.toml:4: rule 2: the name 'a' "
+    ('[[rule]]\nname = "a"\ndelay = 0\n[[rule]]\nname = "a"\nforward = false\n',
+     "inspector.toml:5: rule 2: the name 'a' "
      "is also rule 1's"),
     ('[[rule]]\nverdict = "fine"\n', "inspector.toml:2: rule 1: verdict must be one of"),
     ('[[rule]]\nforward = false\nforward_retries = 2\n', "inspector.toml:3: rule 1: "

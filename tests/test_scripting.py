@@ -30,7 +30,8 @@ from tests.reliability.test_db_faults import corrupt_db, newer_db, write_lock
 # Bytes no text view keeps as they are: NUL, invalid UTF-8, an escape, CR LF, a C1 CSI.
 ODD_BODY = b"\x00\xff\xfe raw \x1b[31m bytes\r\n\xc2\x9b end \\x1b"
 SUMMARY_FIELDS = {"v", "id", "seq", "time", "time_utc", "method", "path", "query", "provider",
-                  "kind", "summary", "verdict", "answered", "refused", "size", "result"}
+                  "kind", "summary", "verdict", "answered", "refused", "size", "result",
+                  "rule", "answer_note", "related", "retry_of"}
 DETAIL_FIELDS = SUMMARY_FIELDS | {"reason", "client", "http_version", "scheme", "notes",
                                   "headers", "headers_omitted", "body", "attempts"}
 
@@ -136,6 +137,43 @@ def test_events_list_show_and_body_read_the_capture_while_it_is_filled(
         missing = "06H00000000000000000000000"
         for args in (["show", missing], ["body", missing]):
             one_line_error(run("events", *args, "--db", db), 1, missing)
+
+
+def test_events_say_which_rule_answered_what_it_is_about_and_which_delivery_it_retries(
+        tmp_path: Path) -> None:
+    """A status answered 503 by a rule, sent again (a retry: the same bytes), answered 200."""
+    config = tmp_path / "inspector.toml"
+    config.write_text('[[rule]]\nname = "flaky endpoint"\nrespond = [503, 200]\n')
+    db = tmp_path / "events.db"
+    case = connectly_event("delivery_status")
+    message_id = json.loads(case["body"])["statusUpdate"]["id"]
+    with serve(tmp_path, db, "--config", str(config)) as served:
+        answers = [httpx.post(served.base + case["path"], content=case["body"].encode(),
+                              headers=case["headers"]) for _ in range(2)]
+        assert [a.status_code for a in answers] == [503, 200]
+        first, retry = (a.headers["x-inspector-event-id"] for a in answers)
+    rows = listed(db)
+    assert all(set(r) == SUMMARY_FIELDS and r["v"] == 1 for r in rows)
+    assert [(r["rule"], r["related"], r["retry_of"]) for r in rows] == [
+        ("flaky endpoint", message_id, None), ("flaky endpoint", message_id, first)]
+    assert rows[0]["answer_note"].startswith("answer 1 of 2 (503)")
+    assert rows[1]["answer_note"].startswith("answer 2 of 2 (200)")
+    assert [r["id"] for r in listed(db, "--filter", "retry:yes")] == [retry]
+
+    detail = json.loads(run("events", "show", retry, "--db", db, "--json").stdout)
+    assert set(detail) == DETAIL_FIELDS
+    assert (detail["rule"], detail["related"], detail["retry_of"]) == (
+        "flaky endpoint", message_id, first)
+    said = run("events", "show", retry, "--db", db).stdout.decode()
+    assert "rule:      flaky endpoint\n" in said
+    assert "how:       answer 2 of 2 (200)" in said
+    assert f"about:     {message_id}\n" in said
+    assert f"retry:     retry #1 of {first} (+" in said
+    plain = run("events", "show", first, "--db", db).stdout.decode()
+    assert "rule:      flaky endpoint\n" in plain and "retry:" not in plain
+    text = run("events", "list", "--db", db).stdout.decode().splitlines()
+    assert "→ 503 Service Unavailable (flaky endpoint)" in text[0] and "↻" not in text[0]
+    assert f"↻ retry #1 of {first} (+" in text[1]
 
 
 def test_events_body_on_a_terminal_shows_escapes_not_the_bytes(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.interop import export, importing
 from inspector.core.model import Event, new_id
-from inspector.core.providers import correlate
+from inspector.core.providers import correlate, describe
 from inspector.core.providers.connectly import samples
 from inspector.core.session import Session
 from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest
@@ -35,14 +35,16 @@ STANDARD = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRETS = Secrets(default=SECRET, by_provider={"stripe": STRIPE, "standard-webhooks": STANDARD,
                                                "svix": STANDARD, "github": "gh-secret",
                                                "shopify": "shop-secret", "slack": "slack-secret",
-                                               "twilio": "twilio-token"})
+                                               "twilio": "twilio-token",
+                                               "meta": "meta-app-secret"})
 MESSAGE = "01JD7Q4ZQ8T3W5Y1G2H3K4M5N6"  # an outbound message, as the send API names it
+WAMID = "wamid.HBgLNjAxNzM1MjYyMzMVAgARGBJCNkY5NTBENEU3ODYxQTM3RUQA"  # Meta's message id
 
 
 def signed(provider: str, body: bytes, headers: list[tuple[str, str]], *,
            url: str = "", now: float | None = None) -> list[tuple[str, str]]:
     """`headers` plus the provider's signature of `body`, as the provider sends it."""
-    secret = SECRETS.for_provider(provider)
+    secret = next(iter(SECRETS.for_provider(provider)), None)  # the current one
     assert secret is not None
     req = SignedRequest("POST", url, headers, body)
     return [*headers, *PROVIDERS[provider].sign(req, secret, time.time() if now is None
@@ -129,6 +131,78 @@ def test_connectly_statuses_replies_and_reactions_name_their_message() -> None:
         assert delivery == correlate.body_key(body), kind
     text = samples.payload("text")
     assert correlate.keys("connectly", [], text, b"{}")[0] is None  # about no earlier message
+
+
+def whatsapp(value: dict[str, Any]) -> bytes:
+    """A WhatsApp Cloud API delivery, in Meta's envelope, as its docs print it."""
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": "106540352242922"}} | value}]}]}).encode()
+
+
+def whatsapp_status(status: str, at: int, *, wamid: str = WAMID,
+                    errors: list[dict[str, Any]] | None = None) -> bytes:
+    one: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(at),
+                           "recipient_id": "60173526233"}
+    if status != "failed":
+        one |= {"conversation": {"id": "f5fdae3920125a39a1e6a23e5f877c16",
+                                 "origin": {"type": "utility"}},
+                "pricing": {"billable": True, "pricing_model": "CBP", "category": "utility"}}
+    return whatsapp({"statuses": [one | ({"errors": errors} if errors else {})]})
+
+
+def whatsapp_message(message: dict[str, Any], at: int) -> bytes:
+    return whatsapp({"contacts": [{"profile": {"name": "Lee Jen Ling"}, "wa_id": "60173526233"}],
+                     "messages": [{"from": "60173526233", "id": f"wamid.IN{at}",
+                                   "timestamp": str(at)} | message]})
+
+
+RATE_LIMITED = [{"code": 130429, "title": "Rate limit hit", "message": "Rate limit hit",
+                 "error_data": {"details": "Message failed to send because there were too "
+                                           "many messages sent from this phone number"}}]
+
+
+def test_whatsapp_cloud_statuses_replies_and_reactions_name_their_message() -> None:
+    """Meta's deliveries: each gets a kind and a summary, and names the wamid it is about."""
+    t = 1_694_492_482
+    cases = [
+        (whatsapp_status("sent", t), "delivery_status", "sent · to 60173526233", WAMID),
+        (whatsapp_status("failed", t, errors=RATE_LIMITED), "delivery_status",
+         "failed: Rate limit hit (130429) · to 60173526233", WAMID),
+        (whatsapp_message({"type": "text", "text": {"body": "Yes please"},
+                           "context": {"from": "15550783881", "id": WAMID}}, t),
+         "message", f'60173526233 (Lee Jen Ling) → "Yes please" · reply to {WAMID}', WAMID),
+        (whatsapp_message({"type": "reaction",
+                           "reaction": {"message_id": WAMID, "emoji": "👍"}}, t),
+         "reaction", f"60173526233 (Lee Jen Ling) → 👍 · on {WAMID}", WAMID),
+        (whatsapp_message({"type": "button", "button": {"text": "Stop", "payload": "STOP"},
+                           "context": {"id": WAMID}}, t),
+         "button", f'60173526233 (Lee Jen Ling) → "Stop" · payload STOP · reply to {WAMID}',
+         WAMID),
+        (whatsapp_message({"type": "interactive", "interactive": {
+            "type": "list_reply", "list_reply": {"id": "size_m", "title": "Medium"}}}, t),
+         "list", '60173526233 (Lee Jen Ling) → "Medium" · id size_m', f"wamid.IN{t}"),
+        (whatsapp_message({"type": "image", "image": {"caption": "receipt", "id": "27548"}}, t),
+         "media", '60173526233 (Lee Jen Ling) → image "receipt"', f"wamid.IN{t}"),
+        (whatsapp({"errors": RATE_LIMITED}), "error", "Rate limit hit (130429)", None),
+    ]
+    for body, kind, summary, about in cases:
+        event = analysed("meta", body, [])
+        assert (event.provider, event.kind, event.summary) == ("meta", kind, summary), body
+        assert event.related == about, body
+        # Meta sends no delivery id: the body's hash names the delivery, as for Connectly.
+        assert event.delivery == correlate.body_key(body)
+
+    failed = json.loads(whatsapp_status("failed", t, errors=RATE_LIMITED))
+    facts = dict(describe.facts("meta", [], failed))
+    assert facts["Message id"] == WAMID and facts["Status"] == "failed"
+    assert (facts["Error"], facts["Error code"]) == ("Rate limit hit", "130429")
+    assert facts["Error details"].startswith("Message failed to send because")
+    # Unsigned (no X-Hub-Signature), Meta's envelope is still recognised.
+    assert describe.described("", [], json.loads(whatsapp_status("read", t)))[:2] == (
+        "meta", "delivery_status")
 
 
 def test_keys_are_ids_never_objects_or_huge_values() -> None:
@@ -287,6 +361,30 @@ async def test_sent_delivered_read_and_a_reply_tell_one_story(session: Session) 
     assert session.store.related(posted[2]) == seqs  # by one event of the story
     assert session.store.search(f"related:{MESSAGE} kind:delivery_status") == seqs[:3]
     assert session.store.search(f"-related:{MESSAGE}") == [session.store.last_seq()]
+
+
+async def test_whatsapp_cloud_sent_delivered_read_and_a_retry_tell_one_story(
+        session: Session) -> None:
+    """Signed Meta deliveries over HTTP: the statuses of one wamid and the customer's reply
+    are one story; the same delivery sent again is a retry of it."""
+    t = int(time.time())
+    bodies = [whatsapp_status("sent", t), whatsapp_status("delivered", t + 2),
+              whatsapp_status("read", t + 9),
+              whatsapp_message({"type": "text", "text": {"body": "Thanks"},
+                                "context": {"id": WAMID}}, t + 20)]
+    posted = [await post(session, body, signed("meta", body, [])) for body in bodies]
+    retry = await post(session, bodies[1], signed("meta", bodies[1], []))
+    other = whatsapp_status("read", t, wamid="wamid.OTHER")
+    await post(session, other, signed("meta", other, []))
+    seqs = session.store.related(WAMID)
+    events = list(session.store.iter_events(seqs))
+    assert [e.id for e in events] == [*posted, retry]
+    assert {(e.provider, e.verdict) for e in events} == {("meta", "valid")}
+    assert [e.kind for e in events] == ["delivery_status"] * 3 + ["message", "delivery_status"]
+    assert (events[-1].retry_of, events[-1].retry) == (posted[1], 1)
+    assert session.store.search("retry:yes") == [seqs[-1]]
+    assert session.store.search(f"related:{WAMID} kind:delivery_status") == [
+        seqs[0], seqs[1], seqs[2], seqs[4]]
 
 
 def test_the_filter_grammar_of_related_and_retry() -> None:

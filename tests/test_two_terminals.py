@@ -40,8 +40,9 @@ def last_count(term: Pty) -> int:
     return int(counts[-1]) if counts else -1
 
 
-async def test_serve_and_two_viewers_follow_each_other(tmp_path: Path,
-                                                       recorder: Recorder) -> None:
+async def test_serve_and_two_viewers_follow_each_other(
+        tmp_path: Path, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delete, "UNDO_SECONDS", 60.0)
     db = tmp_path / "e.db"
     with serve(tmp_path, db) as served:
         settings = make_settings(tmp_path, db=str(db), replay_to=recorder.url + "/",
@@ -76,11 +77,15 @@ async def test_serve_and_two_viewers_follow_each_other(tmp_path: Path,
                 await wait_for(lambda: len(events.seqs) == 2, what="the second event")
                 await wait_for(lambda: last_count(term) == 2, what="two events there")
 
-                # A delete in one viewer (quitting ends the undo window: settle) leaves the
-                # other.
+                # A delete in one viewer leaves the other at once (not when its undo window
+                # ends: a minute here); an undo brings it back there too, in its place.
                 await pilot.press("d")
-                await delete.settle(app)
                 await wait_for(lambda: last_count(term) == 1, what="the delete there")
+                await pilot.press("u")
+                await wait_for(lambda: last_count(term) == 2, what="the undo there")
+                await wait_for(lambda: len(events.seqs) == 2, what="the undo here")
+                await pilot.press("d")
+                await wait_for(lambda: last_count(term) == 1, what="deleted again")
 
                 # The receiver stops: both say so, and keep what is stored.
                 served.proc.send_signal(signal.SIGTERM)

@@ -164,3 +164,62 @@ def test_twilio_hints_name_this_commands_url_flag(tmp_path: Path) -> None:
                 "--url", "http://example.com/sms")
     assert "signature matches the URL https://example.com/sms" in other.output
     assert other.output.count("pass --url") == 1 and "--public-url" not in other.output
+
+
+def stripe_args(body: Path, secret: str, now: int = 1_700_000_000) -> list[str]:
+    body.write_bytes(b'{"id": "evt_1", "object": "event"}')
+    mac = hmac.new(secret.encode(), f"{now}.".encode() + body.read_bytes(), "sha256")
+    return ["--provider", "stripe", "--body-file", str(body), "--now", str(now),
+            "--header", f"Stripe-Signature: t={now},v1={mac.hexdigest()}"]
+
+
+def test_each_providers_own_variable_and_provider_secret_are_read(tmp_path: Path) -> None:
+    """As the receiver reads them: STRIPE_WEBHOOK_SECRET (a rotation, space-separated) and
+    --provider-secret NAME=SECRET."""
+    args = stripe_args(tmp_path / "body", "whsec_b")
+    rotated = run(*args, env={"STRIPE_WEBHOOK_SECRET": "whsec_a whsec_b"})
+    assert rotated.exit_code == 0, rotated.output
+    assert "matches (secret 2 of 2)" in rotated.output
+    assert "whsec_b" not in rotated.output
+    given = run(*args, "--provider-secret", "stripe=whsec_b")
+    assert given.exit_code == 0, given.output
+    other = run(*args, "--provider-secret", "github=whsec_b")  # not Stripe's: none for it
+    assert other.exit_code == 1 and "no secret" in other.output
+    bad = run(*args, "--provider-secret", "paypal=x")
+    assert bad.exit_code == 2 and "--provider-secret" in bad.output
+
+
+def test_a_key_that_cannot_be_one_is_said_before_a_malformed_signature(tmp_path: Path) -> None:
+    body = tmp_path / "body"
+    body.write_bytes(b"{}")
+    args = ["--provider", "discord", "--secret", "nothex", "--body-file", str(body),
+            "--header", "X-Signature-Ed25519: 00"]
+    short = run(*args, "--header", "X-Signature-Timestamp: 1700000000")
+    assert short.exit_code == 1
+    reason = next(line for line in short.output.splitlines() if line.startswith("reason:"))
+    assert reason.startswith("reason:   the public key is not hex"), reason
+    assert "also signature is 1 byte, not the 64" in reason
+    unstamped = run(*args)
+    assert "the public key is not hex" in unstamped.output
+    assert "also no X-Signature-Timestamp header" in unstamped.output
+
+
+def test_expected_is_shown_only_for_a_version_the_header_carries(tmp_path: Path) -> None:
+    """A v1a (Ed25519) header checked with a whsec_ secret: a v1 value compares nothing."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    body = tmp_path / "body"
+    body.write_bytes(b'{"type": "user.created"}')
+    ident, stamp = "msg_1", "1700000000"
+    private = Ed25519PrivateKey.generate()
+    signed = base64.b64encode(private.sign(f"{ident}.{stamp}.".encode() + body.read_bytes()))
+    args = ["--provider", "standard-webhooks", "--body-file", str(body), "--now", stamp,
+            "--secret", "whsec_" + base64.b64encode(b"k" * 24).decode(),
+            "--header", f"webhook-id: {ident}", "--header", f"webhook-timestamp: {stamp}"]
+    only_v1a = run(*args, "--header", f"webhook-signature: v1a,{signed.decode()}")
+    assert only_v1a.exit_code == 1
+    assert "carries only v1a (Ed25519) signatures" in only_v1a.output
+    assert "expected:" not in only_v1a.output
+    other = base64.b64encode(b"x" * 32).decode()  # a v1 entry beside it: now it applies
+    both = run(*args, "--header", f"webhook-signature: v1a,{signed.decode()} v1,{other}")
+    assert both.exit_code == 1 and "expected: v1," in both.output

@@ -2,17 +2,20 @@
 
 A face keeps one `Listing` beside its list widget. It holds the active filter, checks newly
 committed events against it (one indexed query per frame, never one per event), counts the
-events in the store, and keeps the events deleted from the list but not yet from the store
-(the undo window), so that neither a filter nor a count brings them back early.
+events in the store, and keeps the events this face deleted, whole, for an undo: a delete
+leaves the store at once (so every viewer drops it), and an undo puts it back as it was
+(`EventStore.restore`, which every viewer hears of too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.core.model import Event
+from inspector.core.model import Attempt, Event
 from inspector.core.store import EventStore, StoreError
 from inspector.core.store.filter import FilterError, Query
+
+Whole = tuple[Event, list[Attempt]]  # an event with its body, answer and attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,24 +27,42 @@ class Found:
     top: int
 
 
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """Events this face deleted, kept whole until `deadline` for an undo."""
+
+    items: list[Whole]
+    deadline: float  # time.monotonic()
+    query: Query | None  # the filter they were deleted under
+
+
+def whole(store: EventStore, seqs: list[int]) -> list[Whole]:
+    """The stored events with everything a restore needs (a blocking read)."""
+    answers = store.answers_for(seqs)
+    attempts = store.attempts_for(seqs)
+    out = []
+    for event in store.iter_events(seqs):
+        event.answer = answers.get(event.seq)
+        out.append((event, attempts.get(event.seq, [])))
+    return out
+
+
 class Listing:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.query: Query | None = None  # the active filter; None shows every event
         self._after = 0  # seqs up to here were checked against the filter
         self._loaded = 0  # seqs up to here were counted when everything was loaded
-        self.total = 0  # events in the store, less those waiting to be deleted
-        # Deleted from the list, not yet from the store: seq -> (deadline, filter then).
-        self._doomed: dict[int, tuple[float, Query | None]] = {}
+        self.total = 0  # events in the store
+        self._undo: list[Deleted] = []  # what this face deleted, the last delete last
 
     def everything(self) -> list[int]:
-        """Every stored event not waiting to be deleted (start-up, clear, a reload of the
-        feed); resets the count. A follower may report some of these again as inserted
-        (they were committed while this read): `admit` knows them."""
-        stored = self.store.seqs()
-        seqs = [s for s in stored if s not in self._doomed]
+        """Every stored event (start-up, clear, a reload of the feed); resets the count. A
+        follower may report some of these again as inserted (they were committed while
+        this read): `admit` knows them."""
+        seqs = self.store.seqs()
         self.total = len(seqs)
-        self._loaded = self._after = max(self._loaded, stored[-1] if stored else 0)
+        self._loaded = self._after = max(self._loaded, seqs[-1] if seqs else 0)
         return seqs
 
     # -- the filter ----------------------------------------------------------------------------
@@ -58,7 +79,7 @@ class Listing:
         committed during the search are checked by `arrived`, from `found.top` on."""
         self.query = found.query if found.query.terms else None
         self._after = found.top
-        return [s for s in found.seqs if s not in self._doomed]
+        return found.seqs
 
     def arrived(self, events: list[Event]) -> list[Event]:
         """Newly committed events (counted), and of those the ones the filter lets through."""
@@ -72,51 +93,48 @@ class Listing:
         self.total += len(counted)
         if self.query is None:
             return counted
-        fresh = [s for s in counted if s > self._after]
-        if not fresh:
-            return []
+        return self._matching([s for s in counted if s > self._after])
+
+    def _matching(self, seqs: list[int]) -> list[int]:
+        """Those of `seqs` the filter lets through (one indexed query)."""
+        if self.query is None or not seqs:
+            return seqs
         try:
-            keep = set(self.store.search(self.query, after=min(fresh) - 1))
+            keep = set(self.store.search(self.query, after=min(seqs) - 1))
         except (FilterError, StoreError):
             keep = set()
-        return [s for s in fresh if s in keep]
+        return [s for s in seqs if s in keep]
 
-    def gone(self, seqs: list[int]) -> None:
-        """Events deleted from the store, by this face or another process: counted again
-        (a count, once per deletion: they are rare). One of ours still in its undo window
-        can no longer be brought back."""
-        for seq in seqs:
-            self._doomed.pop(seq, None)
-        self.total = self.store.count() - len(self._doomed)
+    def recount(self) -> None:
+        """Events were deleted from the store, by this face or another process: count them
+        again (once per deletion: they are rare)."""
+        self.total = self.store.count()
+
+    def restored(self, seqs: list[int]) -> list[int]:
+        """Deleted events put back (an undo, here or in another process): counted again, and
+        of those the ones the filter lets through."""
+        self.recount()
+        return self._matching(seqs)
 
     def shown(self, listed: int) -> int | None:
         """What the header says beside the total: the list's length, when filtered."""
         return listed if self.query is not None else None
 
-    # -- deleting with an undo window ----------------------------------------------------------
+    # -- the undo window ----------------------------------------------------------------------
 
-    def hide(self, seq: int, deadline: float) -> None:
-        """Deleted from the list; the store forgets it once `expired` passes `deadline`."""
-        self._doomed[seq] = (deadline, self.query)
-        self.total -= 1
+    def kept(self, deleted: Deleted) -> None:
+        """Remember what this face just deleted, for an undo until its deadline."""
+        self._undo.append(deleted)
 
-    def unhide(self) -> tuple[int, bool] | None:
-        """Take back the last delete: its seq, and whether the filter is the one it was
-        deleted under (else the filter has to decide whether it shows). None: nothing."""
-        if not self._doomed:
-            return None
-        seq, (_, query) = self._doomed.popitem()  # the newest entry: the last delete
-        self.total += 1
-        return seq, query == self.query
+    def take_back(self, now: float) -> Deleted | None:
+        """The last delete still in its undo window, forgotten here; None: nothing."""
+        self.expire(now)
+        return self._undo.pop() if self._undo else None
 
-    def expired(self, now: float) -> list[int]:
-        """Deletes past their undo window, forgotten here: the caller deletes them."""
-        past = [seq for seq, (deadline, _) in self._doomed.items() if deadline <= now]
-        for seq in past:
-            del self._doomed[seq]
-        return past
+    def expire(self, now: float) -> None:
+        """Forget the deletes past their undo window (their bodies leave memory)."""
+        self._undo = [d for d in self._undo if d.deadline > now]
 
-    def doomed(self) -> list[int]:
-        """Every delete still in its undo window, forgotten here (quitting ends them)."""
-        seqs, self._doomed = list(self._doomed), {}
-        return seqs
+    def forget(self) -> None:
+        """Nothing can be undone any more (a clear)."""
+        self._undo = []

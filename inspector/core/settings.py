@@ -39,7 +39,7 @@ from inspector.core.providers.connectly.api import (
     KEY_ENV,
 )
 from inspector.core.rules.rule import MAX_RETRIES, Rule
-from inspector.core.signatures import PROVIDERS, Keys, Secrets
+from inspector.core.signatures import PROVIDERS, Keys, Secrets, keys
 from inspector.core.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -111,11 +111,12 @@ def provider_secrets_in_env(environ: Mapping[str, str]) -> dict[str, Keys]:
     return found
 
 
-def read_secrets(secret: str | None, provider_secrets: Sequence[str] = (),
+def read_secrets(secret: str | Sequence[str] | None, provider_secrets: Sequence[str] = (),
                  environ: Mapping[str, str] | None = None) -> Secrets:
-    """--secret (any provider; else its variables), then NAME=SECRET pairs (repeated for a
-    rotation: they replace that provider's variables), then each provider's own variables.
-    OptionError for a pair that is not NAME=SECRET, or a secret its provider cannot use."""
+    """--secret (any provider, one or a repeated rotation; else its variables), then
+    NAME=SECRET pairs (repeated for a rotation: they replace that provider's variables), then
+    each provider's own variables. OptionError for a pair that is not NAME=SECRET, or a
+    secret its provider cannot use."""
     env = _env(environ)
     given: dict[str, list[str]] = {}
     for pair in provider_secrets:
@@ -129,8 +130,8 @@ def read_secrets(secret: str | None, provider_secrets: Sequence[str] = (),
             raise OptionError(f"{name}=…: not a {PROVIDERS[name].title} key: {problem}",
                               "--provider-secret")
         given.setdefault(name, []).append(value)
-    default = (secret,) if secret else secrets_from_env(env)
-    return Secrets(default, {**provider_secrets_in_env(env), **given})
+    return Secrets(keys(secret) or secrets_from_env(env),
+                   {**provider_secrets_in_env(env), **given})
 
 
 def secret_warnings(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:

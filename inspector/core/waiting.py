@@ -124,7 +124,9 @@ class Watch:
             checked = self.start.seq
             self._checked = max(self._checked, upto if changes is None else changes.cursor.seq)
         else:
-            updated = {s for s in changes.updated if s > self.start.seq} - self._seen
+            # A restored event (an undone delete) may match where it never was seen.
+            updated = {s for s in (*changes.updated, *changes.restored)
+                       if s > self.start.seq} - self._seen
             # With several writers (PostgreSQL) an insert may commit below a seq checked.
             inserted = {s for s in changes.inserted if s > self.start.seq}
             lows = [s - 1 for s in updated]

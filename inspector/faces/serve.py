@@ -62,17 +62,14 @@ from inspector.core.sink import BaseSink
 
 
 def line(event: Event) -> str:
-    """A one-line, terminal-safe description of an event: the rule that answered it, and
-    whether it repeats an earlier delivery."""
-    rule = (f"→ {answered_text(event.status, event.answer_note)} ({clip(event.rule, 60)})  "
-            if event.rule else "")
-    retry = retry_label(event.retry, event.retry_of or "?", event.since_first)
-    return row_line(Row.of(event), extra=rule + (f"↻ {retry}  " if retry else ""))
+    """A one-line, terminal-safe description of an event."""
+    return row_line(Row.of(event))
 
 
-def row_line(row: Row, fmt: str = TIME, extra: str = "") -> str:
-    """A list row on one terminal-safe line (`inspector events list` too): the latest replay
-    or forward's result when there is one. Every field (the method and the kind come from
+def row_line(row: Row, fmt: str = TIME) -> str:
+    """A list row on one terminal-safe line (`inspector events list` and `wait` too): the
+    latest replay or forward's result when there is one, the rule that answered it, and
+    whether it repeats an earlier delivery. Every field (the method and the kind come from
     the sender too) is made visible at once, after it is put together."""
     when = local_time(row.received_at, fmt)
     verdict = verdict_label(row.verdict)
@@ -80,8 +77,12 @@ def row_line(row: Row, fmt: str = TIME, extra: str = "") -> str:
     target = clip(f"{row.path}?{row.query}" if row.query else row.path, 120)
     summary = clip(row.summary or row.refused, 120)
     result = result_label(row.result, row.result_ms)
+    rule = (f"→ {answered_text(row.status, row.answer_note)} ({clip(row.rule, 60)})  "
+            if row.rule else "")
+    retry = retry_label(row.retry, row.retry_of or "?", row.since_first)
     return visible_line(f"{when} {row.method:<7} {target}  {kind}  {summary}  {verdict}  "
-                        + (f"{result}  " if result else "") + extra + row.id)
+                        + (f"{result}  " if result else "") + rule
+                        + (f"↻ {retry}  " if retry else "") + row.id)
 
 
 def answer_line(event: Event) -> str:

@@ -502,12 +502,14 @@ def test_a_schema_2_database_upgrades_and_keeps_its_attempts(tmp_path: Path) -> 
 
     store = open_store(db)
     try:
-        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
-        assert SCHEMA_VERSION == 5
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 7
+        assert SCHEMA_VERSION == 7
         assert store.answers_for([1]) == {}  # v4: stored answers; this one got the default
         assert store.meta("search_id") == "0123456789abcdef"
         event = store.event_by_id(ident)
         assert event is not None and event.body == b"{}"
+        # v6: no answer rule decided it; v7: nothing known of what it is about.
+        assert (event.rule, event.answer_note, event.related, event.retry) == ("", "", None, 0)
         (old,) = store.attempts(1)
         assert old.resigned and old.edited and old.status == 200
         assert not old.forced and old.note == ""
@@ -547,7 +549,7 @@ async def test_a_schema_4_database_upgrades_and_its_changes_can_be_followed(
 
     store, viewer = open_store(db), open_store(db)
     try:
-        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 5
+        assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 7
         assert store.seqs() == [1, 2] and store.meta("search_id") == "0123456789abcdef"
         assert store.answers_for([1, 2]) == {1: Answer([("x-a", "1")], b"down")}
         (old,) = store.attempts(1)

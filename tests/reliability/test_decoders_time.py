@@ -217,10 +217,18 @@ CUSTOMER = {"id": "+1", "channelType": "whatsapp"}
     {"statusUpdate": {"status": "s" * SIZE, "error": {"code": "c" * SIZE}},
      "recipient": {"id": "i" * SIZE, "userId": "u" * SIZE}},
     {"topic": "report", "report": {"name": "n" * SIZE, "last_run": {"status": "s" * SIZE}}},
+    # WhatsApp Cloud API (Meta): a batch of many statuses or messages, long texts.
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"statuses": [
+        {"status": "s" * SIZE, "errors": [{"title": "t" * SIZE, "code": "c" * SIZE}]}]
+        * (SIZE // 20)}}]}] * (SIZE // 20)},
+    {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {
+        "contacts": [{"profile": {"name": "n" * SIZE}}],
+        "messages": [{"from": "f" * SIZE, "type": "text", "text": {"body": "b" * SIZE},
+                      "context": {"id": "i" * SIZE}}] * (SIZE // 20)}}]}]},
 ])
 def test_describe_is_linear(value: object) -> None:
     baseline = best(lambda: describe.describe("connectly", [JSON], json.loads(benign())))
-    for provider in ("connectly", "slack", "github", "twilio", "stripe", ""):
+    for provider in ("connectly", "meta", "slack", "github", "twilio", "stripe", ""):
         took = best(lambda p=provider: describe.describe(p, [JSON], value))
         assert took <= MARGIN * max(baseline, 1e-4)
 

@@ -59,6 +59,10 @@ def summary(row: Row) -> dict[str, Any]:
         "refused": row.refused,
         "size": row.size,
         "result": _result(row.result, row.result_ms),
+        "rule": row.rule,
+        "answer_note": row.answer_note,
+        "related": row.related,
+        "retry_of": row.retry_of,
     }
 
 

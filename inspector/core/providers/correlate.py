@@ -3,22 +3,24 @@
 - **related**: the id of the object the event is about. Events with the same one tell that
   object's story (the Timeline, the filter `related:`): Connectly's message id
   (`statusUpdate.id` for sent → delivered → read, `context.replyToId` for a reply,
-  `reaction.messageId`), Stripe's `data.object.id`, GitHub's pull request or issue
-  (`owner/repo#12`) or other object (`check_run:42`), Shopify's resource
-  (`admin_graphql_api_id`), Standard Webhooks' `data.id`, Twilio's message or call sid,
-  Slack's thread; for any other JSON, `data.object.id`, `data.id` or `object.id`. An event
-  about nothing known is about its delivery (a GitHub ping, a Standard Webhook without
-  `data.id`): its provider's delivery id, so that its retries are its story.
+  `reaction.messageId`), WhatsApp Cloud API's `wamid` (`statuses[0].id`, a reply's
+  `context.id`, a reaction's `message_id`, else `messages[0].id`), Stripe's
+  `data.object.id`, GitHub's pull request or issue (`owner/repo#12`) or other object
+  (`check_run:42`), Shopify's resource (`admin_graphql_api_id`), Standard Webhooks'
+  `data.id`, Twilio's message or call sid, Slack's thread; for any other JSON,
+  `data.object.id`, `data.id` or `object.id`. An event about nothing known is about its
+  delivery (a GitHub ping, a Standard Webhook without `data.id`): its provider's delivery
+  id, so that its retries are its story.
 - **delivery**: what a provider sends again, unchanged, when it retries: the delivery id
   (`X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, `webhook-id`, `svix-id`,
-  `I-Twilio-Idempotency-Token`, Stripe's event id, Slack's `event_id`). Connectly sends none,
-  so a Connectly delivery's key is a hash of its raw body (`body:…`): a retry is the same
-  bytes, and every Connectly body carries a timestamp, so two real events never share one.
-  The store marks an event whose delivery key an earlier event had as a retry of it (for a
+  `I-Twilio-Idempotency-Token`, Stripe's event id, Slack's `event_id`). Connectly and Meta
+  send none, so their delivery's key is a hash of its raw body (`body:…`): a retry is the
+  same bytes, and every body of theirs carries a timestamp, so two real events never share
+  one. The store marks an event whose delivery key an earlier event had as a retry of it (for a
   body hash, only within RETRY_WINDOW of the previous one).
 
 `keys` runs in the store's writer for every event: a fixed number of lookups, one pass over
-the headers, and one hash of a Connectly body (linear, in C).
+the headers, and one hash of a Connectly or Meta body (linear, in C).
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from collections.abc import Callable
 from typing import Any
 
 from inspector.core.headers import HeaderList, header_value
+from inspector.core.providers import meta as whatsapp_cloud
 from inspector.core.providers.connectly import events as connectly_events
 from inspector.core.providers.fields import get
 
 KEY_LIMIT = 200  # characters of a key: longer values are not ids
 BODY_HASH = "body:"  # the delivery key made of a body's hash
 RETRY_WINDOW = 24 * 3600.0  # a body seen again within this is a retry; later, a new event
+BODY_KEYED = frozenset(("connectly", "meta"))  # providers that send no delivery id
 # Headers that name a delivery, which a retry repeats (lower case), most specific first.
 DELIVERY_HEADERS = ("x-github-delivery", "x-shopify-webhook-id", "webhook-id", "svix-id",
                     "i-twilio-idempotency-token")
@@ -68,6 +72,10 @@ def body_key(body: bytes) -> str:
 
 def connectly(headers: HeaderList, value: Any) -> str | None:
     return key(connectly_events.related(value))
+
+
+def meta(headers: HeaderList, value: Any) -> str | None:
+    return key(whatsapp_cloud.related(value))
 
 
 def stripe(headers: HeaderList, value: Any) -> str | None:
@@ -135,6 +143,7 @@ def generic(headers: HeaderList, value: Any) -> str | None:
 
 RELATED: dict[str, Related] = {
     "connectly": connectly,
+    "meta": meta,
     "github": github,
     "stripe": stripe,
     "shopify": shopify,
@@ -172,6 +181,6 @@ def keys(source: str | None, headers: HeaderList, value: Any, body: bytes
             delivery = key(get(value, "id"))
         elif source == "slack":
             delivery = key(get(value, "event_id"))
-        elif source == "connectly" and body:
+        elif source in BODY_KEYED and body:
             return related, body_key(body)  # a hash names no object
     return related or delivery, delivery

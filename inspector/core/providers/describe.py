@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inspector.core.headers import HeaderList, header_value
+from inspector.core.providers import meta as whatsapp_cloud
 from inspector.core.providers.connectly import events as connectly_events
 from inspector.core.providers.fields import as_text, first_line, get, join
 from inspector.core.sanitize import clip
@@ -20,6 +21,12 @@ SUMMARY_LIMIT = 120
 def connectly(headers: HeaderList, value: Any) -> tuple[str, str]:
     """message / button / list / reaction / media / referral, delivery_status or report."""
     return connectly_events.describe(value)
+
+
+def meta(headers: HeaderList, value: Any) -> tuple[str, str]:
+    """WhatsApp Cloud API: delivery_status, message / button / list / reaction / media /
+    referral, error, or the change's field."""
+    return whatsapp_cloud.describe(value)
 
 
 def generic(headers: HeaderList, value: Any) -> tuple[str, str]:
@@ -116,6 +123,7 @@ def twilio(headers: HeaderList, value: Any) -> tuple[str, str]:
 
 DESCRIBERS: dict[str, Describer] = {
     "connectly": connectly,
+    "meta": meta,
     "github": github,
     "stripe": stripe,
     "shopify": shopify,
@@ -129,8 +137,9 @@ DESCRIBERS: dict[str, Describer] = {
 def described(provider: str, headers: HeaderList, value: Any) -> tuple[str, str, str]:
     """(source, kind, summary) for a parsed JSON body (or None): `source` names the
     describer that recognised it ("" for the generic guess); empty strings when unknown."""
-    # The named provider first, then Connectly (our default), then the generic guess.
-    for name in dict.fromkeys((provider, "connectly")):
+    # The named provider first, then Connectly (our default) and Meta's envelope (which an
+    # unsigned delivery still has), then the generic guess.
+    for name in dict.fromkeys((provider, "connectly", "meta")):
         describer = DESCRIBERS.get(name)
         if describer is not None:
             kind, summary = describer(headers, value)
@@ -147,6 +156,7 @@ def describe(provider: str, headers: HeaderList, value: Any) -> tuple[str, str]:
 
 FACTS: dict[str, Facts] = {
     "connectly": lambda headers, value, now: connectly_events.facts(value, now),
+    "meta": lambda headers, value, now: whatsapp_cloud.facts(value),
 }
 
 
@@ -154,7 +164,8 @@ def facts(provider: str, headers: HeaderList, value: Any,
           now: float | None = None) -> list[tuple[str, str]]:
     """(label, value) rows worth showing beside the summary, for the Overview: for Connectly
     the customer's BSUID and phone number, replyToId, callbackData, the campaign, a failed
-    delivery's error explained, a report's URL expiry (relative to `now`). They come from
+    delivery's error explained, a report's URL expiry (relative to `now`); for Meta the
+    message id, status, recipient, conversation and error. They come from
     the provider whose describer `describe` used. Values are the sender's text: render them
     inert."""
     found = FACTS.get(described(provider, headers, value)[0])

@@ -27,7 +27,8 @@ seconds, default 25) pauses matching requests at a breakpoint before they are an
 forwards; `hold_forward = true` pauses their forward so it can be edited before it leaves.
 `enabled = false` keeps a rule without using it.
 
-Every mistake is a `RuleError` naming the line and the reason; nothing is skipped.
+A rule must do something (a match alone would only hide the rules after it). Every
+mistake is a `RuleError` naming the line and the reason; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -232,6 +233,15 @@ def rule_from_table(table: Mapping[str, Any], *, number: int, locate: Locate,
     if forward is False and (retries is not None or hold_forward):
         key = "forward_retries" if retries is not None else "hold_forward"
         raise fail(key, "makes no sense with forward = false")
+    if not (replies or delay is not None or hold or forward is False or retries is not None
+            or hold_forward):
+        # It would match, record its name and answer as if no rule had: surely a mistake
+        # (a forgotten respond), and it hides every rule after it.
+        first = next(iter(table), "respond")
+        raise RuleError(f"{locate(first)}: {label}: has no action (it would answer as if no "
+                        "rule matched, and hide the rules after it): give it respond, fault, "
+                        "body, headers, delay, hold, forward = false, forward_retries or "
+                        "hold_forward")
     return Rule(name, enabled, methods, path, headers, provider, kind, verdict, when,
                 replies, delay, hold, timeout, forward, retries, hold_forward,
                 source=source, where=where)
@@ -376,57 +386,59 @@ def _replies(table: Mapping[str, Any], fail: Fail, context: Context) -> tuple[Re
 
 def _reply(item: Any, n: int, key: str, fail: Fail, context: Context, body: bytes | None,
            headers: tuple[tuple[str, str], ...] | None) -> Reply:
-    where = f"answer {n}" if key == "respond" else "it"
+    # "respond answer 2 …" names an answer of the list; `fault` holds one, named by the key.
+    lead = f"answer {n} " if key == "respond" else ""
+    at = f"answer {n}: " if key == "respond" else ""
     if isinstance(item, bool):
-        raise fail(key, f"{where} is true or false: give a status or a fault")
+        raise fail(key, f"{lead}is true or false: give a status or a fault")
     if isinstance(item, int):
-        return Reply(_status(item, key, where, fail), body, headers or ())
+        return Reply(_status(item, key, at, fail), body, headers or ())
     if isinstance(item, str):
         if item not in FAULTS:
-            raise fail(key, f"{where} {visible_line(clip(item, 40))!r} is not a fault (use "
+            raise fail(key, f"{lead}{visible_line(clip(item, 40))!r} is not a fault (use "
                             f"{', '.join(FAULTS)})")
         return Reply(0, fault=item)
     if isinstance(item, dict):
         known = ("status", "body", "headers", "fault")
         for k in item:
             if k not in known:
-                raise fail(key, f"{where}: {visible_line(str(k))!r} is not one of "
+                raise fail(key, f"{at}{visible_line(str(k))!r} is not one of "
                                 f"{', '.join(known)}")
         if "fault" in item:
             if len(item) > 1 or item["fault"] not in FAULTS:
-                raise fail(key, f"{where}: a fault is alone, and one of {', '.join(FAULTS)}")
+                raise fail(key, f"{at}a fault is alone, and one of {', '.join(FAULTS)}")
             return Reply(0, fault=item["fault"])
         status = item.get("status", 200)
         if not isinstance(status, int) or isinstance(status, bool):
-            raise fail(key, f"{where}: status must be a whole number, such as 503")
+            raise fail(key, f"{at}status must be a whole number, such as 503")
         own_body = body
         if "body" in item:
             if not isinstance(item["body"], str):
-                raise fail(key, f"{where}: body must be a string")
+                raise fail(key, f"{at}body must be a string")
             try:
                 own_body = read_body(item["body"], context.base, confined=context.confined)
             except PolicyError as exc:
-                raise fail(key, f"{where}: body is wrong: {exc}") from None
+                raise fail(key, f"{at}body is wrong: {exc}") from None
         own_headers = headers
         if "headers" in item:
-            own_headers = _answer_headers(item["headers"], key, fail, where)
-        return Reply(_status(status, key, where, fail), own_body, own_headers or ())
-    raise fail(key, f"{where} must be a status, a fault or a table")
+            own_headers = _answer_headers(item["headers"], key, fail, at)
+        return Reply(_status(status, key, at, fail), own_body, own_headers or ())
+    raise fail(key, f"{lead}must be a status, a fault or a table")
 
 
-def _status(status: int, key: str, where: str, fail: Fail) -> int:
+def _status(status: int, key: str, at: str, fail: Fail) -> int:
+    """`at`: "answer 2: " before the reason, or nothing."""
     try:
         return check_status(status)
     except PolicyError as exc:
-        raise fail(key, f"{where}: {exc}") from None
+        raise fail(key, f"{at}{exc}") from None
 
 
-def _answer_headers(value: Any, key: str, fail: Fail, where: str = ""
+def _answer_headers(value: Any, key: str, fail: Fail, at: str = ""
                     ) -> tuple[tuple[str, str], ...]:
-    prefix = f"{where}: " if where else ""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise fail(key, f'{prefix}headers must be a list of "Name: value" strings')
+        raise fail(key, f'{at}headers must be a list of "Name: value" strings')
     try:
         return tuple(answer_header(h) for h in value)
     except PolicyError as exc:
-        raise fail(key, f"{prefix}{exc}") from None
+        raise fail(key, f"{at}{exc}") from None

@@ -33,7 +33,8 @@ class Reading:
     ident: str = ""  # the message id (Standard Webhooks)
     digest: str = ""  # hashlib name, when it differs from the scheme's (GitHub's legacy sha1)
     encoding: str = ""  # hex or base64, when it differs from the scheme's (HubSpot v1/v2)
-    version: str = ""  # the scheme's version, when the request names one (HubSpot)
+    version: str = ""  # the scheme's version, when the request names one (HubSpot); the
+    #   versions its entries carry, space-separated (Standard Webhooks: "v1 v1a")
     problem: str = ""  # a format fault that fails the check even when the digest matches
     note: str = ""  # said with any verdict
 
@@ -145,9 +146,10 @@ class Scheme(Provider, Generic[K]):
         if not secrets:
             return self.no_secret(header, value, self.hint)
         reading = self.read(req, header, value)
-        if isinstance(reading, str):
-            return Check(Verdict.INVALID, reading, self.name, header, value, secret_count=total)
         keys = [self.key(secret) for secret in secrets]
+        if isinstance(reading, str):
+            return Check(Verdict.INVALID, self._key_first(reading, secrets, keys, places, total),
+                         self.name, header, value, secret_count=total)
         what = self.what(reading, keys)
         sigs = diagnose.read_signatures(reading.signatures, reading.encoding or self.encoding,
                                         self.signature_sizes(reading), self.signing)
@@ -200,7 +202,8 @@ class Scheme(Provider, Generic[K]):
         first one a cause is found for is named by position."""
         pool = sigs.digests + sigs.others
         if not pool:
-            return reading.problem or sigs.note or "no signature to compare"
+            return self._key_first(reading.problem or sigs.note or "no signature to compare",
+                                   secrets, keys, places, total)
         variants = diagnose.Variants(req.body, req.headers)
         for place, secret, key in zip(places, secrets, keys, strict=True):
             cause = self._cause_with(req, reading, secret, key, sigs, pool, variants)
@@ -212,6 +215,20 @@ class Scheme(Provider, Generic[K]):
         return (reading.problem or sigs.note
                 or f"{mismatch}: a different {self.secret_word}, or the {self.covers} changed "
                    "after signing")
+
+    def _key_first(self, problem: str, secrets: Sequence[str], keys: list[K | None],
+                   places: Sequence[int], total: int) -> str:
+        """`problem` with the request, after the first secret that cannot be a key: that
+        one fails whatever arrives, so it is said first (never hidden behind the other)."""
+        bad = next(((place, secret) for place, secret, key in zip(places, secrets, keys,
+                                                                  strict=True)
+                    if key is None), None)
+        if bad is None:
+            return problem
+        place, secret = bad
+        fault = self.key_fault(secret)
+        return (f"{position(place, total)}: {fault}" if total > 1 else fault) + (
+            f"; also {problem}")
 
     def _cause_with(self, req: SignedRequest, reading: Reading, secret: str, key: K | None,
                     sigs: diagnose.Signatures, pool: list[bytes],

@@ -16,11 +16,12 @@ The change feed lets another process (a viewer) follow the store:
         changes = store.changes_since(cursor)
         if changes.reload: reload everything
         else: drop changes.deleted and every seq <= changes.deleted_upto,
-              refresh changes.updated, append changes.inserted
+              refresh changes.updated, put changes.restored back in their places,
+              append changes.inserted
         cursor = changes.cursor
 
-Inserts cost the feed nothing (they are the events past `cursor.seq`); updates, deletes and
-clears are recorded by the named operations in the same transaction. The feed keeps a
+Inserts cost the feed nothing (they are the events past `cursor.seq`); updates, deletes,
+restores and clears are recorded by the named operations in the same transaction. The feed keeps a
 bounded number of records: a cursor older than what is kept gets `reload`.
 """
 
@@ -76,10 +77,12 @@ class Changes:
     cleared: bool = False  # the store was emptied (everything before `inserted` is gone)
     reload: bool = False  # the feed no longer reaches back to the cursor (it is bounded),
     #   or the cursor is from another database: reload everything (cursor() first)
+    restored: list[int] = field(default_factory=list)  # deleted events put back (an undo),
+    #   with their old seqs: list them again, in their places
 
     def __bool__(self) -> bool:
         return bool(self.inserted or self.updated or self.deleted or self.deleted_upto
-                    or self.cleared or self.reload)
+                    or self.cleared or self.reload or self.restored)
 
 
 class EventStore(abc.ABC):
@@ -127,6 +130,14 @@ class EventStore(abc.ABC):
         """Delete events with their bodies, attempts and answers; resolves to how many."""
         return self._submit(ops.Delete(seqs))
 
+    def restore(self, items: Sequence[tuple[Event, Sequence[Attempt]]]
+                ) -> asyncio.Future[list[Event]]:
+        """Put deleted events back as they were (an undo): each with its seq, id, body,
+        answer (`event.answer`) and attempts (their ids kept when free). One whose seq or
+        id is taken is skipped. Recorded in the change feed (`Changes.restored`), so every
+        follower lists them again. Resolves to the events put back."""
+        return self._submit(ops.Restore(items))
+
     def clear(self) -> asyncio.Future[int]:
         """Delete every event; resolves to how many."""
         return self._submit(ops.Clear())
@@ -154,6 +165,9 @@ class EventStore(abc.ABC):
 
     def record_attempt_sync(self, attempt: Attempt) -> Attempt:
         return self._submit_sync(ops.RecordAttempt(attempt))
+
+    def restore_sync(self, items: Sequence[tuple[Event, Sequence[Attempt]]]) -> list[Event]:
+        return self._submit_sync(ops.Restore(items))
 
     def set_verdicts_sync(self, changes: Sequence[VerdictChange]) -> int:
         return self._submit_sync(ops.SetVerdicts(changes))

@@ -56,6 +56,13 @@ class Delete(Op[int]):
 
 
 @dataclass(slots=True)
+class Restore(Op[list[Event]]):
+    """Deleted events put back with their seqs and ids (an undo); taken ones are skipped."""
+
+    items: Sequence[tuple[Event, Sequence[Attempt]]]
+
+
+@dataclass(slots=True)
 class Clear(Op[int]):
     pass
 

@@ -152,8 +152,8 @@ ACTIONS: tuple[Action, ...] = (
            "(jsonl, HAR, curl)", export.export, _keys("e"), "Export"),
     Action("compare", "Compare two events", "compare the two marked events side by side",
            compare.compare, (Key("equals_sign", "="),), "Compare"),
-    Action("delete", "Delete selected event", "remove it from the list at once, and from the "
-           f"database after {delete.UNDO_SECONDS:.0f} s", delete.delete, _keys("d"),
+    Action("delete", "Delete selected event", "delete it at once, from every viewer too (u "
+           f"brings it back within {delete.UNDO_SECONDS:.0f} s)", delete.delete, _keys("d"),
            "Delete", row=DELETE),
     Action("undo", "Undo delete", "bring back the event deleted last", delete.undo,
            _keys("u"), row=DELETE),

@@ -152,7 +152,7 @@ class InspectorApp(BaseApp):
 
     def _catch_up(self) -> None:
         """Twice a second: let the rate fall back to zero, catch the detail pane up, and
-        delete for good what is past undo."""
+        forget the deletes past undo."""
         now = time.monotonic()
         forwarder = self.session.forwarder
         self.status_bar.rate = self.pacer.rate.per_second(now)
@@ -220,7 +220,6 @@ class InspectorApp(BaseApp):
             return
         self._stopping = True
         try:
-            await delete.settle(self)
             await self.session.stop()
             await self.http.aclose()
         finally:

@@ -38,6 +38,7 @@ class Feed:
 
     inserted: list[int] = field(default_factory=list)  # seqs, oldest first
     deleted: list[int] = field(default_factory=list)
+    restored: list[int] = field(default_factory=list)  # deleted, then put back (an undo)
     reload: bool = False  # a clear, or the feed lost track: read everything again
 
 
@@ -68,6 +69,7 @@ class TuiSink:
             bool(changes.deleted_upto)
         feed.inserted.extend(changes.inserted)
         feed.deleted.extend(changes.deleted)
+        feed.restored.extend(changes.restored)
         self._updated.update(changes.updated)
         if changes.inserted:
             self._pacer.arrived(len(changes.inserted), time.monotonic())

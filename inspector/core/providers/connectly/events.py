@@ -33,13 +33,20 @@ from itertools import islice
 from typing import Any
 
 from inspector.core.providers.connectly.errors import SUPPORT, explain
-from inspector.core.providers.fields import as_text, get, join
+from inspector.core.providers.fields import (
+    FACT,
+    add,
+    as_text,
+    get,
+    join,
+    labelled,
+    quoted,
+    short,
+)
 from inspector.core.sanitize import clip
 
 KINDS = ("message", "button", "list", "reaction", "media", "referral", "delivery_status",
          "report")
-PIECE = 80  # characters of one text (a message, a name) in a summary
-FACT = 500  # characters of one fact's value
 SHOWN_KEYS = 4  # field names listed for a shape no doc shows
 MAX_ATTACHMENTS = 3  # attachment types named in a summary ("+2 more" after)
 # Fields every message event has, not worth naming when a shape is unknown.
@@ -80,15 +87,15 @@ def facts(value: Any, now: float | None = None) -> list[tuple[str, str]]:
     status = value.get("statusUpdate")
     rows = _customer_facts(value.get("recipient" if kind == "delivery_status" else "sender"))
     if kind == "delivery_status":
-        _add(rows, "Message id", get(status, "id"))
-        _add(rows, "Status", get(status, "status"))
+        add(rows, "Message id", get(status, "id"))
+        add(rows, "Status", get(status, "status"))
     message = value.get("message")
     shape = _Shape(value, message if isinstance(message, dict) else {})
     rows += shape.facts()
-    _add(rows, "Reply to", _reply_to(value, message))
+    add(rows, "Reply to", _reply_to(value, message))
     if "callbackData" in value:
         rows.append(("callbackData", _json(value["callbackData"])))
-    _add(rows, "Campaign", _campaign(value))
+    add(rows, "Campaign", _campaign(value))
     if kind == "delivery_status":
         rows += _error_facts(get(status, "error"))
     return rows
@@ -155,27 +162,27 @@ class _Shape:
         on = f"reply to {reply}" if reply else ""
         if kind == "button":
             button = self.button or {}
-            text = _short(get(button, "text") or message.get("text"))
-            return join(f"{who} → {_quoted(text)}", _labelled("payload", get(button, "payload")),
-                        _labelled("id", get(button, "id")), on)
+            text = short(get(button, "text") or message.get("text"))
+            return join(f"{who} → {quoted(text)}", labelled("payload", get(button, "payload")),
+                        labelled("id", get(button, "id")), on)
         if kind == "list":
             row = self.listed or {}
-            title = _short(get(row, "title") or get(row, "text") or message.get("text"))
-            return join(f"{who} → {_quoted(title)}",
-                        _labelled("id", get(row, "id") or get(row, "payload")), on)
+            title = short(get(row, "title") or get(row, "text") or message.get("text"))
+            return join(f"{who} → {quoted(title)}",
+                        labelled("id", get(row, "id") or get(row, "payload")), on)
         if kind == "reaction":
-            emoji = _short(_emoji(self.reaction))
-            target = _short(get(self.reaction, "messageId")) or reply
+            emoji = short(_emoji(self.reaction))
+            target = short(get(self.reaction, "messageId")) or reply
             action = f"{who} → {emoji}" if emoji else f"{who} removed a reaction"
             return join(action, f"on {target}" if target else "")
-        text = _short(message.get("text"))
+        text = short(message.get("text"))
         if kind == "referral":
             referral = self.referral or {}
-            ad = _short(referral.get("headline") or referral.get("sourceType")
+            ad = short(referral.get("headline") or referral.get("sourceType")
                         or referral.get("sourceUrl") or referral.get("sourceId"))
-            return f"{who} → {_quoted(text)}" + (f" (ad: {ad})" if ad else "")
+            return f"{who} → {quoted(text)}" + (f" (ad: {ad})" if ad else "")
         if kind == "media":
-            caption = text or _short(get(self.attachments[0], "caption"))
+            caption = text or short(get(self.attachments[0], "caption"))
             return join(f"{who} → {self._media()}" + (f' "{caption}"' if caption else ""), on)
         if text:
             return join(f'{who} → "{text}"', on)
@@ -184,8 +191,8 @@ class _Shape:
     def _media(self) -> str:
         named = []
         for attachment in islice(self.attachments, MAX_ATTACHMENTS):
-            kind = _short(get(attachment, "type")) or "file"
-            name = _short(get(attachment, "filename"))
+            kind = short(get(attachment, "type")) or "file"
+            name = short(get(attachment, "filename"))
             named.append(f"{kind} {name}" if name else kind)
         more = len(self.attachments) - MAX_ATTACHMENTS
         return ", ".join(named) + (f" (+{more} more)" if more > 0 else "")
@@ -193,23 +200,23 @@ class _Shape:
     def facts(self) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
         if self.button is not None:
-            _add(rows, "Button text", get(self.button, "text"))
-            _add(rows, "Button payload", get(self.button, "payload"))
-            _add(rows, "Button id", get(self.button, "id"))
+            add(rows, "Button text", get(self.button, "text"))
+            add(rows, "Button payload", get(self.button, "payload"))
+            add(rows, "Button id", get(self.button, "id"))
         if self.listed is not None:
-            _add(rows, "List row", get(self.listed, "title") or get(self.listed, "text"))
-            _add(rows, "Row id", get(self.listed, "id") or get(self.listed, "payload"))
-            _add(rows, "Row description", get(self.listed, "description"))
+            add(rows, "List row", get(self.listed, "title") or get(self.listed, "text"))
+            add(rows, "Row id", get(self.listed, "id") or get(self.listed, "payload"))
+            add(rows, "Row description", get(self.listed, "description"))
         if self.reaction is not None:
-            _add(rows, "Reaction", _emoji(self.reaction) or "(removed)")
-            _add(rows, "Reacted to", get(self.reaction, "messageId"))
+            add(rows, "Reaction", _emoji(self.reaction) or "(removed)")
+            add(rows, "Reacted to", get(self.reaction, "messageId"))
         if self.referral is not None:
-            _add(rows, "Ad headline", self.referral.get("headline"))
-            _add(rows, "Ad source", join(as_text(self.referral.get("sourceType")),
+            add(rows, "Ad headline", self.referral.get("headline"))
+            add(rows, "Ad source", join(as_text(self.referral.get("sourceType")),
                                          as_text(self.referral.get("sourceUrl"))))
-            _add(rows, "Ad click id", self.referral.get("ctwaClid"))
+            add(rows, "Ad click id", self.referral.get("ctwaClid"))
         for attachment in islice(self.attachments, MAX_ATTACHMENTS):
-            _add(rows, f"Media ({_short(get(attachment, 'type')) or 'file'})",
+            add(rows, f"Media ({short(get(attachment, 'type')) or 'file'})",
                  get(attachment, "url"))
         return rows
 
@@ -235,9 +242,9 @@ def _unknown_content(value: dict[str, Any], message: dict[str, Any]) -> str:
     """A shape no doc shows: its location, or the names of its fields."""
     location = message.get("location") or value.get("location")
     if isinstance(location, dict):
-        where = ", ".join(_short(location.get(k)) for k in ("latitude", "longitude")
+        where = ", ".join(short(location.get(k)) for k in ("latitude", "longitude")
                           if location.get(k) is not None)
-        name = _short(location.get("name"))
+        name = short(location.get("name"))
         return " ".join(p for p in ("location", where, f"({name})" if name else "") if p)
     names = list(islice((k for k in message if message[k] not in (None, "", [], {})),
                         SHOWN_KEYS + 1))
@@ -246,7 +253,7 @@ def _unknown_content(value: dict[str, Any], message: dict[str, Any]) -> str:
                             SHOWN_KEYS + 1))
     if not names:
         return "(no message content)"
-    shown = ", ".join(_short(k) for k in names[:SHOWN_KEYS])
+    shown = ", ".join(short(k) for k in names[:SHOWN_KEYS])
     return f"({shown}{', …' if len(names) > SHOWN_KEYS else ''})"
 
 
@@ -254,10 +261,10 @@ def _unknown_content(value: dict[str, Any], message: dict[str, Any]) -> str:
 
 
 def _status_summary(value: dict[str, Any], status: Any) -> str:
-    state = _short(get(status, "status")) or "unknown status"
+    state = short(get(status, "status")) or "unknown status"
     error = get(status, "error")
     if isinstance(error, dict):
-        title = _short(_error_title(error))
+        title = short(_error_title(error))
         state = f"{state}: {title}" if title else state
     who = _customer(value.get("recipient"))
     campaign = _campaign(value)
@@ -278,9 +285,9 @@ def _error_facts(error: Any) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     code = as_text(error.get("code"))
     known = explain(code)
-    _add(rows, "Error", _error_title(error))
-    _add(rows, "Error code", code)  # an unknown code is shown as it is
-    _add(rows, "Error type", error.get("type"))
+    add(rows, "Error", _error_title(error))
+    add(rows, "Error code", code)  # an unknown code is shown as it is
+    add(rows, "Error type", error.get("type"))
     if known is not None:
         rows += [("Meaning", known.meaning), ("What to do", known.fix)]
     elif code:
@@ -293,25 +300,25 @@ def _error_facts(error: Any) -> list[tuple[str, str]]:
 
 
 def _report_summary(report: Any) -> str:
-    name = _short(get(report, "name") or get(report, "type") or get(report, "id")) or "report"
-    state = _short(get(report, "last_run", "status"))
-    expires = _short(get(report, "last_run", "result", "expires_at"))
+    name = short(get(report, "name") or get(report, "type") or get(report, "id")) or "report"
+    state = short(get(report, "last_run", "status"))
+    expires = short(get(report, "last_run", "result", "expires_at"))
     return join(f"{name}: {state}" if state else name,
                 f"URL expires {expires}" if expires else "")
 
 
 def _report_facts(report: Any, now: float) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    _add(rows, "Report", get(report, "name"))
-    _add(rows, "Report type", get(report, "type"))
-    _add(rows, "Report id", get(report, "id"))
+    add(rows, "Report", get(report, "name"))
+    add(rows, "Report type", get(report, "type"))
+    add(rows, "Report id", get(report, "id"))
     run = get(report, "last_run")
-    _add(rows, "Run", join(as_text(get(run, "id")), as_text(get(run, "status"))))
-    _add(rows, "CSV URL", get(run, "result", "url"))
+    add(rows, "Run", join(as_text(get(run, "id")), as_text(get(run, "status"))))
+    add(rows, "CSV URL", get(run, "result", "url"))
     expires = as_text(get(run, "result", "expires_at"))
     if expires:
         rows.append(("URL expires", clip(expires, FACT) + _until(expires, now)))
-    _add(rows, "Created", get(run, "result", "created_at"))
+    add(rows, "Created", get(run, "result", "created_at"))
     return rows
 
 
@@ -345,9 +352,9 @@ def _customer(party: Any) -> str:
     and the BSUID beside a phone number when both are sent."""
     if not isinstance(party, dict):
         return ""
-    who = _short(party.get("id") or party.get("phoneNumber") or party.get("userId")
+    who = short(party.get("id") or party.get("phoneNumber") or party.get("userId")
                  or party.get("name"))
-    bsuid = _short(party.get("userId"))
+    bsuid = short(party.get("userId"))
     return f"{who} ({bsuid})" if bsuid and bsuid != who else who
 
 
@@ -356,10 +363,10 @@ def _customer_facts(party: Any) -> list[tuple[str, str]]:
         return []
     rows: list[tuple[str, str]] = []
     ident = as_text(party.get("id"))
-    _add(rows, "Customer", ident)
-    _add(rows, "Name", party.get("name"))
+    add(rows, "Customer", ident)
+    add(rows, "Name", party.get("name"))
     bsuid = as_text(party.get("userId")) or (ident if _BSUID.fullmatch(ident) else "")
-    _add(rows, "BSUID", bsuid)
+    add(rows, "BSUID", bsuid)
     if "phoneNumber" in party:
         rows.append(("Phone number", clip(as_text(party["phoneNumber"]), FACT)
                      or "none: a phone-less customer, known by the BSUID"))
@@ -374,7 +381,7 @@ def _context(value: dict[str, Any], message: Any) -> Any:
 
 
 def _reply_to(value: dict[str, Any], message: Any) -> str:
-    return _short(get(_context(value, message), "replyToId"))
+    return short(get(_context(value, message), "replyToId"))
 
 
 def _campaign(value: dict[str, Any]) -> str:
@@ -383,29 +390,8 @@ def _campaign(value: dict[str, Any]) -> str:
         if isinstance(meta, dict):
             name = meta.get("campaign_name") or meta.get("campaignName")
             if name:
-                return _short(name)
+                return short(name)
     return ""
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, str) and len(value) <= PIECE:  # the usual case, kept cheap
-        return value
-    return "" if value is None else clip(as_text(value), PIECE)
-
-
-def _quoted(text: str) -> str:
-    return f'"{text}"' if text else "(no text)"
-
-
-def _labelled(label: str, value: Any) -> str:
-    text = _short(value)
-    return f"{label} {text}" if text else ""
-
-
-def _add(rows: list[tuple[str, str]], label: str, value: Any) -> None:
-    text = clip(as_text(value), FACT)
-    if text:
-        rows.append((label, text))
 
 
 def _json(value: Any) -> str:

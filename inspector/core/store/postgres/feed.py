@@ -36,7 +36,7 @@ from inspector.core.store.errors import StoreError
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres.schema import CHANGES_LOCK
 
-UPDATE, DELETE, CLEAR = "update", "delete", "clear"
+UPDATE, DELETE, RESTORE, CLEAR = "update", "delete", "restore", "clear"
 CHANNEL = "inspector_changes"
 GAP_WAIT = 10.0  # seconds after which a gap is final whatever the snapshot says
 PRESENT_WAIT = 2.0  # seconds `present` waits for the writes in flight to end
@@ -136,14 +136,23 @@ def since(conn: Any, cursor: Cursor) -> Changes:
     # The other changes, as sqlite/feed.py: only what the follower can know of.
     updated: set[int] = set()
     deleted: set[int] = set()
+    restored: set[int] = set()
     upto = 0
     cleared = False
-    for kind, seqs, record_upto in look.records:
+    for kind, seqs, record_upto in look.records:  # in order: a restore undoes a delete
         if kind == UPDATE:
             updated.update(seqs)
+        elif kind == RESTORE:
+            for seq in seqs:
+                if seq in deleted and seq > upto:  # gone and back: the follower still has it
+                    updated.add(seq)
+                else:
+                    restored.add(seq)
+                deleted.discard(seq)
         else:
             deleted.update(seqs)
             upto = max(upto, int(record_upto))
+            restored = {s for s in restored.difference(seqs) if s > int(record_upto)}
             cleared = cleared or kind == CLEAR
     known_upto = max(cursor.seq, max(old_seen, default=0))
 
@@ -154,7 +163,7 @@ def since(conn: Any, cursor: Cursor) -> Changes:
     gone = set(known_deleted)
     known_updated = sorted(s for s in updated if s > upto and known(s) and s not in gone)
     return Changes(now, inserted, known_updated, known_deleted, min(upto, known_upto),
-                   cleared)
+                   cleared, restored=sorted(s for s in restored if known(s)))
 
 
 class Listener:

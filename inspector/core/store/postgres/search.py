@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from inspector.core.store.base import Changes, Cursor
@@ -81,10 +81,9 @@ def available(conn: Any) -> bool:
     return bool(conn.execute("SELECT to_regclass('search_docs_trgm') IS NOT NULL").fetchone()[0])
 
 
-def forget(conn: Any, seqs: Sequence[int], upto: int = 0) -> None:
-    """Drop the documents of deleted events (`upto`: and of every event up to it)."""
-    if seqs:
-        conn.execute("DELETE FROM search_docs WHERE seq = ANY(%s)", (list(seqs),))
+def forget(conn: Any, upto: int) -> None:
+    """Drop the documents of every event up to `upto` (cleared). A deleted event keeps its
+    document, harmlessly (seqs are never reused), so an undo finds it indexed."""
     if upto:
         conn.execute("DELETE FROM search_docs WHERE seq <= %s", (upto,))
 
@@ -141,7 +140,7 @@ class Indexer:
                 continue
             changes = self.changes_since(cursor)
             if not changes.reload:
-                forget(conn, changes.deleted, changes.deleted_upto)
+                forget(conn, changes.deleted_upto)
             if not self._index(conn, self.seqs() if changes.reload else changes.inserted):
                 return  # stopped
             cursor = changes.cursor

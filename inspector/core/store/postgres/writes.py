@@ -69,6 +69,8 @@ def apply(conn: Any, op: ops.Op[Any], keep: int) -> Any:
         return import_events(conn, op.items)
     if isinstance(op, ops.Delete):
         return delete(conn, op.seqs, keep)
+    if isinstance(op, ops.Restore):
+        return restore(conn, op.items, keep)
     if isinstance(op, ops.Clear):
         return clear(conn, keep)
     if isinstance(op, ops.SetVerdicts):
@@ -94,6 +96,12 @@ def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list
         event.seq = seq
     if found is not None:
         derive.link(events, {key: derive.Delivery(*rest) for key, *rest in found.fetchall()})
+    _insert_events(conn, events)
+    return events
+
+
+def _insert_events(conn: Any, events: list[Event]) -> None:
+    """Events with their seqs, bodies and answers (a custom one; the default is rebuilt)."""
     rows = []
     bodies = []
     answers = []
@@ -107,7 +115,6 @@ def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list
     _insert_rows(conn, "bodies", "seq, body", bodies)
     if answers:
         _insert_rows(conn, "answers", "seq, headers, body", answers)
-    return events
 
 
 def _insert_rows(conn: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
@@ -142,17 +149,55 @@ def import_events(conn: Any, items: Sequence[tuple[Event, Sequence[Attempt]]]) -
     return events
 
 
+def restore(conn: Any, items: Sequence[tuple[Event, Sequence[Attempt]]], keep: int
+            ) -> list[Event]:
+    """Deleted events back with their seqs, ids, bodies, answers and attempts (an undo).
+    One whose seq or id is taken (restored already) is skipped. Their seqs are old, so the
+    feed records them (followers list them again)."""
+    seqs = [event.seq for event, _ in items]
+    taken = conn.execute("SELECT seq, id FROM events WHERE seq = ANY(%s) OR id = ANY(%s)",
+                         (seqs, [clean(event.id) for event, _ in items])).fetchall()
+    seen = {seq for seq, _ in taken}
+    ids = {ident for _, ident in taken}
+    fresh = []
+    for event, attempts in items:
+        if event.seq in seen or clean(event.id) in ids:
+            continue
+        seen.add(event.seq)
+        fresh.append((event, attempts))
+    events = [event for event, _ in fresh]
+    if not events:
+        return []
+    _insert_events(conn, events)
+    for event, attempts in fresh:
+        for attempt in attempts:
+            attempt.event_seq = event.seq
+            _insert_attempt(conn, attempt, keep_id=True)
+    feed.note(conn, feed.RESTORE, [event.seq for event in events], keep=keep)
+    return events
+
+
 def record_attempt(conn: Any, attempt: Attempt, keep: int) -> Attempt:
     _insert_attempt(conn, attempt)
     feed.note(conn, feed.UPDATE, [attempt.event_seq], keep=keep)
     return attempt
 
 
-def _insert_attempt(conn: Any, attempt: Attempt) -> None:
-    """The attempt, and the event's row result (its latest status, 0 for a failure)."""
+def _insert_attempt(conn: Any, attempt: Attempt, *, keep_id: bool = False) -> None:
+    """The attempt, and the event's row result (its latest status, 0 for a failure).
+    `keep_id`: under its own id when that is free (a restore: the sequence gave it once,
+    so it never gives it again), else a new one."""
     values = _row((attempt.event_seq, *_attempt_plain(attempt),
                    json.dumps(attempt.response_headers)))
     marks = ", ".join(["%s"] * len(values))
+    if keep_id and attempt.id:
+        found = conn.execute(
+            f"INSERT INTO attempts (id, {_ATTEMPT_COLUMNS}) VALUES (%s, {marks}) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id", (attempt.id, *values)).fetchone()
+        if found is not None:
+            conn.execute("UPDATE events SET result_status = %s, result_ms = %s WHERE seq = %s",
+                         (attempt.status or 0, attempt.elapsed_ms, attempt.event_seq))
+            return
     attempt.id = conn.execute(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({marks}) "
                               "RETURNING id", values).fetchone()[0]
     conn.execute("UPDATE events SET result_status = %s, result_ms = %s WHERE seq = %s",

@@ -7,6 +7,7 @@ one row of `changes`, written by the named operation in its own transaction:
     kind      seqs (JSON list)       upto
     update    the events changed     0
     delete    the events deleted     every event with seq <= upto is gone too
+    restore   deleted events back    0 (an undo: their old seqs, so no insert shows them)
     clear     []                     the newest seq when cleared
 
 A bulk deletion of the oldest events (retention) is one `delete` record with `upto`, however
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from inspector.core.store.base import Changes, Cursor
 
-UPDATE, DELETE, CLEAR = "update", "delete", "clear"
+UPDATE, DELETE, RESTORE, CLEAR = "update", "delete", "restore", "clear"
 
 # The highest seq ever used: seqs are never reused, even after the newest events were
 # deleted (meta `top_seq`, see writes.keep_top).
@@ -81,17 +82,28 @@ def since(conn: sqlite3.Connection, cursor: Cursor) -> Changes:
         conn.execute("COMMIT")
     updated: set[int] = set()
     deleted: set[int] = set()
+    restored: set[int] = set()
     upto = 0
     cleared = False
-    for kind, seqs, record_upto in records:
+    for kind, seqs, record_upto in records:  # in order: a restore undoes a delete before it
+        touched = json.loads(seqs)
         if kind == UPDATE:
-            updated.update(json.loads(seqs))
+            updated.update(touched)
+        elif kind == RESTORE:
+            for seq in touched:
+                if seq in deleted and seq > upto:  # gone and back: the follower still has it
+                    updated.add(seq)
+                else:
+                    restored.add(seq)
+                deleted.discard(seq)
         else:
-            deleted.update(json.loads(seqs))
+            deleted.update(touched)
             upto = max(upto, int(record_upto))
+            restored = {s for s in restored.difference(touched) if s > int(record_upto)}
             cleared = cleared or kind == CLEAR
     # Only what the follower can know of: events up to its cursor, not gone already.
     known_deleted = sorted(s for s in deleted if upto < s <= cursor.seq)
     gone = set(known_deleted)
     known_updated = sorted(s for s in updated if upto < s <= cursor.seq and s not in gone)
-    return Changes(now, inserted, known_updated, known_deleted, min(upto, cursor.seq), cleared)
+    return Changes(now, inserted, known_updated, known_deleted, min(upto, cursor.seq), cleared,
+                   restored=sorted(s for s in restored if s <= cursor.seq))

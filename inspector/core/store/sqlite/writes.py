@@ -1,8 +1,8 @@
 """The SQL of each write operation, run by the writer thread inside its transaction.
 
 Values are taken from the model by column name (`attrgetter` over the column list), so a
-column list and its values cannot drift apart. Updates, deletes and clears are recorded in
-the change feed in the same transaction (feed.note).
+column list and its values cannot drift apart. Updates, deletes, restores and clears are
+recorded in the change feed in the same transaction (feed.note).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
         return import_events(conn, op.items)
     if isinstance(op, ops.Delete):
         return delete(conn, op.seqs, keep)
+    if isinstance(op, ops.Restore):
+        return restore(conn, op.items, keep)
     if isinstance(op, ops.Clear):
         return clear(conn, keep)
     if isinstance(op, ops.SetVerdicts):
@@ -59,13 +61,19 @@ def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare 
     """Analyse and insert events, assigning seqs in order (one executemany per table)."""
     # Seqs are never reused, even after the newest events were deleted (see keep_top).
     top = conn.execute(feed.TOP_SQL).fetchone()[0]
-    rows = []
-    bodies = []
-    answers = []
     derive.analyse(events, prepare)
     for seq, event in enumerate(events, top + 1):
         event.seq = seq
     link_retries(conn, events)
+    _insert_events(conn, events)
+    return events
+
+
+def _insert_events(conn: sqlite3.Connection, events: list[Event]) -> None:
+    """Events with their seqs, bodies and answers (a custom one; the default is rebuilt)."""
+    rows = []
+    bodies = []
+    answers = []
     for event in events:
         seq = event.seq
         if event.answer is not None:  # a custom answer; the default one is rebuilt
@@ -77,7 +85,6 @@ def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare 
     _insert_rows(conn, "bodies", ("seq", "body"), bodies)
     if answers:
         _insert_rows(conn, "answers", ("seq", "headers", "body"), answers)
-    return events
 
 
 # The latest stored event of each delivery key in a VALUES list: one indexed probe per key
@@ -142,18 +149,47 @@ def import_events(conn: sqlite3.Connection, items: Sequence[tuple[Event, Sequenc
     return events
 
 
+def restore(conn: sqlite3.Connection, items: Sequence[tuple[Event, Sequence[Attempt]]],
+            keep: int) -> list[Event]:
+    """Deleted events back with their seqs, ids, bodies, answers and attempts (an undo).
+    One whose seq or id is taken (restored already) is skipped. Their seqs are old, so the
+    feed records them (followers list them again); the search index still holds them (an
+    indexed seq always means the same event)."""
+    seen: set[int] = set()
+    fresh = []
+    for event, attempts in items:
+        if event.seq in seen or conn.execute("SELECT 1 FROM events WHERE seq = ? OR id = ?",
+                                             (event.seq, event.id)).fetchone():
+            continue
+        seen.add(event.seq)
+        fresh.append((event, attempts))
+    events = [event for event, _ in fresh]
+    _insert_events(conn, events)
+    for event, attempts in fresh:
+        for attempt in attempts:
+            attempt.event_seq = event.seq
+            _insert_attempt(conn, attempt, keep_id=True)
+    if events:
+        feed.note(conn, feed.RESTORE, [event.seq for event in events], keep=keep)
+    return events
+
+
 def record_attempt(conn: sqlite3.Connection, attempt: Attempt, keep: int) -> Attempt:
     _insert_attempt(conn, attempt)
     feed.note(conn, feed.UPDATE, [attempt.event_seq], keep=keep)
     return attempt
 
 
-def _insert_attempt(conn: sqlite3.Connection, attempt: Attempt) -> None:
-    """The attempt, and the event's row result (its latest status, 0 for a failure)."""
-    values = (attempt.event_seq, *_attempt_plain(attempt),
+def _insert_attempt(conn: sqlite3.Connection, attempt: Attempt, *, keep_id: bool = False
+                    ) -> None:
+    """The attempt, and the event's row result (its latest status, 0 for a failure).
+    `keep_id`: under its own id when that is free (a restore), else a new one."""
+    given = attempt.id if keep_id and attempt.id and not conn.execute(
+        "SELECT 1 FROM attempts WHERE id = ?", (attempt.id,)).fetchone() else None
+    values = (given, attempt.event_seq, *_attempt_plain(attempt),
               json.dumps(attempt.response_headers))
-    cur = conn.execute(f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) VALUES "
-                       f"({','.join('?' * len(_ATTEMPT_COLUMNS))})", values)
+    cur = conn.execute(f"INSERT INTO attempts (id, {', '.join(_ATTEMPT_COLUMNS)}) VALUES "
+                       f"({','.join('?' * (len(_ATTEMPT_COLUMNS) + 1))})", values)
     attempt.id = cur.lastrowid or 0
     conn.execute(
         "UPDATE events SET result_status = ?, result_ms = ? WHERE seq = ?",

@@ -139,11 +139,20 @@ def describe(event: Event, attempts: list[Attempt]) -> Iterator[str]:
     yield field("client", event.client or "-")
     answered = display.status_text(event.status)
     yield field("answered", f"{answered}: {event.refused}" if event.refused else answered)
+    if event.rule:
+        yield field("rule", event.rule)
+    if event.answer_note:
+        yield field("how", event.answer_note)
     yield field("provider", event.provider or "-")
     yield field("kind", display.kind_label(event.kind, event.refused, event.status) or "-")
     yield field("summary", event.summary or "-")
     yield field("verdict", display.verdict_label(event.verdict) or "-")
     yield field("reason", event.reason or "-")
+    if event.related is not None:
+        yield field("about", event.related)
+    if event.retry:
+        yield field("retry", display.retry_label(event.retry, event.retry_of or "?",
+                                                 event.since_first))
     for note in event.notes:
         yield field("note", note)
     yield ""

@@ -20,9 +20,9 @@ from inspector.core.display import verdict_label
 from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.settings import OptionError, database, read_config, secrets_from_env
-from inspector.core.signatures import PROVIDERS, Check, Secrets, SignedRequest
-from inspector.faces.cli.commands.options import usage_error
+from inspector.core.settings import OptionError, database, read_config, read_secrets
+from inspector.core.signatures import PROVIDERS, Check, SignedRequest
+from inspector.faces.cli.commands.options import provider_secret_option, usage_error
 
 SHOWN = 400  # characters of a header value printed; hostile values can be 100 KB
 # Reasons name the receiver's flags (`inspector`, `serve`); here the same thing is another.
@@ -92,6 +92,7 @@ def report(result: Check) -> None:
               help="Signing secret or public key; repeat for a rotation (valid when any "
                    "matches) [env: CONNECTLY_WEBHOOK_SECRET, INSPECTOR_SECRET, several "
                    "separated by spaces].")
+@provider_secret_option
 @click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
               help="A request header, as received (repeat for each).")
 @click.option("--body-file", type=click.File("rb"), default=None, metavar="PATH",
@@ -109,9 +110,10 @@ def report(result: Check) -> None:
 @click.option("--config", default=None, metavar="PATH",
               help="Routes file that pins providers and secrets by path "
                    "[default: ./inspector.toml if present].")
-def verify(provider: str, secrets: tuple[str, ...], headers: tuple[str, ...],
-           body_file: BinaryIO | None, url: str, method: str, now: float | None,
-           event_id: str | None, db: str | None, config: str | None) -> None:
+def verify(provider: str, secrets: tuple[str, ...], provider_secrets: tuple[str, ...],
+           headers: tuple[str, ...], body_file: BinaryIO | None, url: str, method: str,
+           now: float | None, event_id: str | None, db: str | None, config: str | None
+           ) -> None:
     """Check a webhook's signature offline and say why it fails.
 
     \b
@@ -124,8 +126,12 @@ def verify(provider: str, secrets: tuple[str, ...], headers: tuple[str, ...],
     routes = load(config).routes
     if secrets:  # explicit secrets beat the routes' secrets
         routes = [dataclasses.replace(r, secrets=()) for r in routes]
-    analyzer = Analyzer(Secrets(default=secrets or secrets_from_env()), routes=routes)
-    redact.remember(*analyzer.resolver.secrets.default)
+    try:  # as the receiver reads them: each provider's own variables too
+        given = read_secrets(secrets, provider_secrets)
+    except OptionError as exc:
+        raise usage_error(exc) from exc
+    redact.remember(*given.values())
+    analyzer = Analyzer(given, routes=routes)
     if event_id is not None:
         if headers or body_file is not None:
             raise click.UsageError("--event re-checks a stored event: leave out --header and "

@@ -18,7 +18,8 @@ LOOKING = "looking for the receiver…"
 
 
 def apply_feed(app: BaseApp, feed: Feed) -> None:
-    """Reload, drop deleted rows, list new events (before this frame's own arrivals)."""
+    """Reload, drop deleted rows, list restored and new events (before this frame's own
+    arrivals)."""
     if feed.reload:
         seqs = app.listing.everything()
         query = app.listing.query
@@ -29,7 +30,9 @@ def apply_feed(app: BaseApp, feed: Feed) -> None:
         return
     if feed.deleted:
         app.event_list.discard(set(feed.deleted))
-        app.listing.gone(feed.deleted)
+        app.listing.recount()
+    if feed.restored:  # an undone delete, here or in another process: in its place again
+        app.event_list.add(app.listing.restored(feed.restored))
     app.event_list.add(app.listing.admit(feed.inserted))
 
 

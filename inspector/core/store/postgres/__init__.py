@@ -14,33 +14,30 @@ events through the feed. Viewers follow it the same way.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from inspector.core.model import Answer, Attempt, Event, Row
-from inspector.core.store import ops
 from inspector.core.store.base import (
     KEEP_CHANGES,
     Changes,
     CommitListener,
     Cursor,
-    EventStore,
     Prepare,
 )
 from inspector.core.store.errors import StoreError
-from inspector.core.store.filter import Query, Term, parse
+from inspector.core.store.filter import Query, parse
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres import feed, queries, schema, search
 from inspector.core.store.postgres.writer import PostgresWriter
 from inspector.core.store.postgres.writes import clean
+from inspector.core.store.queued import QueuedStore
 
 T = TypeVar("T")
 
 
-class PostgresStore(EventStore):
+class PostgresStore(QueuedStore):
     """The event database in PostgreSQL (`url`: postgresql://USER:PASSWORD@HOST/DB)."""
 
     def __init__(self, url: str, *, prepare: Prepare | None = None, index: bool = True,
@@ -77,14 +74,6 @@ class PostgresStore(EventStore):
         if index and self._indexed and not read_only:
             self._indexer = search.Indexer(url, self.changes_since, self.seqs,
                                            lambda: self._writer.committed)
-
-    @property
-    def prepare(self) -> Prepare | None:
-        return self._writer.prepare
-
-    @prepare.setter
-    def prepare(self, prepare: Prepare | None) -> None:
-        self._writer.prepare = prepare
 
     # -- connections -------------------------------------------------------------------------
 
@@ -157,28 +146,13 @@ class PostgresStore(EventStore):
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _submit(self, op: ops.Op[T]) -> asyncio.Future[T]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue(op, future, loop)
-        return future
 
-    def _submit_sync(self, op: ops.Op[T]) -> T:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue(op, future, None)
-        return future.result()
 
-    def _queue(self, op: ops.Op[Any], waiter: asyncio.Future[Any] | concurrent.futures.Future[Any],
-               loop: asyncio.AbstractEventLoop | None) -> None:
-        if self._closed:
-            raise StoreError("the store is closed")
-        if self.read_only:
-            raise StoreError(f"{self.path} was opened read-only")
-        if not self._started:
-            self.start()
-        self._writer.submit(op, waiter, loop)
 
     # -- reads -------------------------------------------------------------------------------
+
+    def _events(self, seqs: list[int]) -> list[Event]:
+        return self._read(queries.events, seqs)
 
     def last_seq(self) -> int:
         return int(self._scalar("SELECT coalesce(max(seq), 0) FROM events"))
@@ -192,26 +166,12 @@ class PostgresStore(EventStore):
     def rows(self, seqs: Iterable[int]) -> dict[int, Row]:
         return self._read(queries.rows, list(seqs))
 
-    def event(self, seq: int) -> Event | None:
-        found = self._read(queries.events, [seq])
-        return found[0] if found else None
 
     def event_by_id(self, event_id: str) -> Event | None:
         seq = self._scalar("SELECT seq FROM events WHERE id = %s", (clean(event_id),))
         return None if seq is None else self.event(seq)
 
-    def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
-        batch: list[int] = []
-        for seq in seqs:
-            batch.append(seq)
-            if len(batch) == chunk:
-                yield from self._read(queries.events, batch)
-                batch = []
-        if batch:
-            yield from self._read(queries.events, batch)
 
-    def attempts(self, seq: int) -> list[Attempt]:
-        return self.attempts_for([seq]).get(seq, [])
 
     def attempts_for(self, seqs: Sequence[int]) -> dict[int, list[Attempt]]:
         return self._read(queries.attempts_for, seqs)
@@ -232,8 +192,6 @@ class PostgresStore(EventStore):
             query = parse(query)
         return self._read(queries.search, query, after=after, now=now, indexed=self._indexed)
 
-    def related(self, key: str) -> list[int]:
-        return self.search(Query((Term("related", key),)))
 
     # -- the change feed ---------------------------------------------------------------------
 
@@ -252,6 +210,3 @@ class PostgresStore(EventStore):
         if self._listener.error is not None:
             raise StoreError(self._listener.error)
         return self._listener.version
-
-    def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
-        return self._writer.own.foreign(inserted, upto)

@@ -10,7 +10,6 @@ idle) is tried once more on a new one: nothing of it can have been committed.
 
 from __future__ import annotations
 
-import queue
 from typing import Any
 
 from inspector.core.model import Event
@@ -18,7 +17,7 @@ from inspector.core.store import ops
 from inspector.core.store.errors import StoreError
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres import feed, writes
-from inspector.core.store.sqlite.writer import _STOP, MAX_BATCH, Writer, _Queued
+from inspector.core.store.sqlite.writer import Writer, _Queued
 
 
 class PostgresWriter(Writer):
@@ -27,20 +26,9 @@ class PostgresWriter(Writer):
     def _run(self) -> None:
         conn: Any = None
         while True:
-            item = self._queue.get()
-            if item is _STOP:
+            batch, stop = self._next_batch()
+            if not batch:
                 break
-            batch = [item]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
             try:
                 if conn is None:
                     conn = self.connect()

@@ -18,12 +18,12 @@ import asyncio
 import random
 import signal
 import statistics
-import time
 from typing import Any
 
 import httpx
 
 from bench.fixture import Delivery
+from bench.follow import FeedClock
 from bench.load import Load, finish
 from bench.phases import Setup, log
 from bench.procs import CpuMeter, on_cleanup
@@ -80,39 +80,21 @@ def _ingest(setup: Setup, http: str, url: str, receivers: int, seconds: int, war
 
 async def _follow(bases: list[str], url: str, delivery: Delivery, samples: int
                   ) -> dict[str, Any]:
-    from inspector.core.store import Changes, open_store
-    from inspector.core.store.follow import Follower
-
-    store = open_store(url, index=False)
-    seen: dict[int, float] = {}
-
-    def heard(changes: Changes) -> None:
-        now = time.perf_counter()
-        for seq in changes.inserted:
-            seen.setdefault(seq, now)
-
-    follower = Follower(store, heard)
-    follower.start()
+    clock = FeedClock(url)
     lags: list[float] = []
     missed = 0
     try:
         async with httpx.AsyncClient() as client:
             for n in range(samples):
                 await asyncio.sleep(random.uniform(0.05, 0.3))
-                answer = await client.post(f"{bases[n % len(bases)]}{delivery.path}?n=p{n}",
-                                           content=delivery.body, headers=delivery.headers)
-                acked = time.perf_counter()
-                event = await asyncio.to_thread(store.event_by_id, answer.json()["id"])
-                assert event is not None
-                while event.seq not in seen and time.perf_counter() - acked < 5:
-                    await asyncio.sleep(0.002)
-                if event.seq in seen:
-                    lags.append(max(0.0, seen[event.seq] - acked) * 1000)
-                else:
+                _, lag = await clock.lag(
+                    client, f"{bases[n % len(bases)]}{delivery.path}?n=p{n}", delivery)
+                if lag is None:
                     missed += 1
+                else:
+                    lags.append(lag * 1000)
     finally:
-        await follower.stop()
-        store.close()
+        await clock.close()
     return {"samples": samples, "missed": missed,
             "p50_ms": round(statistics.median(lags), 1) if lags else None,
             "max_ms": round(max(lags), 1) if lags else None}

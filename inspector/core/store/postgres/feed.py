@@ -31,12 +31,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from inspector.core.store import records
 from inspector.core.store.base import Changes, Cursor
 from inspector.core.store.errors import StoreError
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres.schema import CHANGES_LOCK
+from inspector.core.store.records import CLEAR, DELETE, RESTORE, UPDATE
 
-UPDATE, DELETE, RESTORE, CLEAR = "update", "delete", "restore", "clear"
+__all__ = ["CLEAR", "DELETE", "RESTORE", "UPDATE", "Listener", "note", "present", "since"]
 CHANNEL = "inspector_changes"
 GAP_WAIT = 10.0  # seconds after which a gap is final whatever the snapshot says
 PRESENT_WAIT = 2.0  # seconds `present` waits for the writes in flight to end
@@ -133,37 +135,10 @@ def since(conn: Any, cursor: Cursor) -> Changes:
         seq += 1
     seen = frozenset(s for s in reported if s > seq)
     now = _cursor(seq, look.change, seen, look, probe)
-    # The other changes, as sqlite/feed.py: only what the follower can know of.
-    updated: set[int] = set()
-    deleted: set[int] = set()
-    restored: set[int] = set()
-    upto = 0
-    cleared = False
-    for kind, seqs, record_upto in look.records:  # in order: a restore undoes a delete
-        if kind == UPDATE:
-            updated.update(seqs)
-        elif kind == RESTORE:
-            for seq in seqs:
-                if seq in deleted and seq > upto:  # gone and back: the follower still has it
-                    updated.add(seq)
-                else:
-                    restored.add(seq)
-                deleted.discard(seq)
-        else:
-            deleted.update(seqs)
-            upto = max(upto, int(record_upto))
-            restored = {s for s in restored.difference(seqs) if s > int(record_upto)}
-            cleared = cleared or kind == CLEAR
-    known_upto = max(cursor.seq, max(old_seen, default=0))
-
-    def known(s: int) -> bool:
-        return s <= cursor.seq or s in old_seen
-
-    known_deleted = sorted(s for s in deleted if s > upto and known(s))
-    gone = set(known_deleted)
-    known_updated = sorted(s for s in updated if s > upto and known(s) and s not in gone)
-    return Changes(now, inserted, known_updated, known_deleted, min(upto, known_upto),
-                   cleared, restored=sorted(s for s in restored if known(s)))
+    # The other changes: only what the follower can know of.
+    return records.changes(now, inserted, look.records,
+                           lambda s: s <= cursor.seq or s in old_seen,
+                           max(cursor.seq, max(old_seen, default=0)))
 
 
 class Listener:

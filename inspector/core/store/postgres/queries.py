@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from inspector.core.model import Answer, Attempt, Event, Row
-from inspector.core.store.filter import Query, Term, since_seconds
+from inspector.core.store.filter import Query, Term, since_seconds, status_range
 from inspector.core.store.postgres import search as text_index
 from inspector.core.store.postgres.writes import clean
 from inspector.core.store.sqlite.queries import (
@@ -173,7 +173,4 @@ def _field_clause(term: Term, now: float) -> tuple[str, list[Any]]:
 
 def _status_clause(column: str, value: str) -> tuple[str, list[Any]]:
     """`column` matching 4xx (a class) or 413 (a code)."""
-    if value.endswith("xx"):
-        low = int(value[0]) * 100
-        return f"{column} BETWEEN %s AND %s", [low, low + 99]
-    return f"{column} = %s", [int(value)]
+    return f"{column} BETWEEN %s AND %s", list(status_range(value))

@@ -97,26 +97,8 @@ class PostgresWriter(Writer):
             return queued, None, exc if isinstance(exc, StoreError | TypeError) \
                 else pg.explain(exc, self.path)
 
-    def _apply(self, conn: Any, batch: list[_Queued],
-               inserted: list[tuple[int, int]]) -> list[Any]:
-        """Run a batch in order; runs of new events go in with one COPY per table."""
-        results: list[Any] = []
-        run: list[Event] = []
-        for queued in batch:
-            op = queued.op
-            if type(op) is ops.Add:
-                run.append(op.event)
-                continue
-            if run:
-                results += self._insert(conn, run, inserted)
-                run = []
-            result = writes.apply(conn, op, self.keep_changes)
-            if type(op) is ops.ImportEvents:
-                inserted += _runs([event.seq for event in result])
-            results.append(result)
-        if run:
-            results += self._insert(conn, run, inserted)
-        return results
+    def _write(self, conn: Any, op: ops.Op[Any]) -> Any:
+        return writes.apply(conn, op, self.keep_changes)
 
     def _insert(self, conn: Any, run: list[Event],
                 inserted: list[tuple[int, int]]) -> list[Event]:

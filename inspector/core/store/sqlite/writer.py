@@ -186,13 +186,17 @@ class Writer:
             if run:
                 results += self._insert(conn, run, inserted)
                 run = []
-            result = writes.apply(conn, op, self.keep_changes)
+            result = self._write(conn, op)
             if type(op) is ops.ImportEvents:
                 inserted += [(event.seq, event.seq) for event in result]
             results.append(result)
         if run:
             results += self._insert(conn, run, inserted)
         return results
+
+    def _write(self, conn: Any, op: ops.Op[Any]) -> Any:
+        """One operation other than Add (the backend's SQL)."""
+        return writes.apply(conn, op, self.keep_changes)
 
     def _insert(self, conn: sqlite3.Connection, run: list[Event],
                 inserted: list[tuple[int, int]]

@@ -67,10 +67,12 @@ def run_once(target: Target, load: Load, seconds: int, warmup: int) -> dict[str,
 def ingest(
     setup: Setup, http: str, rounds: int, seconds: int, warmup: int, serve: bool
 ) -> dict[str, Any]:
-    """A B A B: the bare app, then the TUI (then `inspector serve`), per round."""
+    """A B A B: the bare app, then the TUI (then `inspector serve`), per round. On another
+    parser than h11 the bare app on h11 runs too: the reference of issue 17's first target."""
     load = Load(setup.wrk, setup.request, connections=setup.connections)
     makers: list[Callable[[int], Target]] = [
         lambda r: Bare(http, setup.folder),
+        *([lambda r: Bare("h11", setup.folder, kind="bare_h11")] if http != "h11" else []),
         lambda r: Tui(http, setup.folder, setup.folder / f"tui-{http}-{r}.db", setup.secret),
     ]
     if serve:
@@ -95,7 +97,7 @@ def ingest(
                    if last.get("stored") is not None else ""))
     out: dict[str, Any] = {"http": http, "connections": setup.connections, "seconds": seconds,
                            "rounds": runs}
-    for kind in ("bare", "tui", "serve", "rules"):
+    for kind in ("bare", "bare_h11", "tui", "serve", "rules"):
         mine = [x for x in runs if x["kind"] == kind]
         if mine:
             out[kind] = _summary(mine)
@@ -118,16 +120,20 @@ def ingest(
                                           else round(per_cpu_median, 3))
     for kind in ("tui", "serve", "rules"):
         if kind in out:
-            ratios = [
-                t["wrk"]["req_per_s"] / b["wrk"]["req_per_s"]
-                for b, t in zip((x for x in runs if x["kind"] == "bare"),
-                                (x for x in runs if x["kind"] == kind), strict=False)
-                if b["wrk"]["req_per_s"]
-            ]
-            out[kind]["ratios"] = [round(x, 3) for x in ratios]
-            ratio = _median(ratios)
-            out[kind]["ratio"] = None if ratio is None else round(ratio, 3)
+            for bare, key in (("bare", "ratio"), ("bare_h11", "ratio_vs_h11")):
+                ratios = _ratios(runs, bare, kind)
+                if ratios:
+                    out[kind][key + "s"] = [round(x, 3) for x in ratios]
+                    out[kind][key] = round(statistics.median(ratios), 3)
     return out
+
+
+def _ratios(runs: list[dict[str, Any]], bare: str, kind: str) -> list[float]:
+    """`kind`'s rate over `bare`'s, round by round."""
+    return [t["wrk"]["req_per_s"] / b["wrk"]["req_per_s"]
+            for b, t in zip((x for x in runs if x["kind"] == bare),
+                            (x for x in runs if x["kind"] == kind), strict=False)
+            if b["wrk"]["req_per_s"]]
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,14 +165,16 @@ def steady(setup: Setup, http: str, rate: int, seconds: int) -> dict[str, Any]:
     # Each connection waits uniform(0, 2*delay) after a response: rate ≈ conns / (delay + rtt).
     delay = max(1, round(conns * 1000 / rate) - 1)
     load = Load(setup.wrk, setup.request, connections=conns, delay_ms=delay)
-    log(f"steady ~{rate} req/s against the TUI ({http}, {seconds} s)")
-    tui = Tui(http, setup.folder, setup.folder / f"steady-{http}.db", setup.secret)
+    log(f"steady ~{rate} req/s against the bare app, then the TUI ({http}, {seconds} s)")
+    # The bare app under the same load first: what this machine's scheduling alone costs.
+    bare = run_once(Bare(http, setup.folder), load, seconds, warmup=1)["wrk"]
+    tui = Tui(http, setup.folder, setup.folder / f"steady-{http}-{rate}.db", setup.secret)
     run = run_once(tui, load, seconds, warmup=1)
     w = run["wrk"]
     log(f"  {w['req_per_s']:,.0f} req/s, p50 {w['p50_ms']:.2f} p99 {w['p99_ms']:.2f} "
-        f"max {w['max_ms']:.1f} ms")
+        f"max {w['max_ms']:.1f} ms (bare app: p99 {bare['p99_ms']:.2f} ms)")
     return {"http": http, "target_rate": rate, "connections": conns, "mean_delay_ms": delay,
-            **run}
+            "bare": bare, **run}
 
 
 def flood(setup: Setup, http: str, redraw_s: float, presses: int) -> dict[str, Any]:

@@ -1,15 +1,19 @@
-"""`make bench` (python -m bench.run): issue 3's benchmark, on this machine.
+"""`make bench` (python -m bench.run): the benchmark of issues 3 and 17, on this machine.
 
   1. ingest: wrk (16 connections, a signed Connectly delivery) against a bare Starlette app and
      the inspector TUI in tmux, alternated A B A B, per uvicorn HTTP implementation;
   2. nothing lost: after each inspector run, acknowledged (2xx) vs stored events;
-  3. latency at a steady ~200 req/s against the live TUI;
+  3. latency at steady ~200 and ~500 req/s against the live TUI;
   4. the UI during a flood: list redraws per second and key latency, read from the terminal;
-  5. 100k stored events: first paint, memory, Home/End/g/G repaint;
-  6. follow: a viewer (`inspector view`) of `inspector serve`: commit to viewer (the change
+  5. start-up: first paint on an empty database, against a minimal Textual app (a DataTable)
+     launched in the same terminal, alternated;
+  6. 100k stored events: first paint, memory, Home/End/g/G repaint;
+  7. follow: a viewer (`inspector view`) of `inspector serve`: commit to viewer (the change
      feed, and the screen), and the idle CPU of a viewer;
-  7. postgres: `inspector serve` on PostgreSQL, one and two receivers on one database, and
+  8. postgres: `inspector serve` on PostgreSQL, one and two receivers on one database, and
      the follow latency to a viewer of both (bench/postgres.py).
+Every target (issues 3, 14, 17 and 18) is printed with PASS or FAIL and written to the JSON
+as "checks": [{name, value, target, passed}] (bench/report.py).
 With --rules N, ingest also runs the TUI with N answer rules (bench/rules.py), alternated
 with the others, and reports its rate against the same TUI without rules.
 Prints a table; writes bench/results/<timestamp>.json and bench/results/latest.json.
@@ -26,10 +30,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import fixture, follow, load, phases, postgres, procs, report, rules, scale
+from bench import fixture, follow, load, phases, postgres, procs, report, rules, scale, startup
 from bench.targets import Serve
 
-PHASES = ("ingest", "steady", "ui", "scale", "follow", "postgres")
+PHASES = ("ingest", "steady", "ui", "startup", "scale", "follow", "postgres")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,8 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--rules", type=int, default=0, metavar="N",
                    help="also ingest into the TUI running N answer rules (issue 13: 10)")
-    p.add_argument("--rate", type=int, default=200, help="the steady load, req/s")
-    p.add_argument("--scale-events", type=int, default=100_000)
+    p.add_argument("--rate", type=int, action="append", dest="rates", metavar="N",
+                   help="a steady load, req/s (repeat) [200 and 500]")
+    p.add_argument("--scale", "--scale-events", dest="scale_events", type=int, default=None,
+                   metavar="N", help="events in the scale phase [100000]; given alone (no "
+                   "--only), only that phase runs: --scale 1000000 is issue 17's million")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir())
                    / "webhook-inspector-bench", help="where the 100k-event database is kept")
     args = p.parse_args(argv)
@@ -58,8 +65,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.redraw_s = 3.0 if quick else 8.0
     args.presses = 4 if quick else 10
     args.launches = 1 if quick else 2
+    args.rates = args.rates or [200, 500]
+    args.startups = 3 if quick else 7
     args.follow_samples = 6 if quick else 30
     args.idle_s = 3.0 if quick else 10.0
+    if args.scale_events is not None and not args.only:
+        args.only = ["scale"]
+    args.scale_events = args.scale_events or 100_000
     args.phases = [x for x in (args.only or PHASES) if not (x == "scale" and args.skip_scale)]
     return args
 
@@ -73,7 +85,7 @@ def http_impls(choice: str) -> tuple[list[str], list[str]]:
 
 
 def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> None:
-    wrk = load.ensure_wrk() if set(args.phases) - {"scale", "follow"} else ""
+    wrk = load.ensure_wrk() if set(args.phases) - {"scale", "follow", "startup"} else ""
     results["machine"] = report.machine(wrk)
     delivery = fixture.delivery(args.event)
     results["request"] = {"event": delivery.name, "path": delivery.path,
@@ -84,7 +96,7 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
     impls, results["notes"] = http_impls(args.http)
     if not impls:
         raise SystemExit("bench: no HTTP implementation to measure")
-    main_http = impls[-1]  # httptools when measured: what `--http auto` picks
+    main_http = impls[-1]  # httptools when measured: the default (`--http auto`)
     if "ingest" in args.phases:
         serve = Serve.available()
         if not serve:
@@ -94,14 +106,20 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
             for h in impls
         ]
     if "steady" in args.phases:
-        results["steady"] = phases.steady(setup, main_http, args.rate, args.steady_s)
+        results["steady"] = [phases.steady(setup, main_http, rate, args.steady_s)
+                             for rate in args.rates]
     if "ui" in args.phases:
         results["flood"] = phases.flood(setup, main_http, args.redraw_s, args.presses)
+    if "startup" in args.phases:
+        phases.log(f"start-up: first paint, empty database, against a minimal Textual app "
+                   f"({args.startups}x each)")
+        results["startup"] = startup.run(folder, args.startups, main_http)
     if "scale" in args.phases:
         phases.log(f"{args.scale_events:,} events: build/copy the database, launch the TUI "
                    f"{args.launches}x")
         results["scale"] = scale.run(args.cache_dir, folder, args.scale_events, main_http,
                                      args.launches)
+        print(scale.summary(results["scale"]), flush=True)
     if "follow" in args.phases:
         phases.log(f"follow: a viewer of `inspector serve`, {args.follow_samples} events, "
                    f"idle {args.idle_s:.0f} s")

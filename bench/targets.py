@@ -69,9 +69,8 @@ class _Spawned:
 class Bare(_Spawned):
     """uvicorn's CLI serving bench.bare_app (it binds its own socket: TCP_NODELAY is set)."""
 
-    kind = "bare"
-
-    def __init__(self, http: str, folder: Path) -> None:
+    def __init__(self, http: str, folder: Path, kind: str = "bare") -> None:
+        self.kind = kind
         self.http = http
         self.port = free_port()
         self.log = folder / f"bare-{http}-{self.port}.log"

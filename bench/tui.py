@@ -60,7 +60,10 @@ class Tmux:
             "set -g status off\nset -g remain-on-exit on\nset -g history-limit 0\n"
             'set -g default-terminal "tmux-256color"\n'
         )
-        self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would compile every module at every
+        # launch: the app starts as an installed one does, from cached bytecode.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE")}
         self._key: int | None = None
         self.started_at = 0.0
 

@@ -22,7 +22,8 @@ from starlette.routing import Route
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-from inspector.core.capture.server import EmbeddedServer, bind, make_server  # noqa: E402
+from inspector.core.capture.server import bind  # noqa: E402
+from inspector.core.capture.serving import EmbeddedServer, make_server  # noqa: E402
 from inspector.core.capture.tunnel import TunnelState  # noqa: E402
 from inspector.core.model import Attempt, Event  # noqa: E402
 from inspector.core.session import Session  # noqa: E402
@@ -245,3 +246,13 @@ def pg_cluster() -> Iterator[Cluster]:
 def pg_url(pg_cluster: Cluster) -> str:
     """A new empty database in the session's cluster: its URL."""
     return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives, for tests every backend must pass: a file for SQLite, a new
+    database for PostgreSQL."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "events.db")

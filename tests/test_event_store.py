@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,15 +26,6 @@ from inspector.core.store.follow import Follower as FeedFollower
 from tests.conftest import wait_for
 
 Opener = Callable[..., EventStore]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the store lives: a file for SQLite, a new database for PostgreSQL."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    return str(tmp_path / "events.db")
 
 
 @pytest.fixture

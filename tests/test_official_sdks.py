@@ -39,7 +39,8 @@ from textual.widgets import Checkbox
 from twilio.request_validator import RequestValidator
 
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.capture.server import Running, bind, make_server
+from inspector.core.capture.server import bind
+from inspector.core.capture.serving import Running, make_server
 from inspector.core.config import Route as ConfigRoute
 from inspector.core.model import Event, new_id
 from inspector.core.signatures import Secrets

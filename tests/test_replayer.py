@@ -32,14 +32,15 @@ class Harness:
         self.heard = Heard()
         session.subscribe(self.heard)
         self.targets: list[str] = []
-        self.replayer = Replayer(session, replay.new_client(), on_target=self.targets.append)
+        self.client = replay.new_client()
+        self.replayer = Replayer(session, lambda: self.client, on_target=self.targets.append)
 
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     h = Harness(make_runtime(make_settings(tmp_path), listen=False))
     yield h
-    await h.replayer.http.aclose()
+    await h.client.aclose()
     h.session.close()
 
 

@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.capture.server import Running, bind, make_server
+from inspector.core.capture.server import bind
+from inspector.core.capture.serving import Running, make_server
 from inspector.core.config import Route as ConfigRoute
 from inspector.core.delivery import replay
 from inspector.core.delivery.resign import (

@@ -8,10 +8,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
+from inspector.core.store import open_store
 from tests.conftest import CONNECTLY, SECRET
 
 
@@ -60,3 +62,31 @@ def test_serve_json_lines(tmp_path: Path) -> None:
     assert record["verdict"] == "invalid" and "does not match" in record["reason"]
     assert record["method"] == "POST" and record["path"] == case["path"]
     assert record["query"] == "x=1"
+
+
+def test_serve_keeps_the_newest_events_with_keep(tmp_path: Path) -> None:
+    proc, base = start(tmp_path, "--keep", "3")
+    case = CONNECTLY["events"][0]
+    try:
+        acked = [httpx.post(base + case["path"], content=case["body"].encode(),
+                            headers=case["headers"]).json()["id"] for _ in range(7)]
+        store = open_store(tmp_path / "e.db", read_only=True)
+        try:
+            deadline = time.monotonic() + 15
+            while store.count() != 3:  # pruned in the background, within a second or two
+                assert time.monotonic() < deadline, f"still {store.count()} events"
+                time.sleep(0.05)
+            assert [e.id for e in store.iter_events(store.seqs())] == acked[-3:]
+        finally:
+            store.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_keep_zero_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "inspector", "serve", "--keep", "0", "--db",
+                             str(tmp_path / "e.db")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Invalid value for '--keep'" in result.stderr and "Traceback" not in result.stderr

@@ -27,9 +27,8 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.types import ASGIApp
 
 from inspector.core.analysis.analyzer import Analyzer
@@ -46,7 +45,7 @@ from inspector.core.capture.answers import (
 from inspector.core.capture.holds import FORWARD, REQUEST, Held, Holds
 from inspector.core.capture.ratelimit import RateLimit
 from inspector.core.capture.receiver import Receiver
-from inspector.core.capture.server import Running, make_server, quiet_uvicorn, url_of
+from inspector.core.capture.server import url_of
 from inspector.core.capture.tunnel import UP, Tunnel, TunnelState
 from inspector.core.control.client import Link, RemoteControl
 from inspector.core.control.presence import Claim, Record, claim_database
@@ -61,6 +60,7 @@ from inspector.core.delivery import replay
 from inspector.core.delivery.forward import DRAIN_TIMEOUT, SKIP, Forwarder
 from inspector.core.delivery.resign import signer_for
 from inspector.core.model import Attempt, Event
+from inspector.core.retention import Retention
 from inspector.core.rules.book import RuleBook
 from inspector.core.rules.rule import DEFAULT_HOLD, Rule
 from inspector.core.settings import Settings
@@ -69,6 +69,11 @@ from inspector.core.signatures.resolve import Resolver
 from inspector.core.sink import Fanout, Sink
 from inspector.core.store import Changes, is_url, open_store
 from inspector.core.store.follow import Follower
+
+if TYPE_CHECKING:
+    import httpx
+
+    from inspector.core.capture.serving import Running
 
 REPLAY_TARGET = "replay_target"  # the store's meta key for the last replay target
 
@@ -169,9 +174,14 @@ class Session:
         self._started = False
         self.tunnel: Tunnel | None = None
         self._http: httpx.AsyncClient | None = None  # forwards of held requests
-        # The feed: the cursor is taken now, before a face loads what is stored.
+        self.retention: Retention | None = None  # --keep, --keep-days (the receiver prunes)
+        if not view and (settings.keep or settings.keep_days):
+            self.retention = Retention(self.store, settings.keep, settings.keep_days,
+                                       on_pruned=self._pruned, on_error=self._prune_failed)
+        # The feed: the cursor is taken now, before a face loads what is stored. Retention's
+        # deletions reach the faces through it too (a database in memory included).
         self.follower: Follower | None = None
-        if kept and (view or receiving):
+        if (kept and (view or receiving)) or self.retention is not None:
             self.follower = Follower(self.store, self._changed,
                                      on_error=self._sinks.failed if view else None)
         self.link: Link | None = Link(settings.db, self._heard) if view else None
@@ -393,6 +403,15 @@ class Session:
         self._failing = True
         self._sinks.failed(message)
 
+    def _pruned(self, count: int) -> None:
+        """Retention deleted old events: the faces hear of it from the feed, now."""
+        if self.follower is not None:
+            self.follower.poke()
+
+    def _prune_failed(self, message: str | None) -> None:
+        if message is not None:
+            self.notice(f"Old events could not be deleted (--keep/--keep-days): {message}")
+
     def _tunnel_changed(self, state: TunnelState) -> None:
         # Twilio signs the public URL: the tunnel's is the one senders call, unless the user
         # said otherwise with --public-url.
@@ -449,6 +468,9 @@ class Session:
     async def start(self) -> None:
         """Start the writer thread, the forwarder and the server on the running loop."""
         self._started = True
+        # uvicorn and its parsers are imported here, not at start-up: a face paints first.
+        from inspector.core.capture.serving import Running, make_server, quiet_uvicorn
+
         quiet_uvicorn()
         # A full collection of the start-up heap (Textual's widgets, modules) takes ~60 ms:
         # long enough to stall deliveries. Freeze it so later collections skip it.
@@ -460,6 +482,8 @@ class Session:
         gc.set_threshold(gen0, gen1, 100)
         if not self.view:  # a viewer's writer starts with its first write
             self.store.start()
+        if self.retention is not None:
+            self.retention.start()
         if self.forwarder is not None:
             self.forwarder.start()
         if self.sock is not None and not self.view:
@@ -504,6 +528,8 @@ class Session:
             await self.link.stop()
         if self.follower is not None:
             await self.follower.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.claim is not None:

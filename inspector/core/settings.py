@@ -194,6 +194,8 @@ class Settings:
     rate_limit: float = 0.0  # --rate-limit: requests a second past which senders get 429
     reset_db: bool = False  # --reset-db: move a corrupt or too-new database aside
     tunnel: Spec | None = None  # --tunnel: a tunnel tool pointed at our port
+    keep: int = 0  # --keep: prune the oldest events past this many (0: keep everything)
+    keep_days: float = 0.0  # --keep-days: prune events received longer ago (0: never)
     # For "Register tunnel with Connectly" in the TUI (the API key is a secret: never stored).
     connectly_business_id: str = ""
     connectly_api_key: str = field(default="", repr=False)
@@ -228,6 +230,8 @@ class Settings:
         tunnel: str | None = None,
         rate_limit: float = 0.0,
         reset_db: bool = False,
+        keep: int | None = None,
+        keep_days: float | None = None,
     ) -> Settings:
         """Settings from raw option values and the environment (os.environ unless given).
         OptionError names the option at fault."""
@@ -258,6 +262,8 @@ class Settings:
             warnings=secret_warnings(env),
             rate_limit=rate_limit,
             reset_db=reset_db,
+            keep=int(retention(keep, "--keep")),
+            keep_days=retention(keep_days, "--keep-days"),
             connectly_business_id=env.get(BUSINESS_ENV, ""),
             connectly_api_key=env.get(KEY_ENV, ""),
             connectly_api_base=env.get(API_BASE_ENV, DEFAULT_API_BASE),
@@ -275,6 +281,16 @@ class Settings:
         """Every secret these settings hold (the session adds the ones set while it runs)."""
         return [*self.secrets.values(), *(s for route in self.routes for s in route.secrets),
                 self.connectly_api_key]
+
+
+def retention(value: float | None, option: str) -> float:
+    """--keep or --keep-days, checked: None (not given) is 0, which keeps everything."""
+    if value is None:
+        return 0
+    if not value > 0:
+        raise OptionError(f"{value} must be above 0 (leave the option out to keep every "
+                          "event)", option)
+    return value
 
 
 def retries(value: int) -> int:

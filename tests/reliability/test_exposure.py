@@ -21,7 +21,8 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from inspector.core.capture.ratelimit import RateLimit
-from inspector.core.capture.server import Running, bind, exposure_warning, make_server
+from inspector.core.capture.server import bind, exposure_warning
+from inspector.core.capture.serving import Running, make_server
 from inspector.core.delivery.replay import ReplayError, check_target
 from inspector.core.session import Session
 from inspector.core.settings import DEFAULT_HOST, OptionError, Settings, apply_options

@@ -1,6 +1,6 @@
 """Slow and greedy clients: slowloris, idle connections, stalled bodies, oversized heads.
 
-The guard in inspector/server.py enforces, for both HTTP parsers: a request head of at most
+The guard (inspector/core/capture/server.py) enforces, for both parsers: a request head of at most
 `head_bytes` (431), delivered within `head_timeout` (408); bodies that never stall longer
 than `body_timeout`, keep to `body_rate` after `body_grace` and end within `body_deadline`
 (else 408, recorded as refused 408 with the reason); near `concurrency` connections it closes
@@ -21,22 +21,16 @@ from pathlib import Path
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from inspector.core.capture.server import (
-    DEFAULT_LIMITS,
-    GuardedHttpTools,
-    Limits,
-    Running,
-    bind,
-    make_server,
-)
+from inspector.core.capture.server import DEFAULT_LIMITS, Limits, bind
+from inspector.core.capture.serving import Running, make_server
 from inspector.core.model import Event
 from inspector.core.session import Session
 from tests.conftest import make_runtime, make_settings, running_app, wait_for
 from tests.reliability.conftest import Answer, port_of, read_answer, request, send_raw
 
-PARSERS = [pytest.param("h11", id="h11"),
-           pytest.param("httptools", id="httptools", marks=pytest.mark.skipif(
-               GuardedHttpTools is None, reason="httptools is not installed (optional)"))]
+# Both parsers, always: httptools is the default (a dependency), h11 the one `--http h11`
+# picks; every limit must hold with each.
+PARSERS = ["h11", "httptools"]
 SHORT = Limits(head_bytes=4096, head_timeout=0.6, body_timeout=0.6, keep_alive=30)
 DELIVERY = request(target="/hook", headers=[(b"content-type", b"application/json")],
                    body=b'{"type": "ping"}')

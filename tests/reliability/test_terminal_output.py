@@ -205,10 +205,12 @@ def look(app: InspectorApp, where: str) -> str:
 
 
 async def test_the_tui_shows_every_stranger_text_inert(tmp_path: Path) -> None:
+    # h11: it lets more through than httptools (the default), which refuses, for one, an
+    # escape in a header value (400, not recorded).
     with hostile_target() as target:
         async with running_app(tmp_path, size=(200, 50), notifications=True,
-                               replay_to=target.url + "/",
-                               forward_to=target.url + "/") as (app, pilot, base):
+                               replay_to=target.url + "/", forward_to=target.url + "/",
+                               http="h11") as (app, pilot, base):
             app.animation_level = "none"
             await _walk_the_tui(app, pilot, port_of(base), target)
 
@@ -356,7 +358,8 @@ async def _deliver_all(port: int) -> None:
 
 
 def _served_lines(tmp_path: Path, db: Path, target: HostileTarget, *args: str) -> str:
-    with serve(tmp_path, db, "--forward-to", target.url + "/", *args,
+    # h11, as for the TUI: the parser that lets the most hostile text through.
+    with serve(tmp_path, db, "--http", "h11", "--forward-to", target.url + "/", *args,
                name="serve-json" if args else "serve") as served:
         asyncio.run(_deliver_all(served.port))
         wanted = 2 * len(deliveries())  # one line per event, one per forward

@@ -22,7 +22,7 @@ from inspector.core.config import Route
 from inspector.core.settings import Settings
 from inspector.core.signatures import PROVIDERS, Secrets, mask
 from tests.conftest import SECRET
-from tests.reliability.conftest import ROOT, Pty, child_env, inspector_argv, wait_until
+from tests.reliability.conftest import ROOT, Pty, child_env, wait_until
 
 STRIPE = "whsec_" + base64.b64encode(b"a stripe secret for the crash test").decode()
 API_KEY = "connectly-api-key-for-the-crash-test"
@@ -89,15 +89,24 @@ def test_a_command_line_crash_has_no_secret(tmp_path: Path) -> None:
     assert_no_secret("verify's crash", proc.stdout + proc.stderr)
 
 
-@pytest.mark.skipif("httptools" in sys.modules or __import__("importlib.util").util.find_spec(
-    "httptools") is not None, reason="httptools is installed")
+# httptools is a dependency: a process where it cannot be imported (a `None` entry in
+# sys.modules makes `import httptools` raise ImportError) stands for an install without it.
+WITHOUT_HTTPTOOLS = """
+import sys
+sys.modules["httptools"] = None
+from inspector.faces.cli.main import main
+sys.argv[0] = "inspector"
+main()
+"""
+
+
 @pytest.mark.parametrize("face", [[], ["serve"]], ids=["tui", "serve"])
 def test_a_missing_parser_is_one_line_and_exit_2(tmp_path: Path, face: list[str]) -> None:
     """`--http httptools` without httptools: it used to be a traceback (in the TUI, with
     `Secrets(default='…')` among the locals)."""
     proc = subprocess.run(
-        inspector_argv(*face, "--http", "httptools", "--port", "0", "--db",
-                       str(tmp_path / "e.db"), "--secret", SECRET),
+        [sys.executable, "-c", WITHOUT_HTTPTOOLS, *face, "--http", "httptools", "--port", "0",
+         "--db", str(tmp_path / "e.db"), "--secret", SECRET],
         capture_output=True, env=child_env(), cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == [

@@ -54,7 +54,8 @@ def toasts(app: InspectorApp) -> str:
 @pytest.mark.parametrize("charset", RAISING_CHARSETS)
 async def test_a_body_in_a_raising_charset_is_shown_with_a_note(tmp_path: Path,
                                                                  charset: str) -> None:
-    async with running_app(tmp_path, size=(160, 45)) as (app, pilot, base):
+    # h11: httptools (the default) refuses a DEL in a header value before any charset is read.
+    async with running_app(tmp_path, size=(160, 45), http="h11") as (app, pilot, base):
         app.animation_level = "none"
         head = [(b"content-type", f"text/plain; charset={charset}".encode("latin-1"))]
         pane = app.query_one(DetailPane)

@@ -465,8 +465,10 @@ def default_answer(event: Event) -> Answer:
 def make_answer(status: int, body: bytes, headers: HeaderList, event_id: str, *,
                 default_type: bool = True) -> Answer:
     """`headers` plus content-type (JSON unless given), length and the event id: exactly
-    what `send_answer` puts on the wire."""
-    out = list(headers)
+    what `send_answer` puts on the wire. Names are lowercased: httptools (the default
+    parser) writes them so whatever they were given as, and what is stored must be what the
+    sender got, with either parser."""
+    out = [(k.lower(), v) for k, v in headers]
     if default_type and not any(k.lower() == "content-type" for k, _ in out):
         out.append(("content-type", "application/json"))
     if status in (204, 304):

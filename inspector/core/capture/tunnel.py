@@ -28,10 +28,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from inspector.core.sanitize import clip, visible_line
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger("inspector")
 
@@ -408,6 +410,8 @@ class Tunnel:
 
     async def _poll_ngrok(self, proc: asyncio.subprocess.Process) -> None:
         """ngrok's local API, for when its log does not name the URL."""
+        import httpx  # on first use: its import is a good part of the start-up
+
         async with httpx.AsyncClient(trust_env=False, timeout=2.0) as client:
             while proc.returncode is None and self.state.phase != UP:
                 try:

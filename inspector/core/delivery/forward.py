@@ -39,8 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.capture.holds import FORWARD, Holds, ended
@@ -49,6 +48,9 @@ from inspector.core.delivery.resign import signer_for
 from inspector.core.model import Attempt, Event
 from inspector.core.providers.delivery import delivery_key
 from inspector.core.store import EventStore
+
+if TYPE_CHECKING:
+    import httpx
 
 QUEUE_LIMIT = 10_000  # events waiting
 QUEUE_BYTES = 256 * 1024 * 1024  # body bytes waiting (one event is always let in)

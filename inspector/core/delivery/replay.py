@@ -11,14 +11,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.delivery.resign import ResignError, Signer, signer_for
 from inspector.core.headers import HOP_BY_HOP
 from inspector.core.model import Attempt, Event, HeaderList
+
+if TYPE_CHECKING:
+    import httpx
 
 RESPONSE_BODY_LIMIT = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -90,6 +92,8 @@ async def send(
     note: str = "",
 ) -> Attempt:
     """Send once and describe the outcome; never raises for network trouble."""
+    import httpx  # on first use: its import is a good part of the start-up
+
     method = method or event.method
     attempt = Attempt(event_seq=event.seq, kind=kind, at=time.time(), method=method, url=url,
                       resigned=resigned, edited=edited, forced=forced, note=note)
@@ -132,6 +136,8 @@ async def send(
 
 
 def new_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    import httpx
+
     # No proxies from the environment: replay goes where the user says, byte-exact.
     return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
 

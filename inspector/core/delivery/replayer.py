@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from inspector.core.delivery import replay
 from inspector.core.delivery.resign import Signer, signer_for
 from inspector.core.interop.export import DEFAULT_CURL_TARGET
 from inspector.core.model import Attempt, Event
 from inspector.core.session import Session
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_TARGET = "http://localhost:3000/"  # offered when nothing was used yet
 
@@ -35,9 +37,10 @@ class Run:
 
 
 class Replayer:
-    def __init__(self, session: Session, http: httpx.AsyncClient, *,
+    def __init__(self, session: Session, http: Callable[[], httpx.AsyncClient], *,
                  on_target: Callable[[str], object] = lambda target: None) -> None:
-        """`on_target` hears of a new replay target once the session remembers it."""
+        """`http` gives the client to send with (made on first use); `on_target` hears of a
+        new replay target once the session remembers it."""
         self.session = session
         self.http = http
         self.on_target = on_target
@@ -95,7 +98,7 @@ class Replayer:
 
         progress(0, len(events))
         resign = self.session.analyzer if self.session.settings.resign else None
-        attempts, summary = await replay.replay_many(self.http, events, base, resign=resign,
+        attempts, summary = await replay.replay_many(self.http(), events, base, resign=resign,
                                                      on_attempt=stored)
         return Run(attempts, summary)
 
@@ -104,9 +107,9 @@ class Replayer:
         Raises ReplayError for a bad target."""
         url = replay.target_url(base, event)
         await self.remember(base)
-        attempt = await replay.send_resigned(self.http, event, url, signer)
+        attempt = await replay.send_resigned(self.http(), event, url, signer)
         return await self.session.record(attempt)
 
     async def edited(self, event: Event, edit: replay.Edit, signer: Signer) -> Attempt:
         """Send what the replay editor holds (see replay.send_edit) and store the attempt."""
-        return await self.session.record(await replay.send_edit(self.http, event, edit, signer))
+        return await self.session.record(await replay.send_edit(self.http(), event, edit, signer))

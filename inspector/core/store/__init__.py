@@ -16,6 +16,7 @@ from typing import TypedDict, Unpack
 
 from inspector.core.store.base import (
     KEEP_CHANGES,
+    PRUNE_BATCH,
     Changes,
     CommitListener,
     Cursor,
@@ -27,6 +28,7 @@ from inspector.core.store.ops import VerdictChange
 
 __all__ = [
     "KEEP_CHANGES",
+    "PRUNE_BATCH",
     "Changes",
     "CommitListener",
     "Cursor",

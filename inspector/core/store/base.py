@@ -47,6 +47,9 @@ Prepare = Callable[[Event], object]
 # Change records the feed keeps. A follower polling a few times a second is never more than a
 # handful behind; one that slept longer than this many changes reloads.
 KEEP_CHANGES = 10_000
+# Events one `prune` deletes at most: SQLite, a million events stored: 2-12 ms, so the
+# receiver's commits queued behind it are never held up for long.
+PRUNE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class Changes:
     updated: list[int] = field(default_factory=list)  # rows to refresh: an attempt, a
     #   re-verified verdict, what the sender was answered
     deleted: list[int] = field(default_factory=list)
-    deleted_upto: int = 0  # every event with a seq up to this one is gone (a clear)
+    deleted_upto: int = 0  # every event with a seq up to this one is gone (a clear, retention)
     cleared: bool = False  # the store was emptied (everything before `inserted` is gone)
     reload: bool = False  # the feed no longer reaches back to the cursor (it is bounded),
     #   or the cursor is from another database: reload everything (cursor() first)
@@ -142,6 +145,25 @@ class EventStore(abc.ABC):
         """Delete every event; resolves to how many."""
         return self._submit(ops.Clear())
 
+    def prune(self, keep: int | None = None, older_than: float | None = None, *,
+              limit: int = PRUNE_BATCH) -> asyncio.Future[int]:
+        """Retention: delete at most `limit` of the oldest events, with their bodies,
+        attempts and answers; resolves to how many. Call it again while it returns `limit`:
+        each call is one short transaction, so the receiver's writes go on in between.
+
+        - `keep`: the newest `keep` events stay; older ones, in the order they were stored
+          (seq order), go.
+        - `older_than` (a Unix time): events whose `received_at` is earlier go, oldest
+          first. An event received at or after it is never deleted, whatever else its
+          fields say (an imported event keeps the time it was first received).
+        - Both: an event goes when either says so. Neither: nothing is deleted.
+
+        The change feed records the deletion like `delete` does, so followers drop the
+        events: `Changes.deleted_upto` below the oldest event left (when the deletion
+        leaves no older event, which `keep` always does), and the other seqs deleted in
+        `Changes.deleted`. Seqs stay unused afterwards, as for `delete`."""
+        return self._submit(ops.Prune(keep, older_than, limit))
+
     def set_verdicts(self, changes: Sequence[VerdictChange]) -> asyncio.Future[int]:
         """Store re-verified verdicts; resolves to how many."""
         return self._submit(ops.SetVerdicts(changes))
@@ -172,6 +194,10 @@ class EventStore(abc.ABC):
     def set_verdicts_sync(self, changes: Sequence[VerdictChange]) -> int:
         return self._submit_sync(ops.SetVerdicts(changes))
 
+    def prune_sync(self, keep: int | None = None, older_than: float | None = None, *,
+                   limit: int = PRUNE_BATCH) -> int:
+        return self._submit_sync(ops.Prune(keep, older_than, limit))
+
     @abc.abstractmethod
     def _submit(self, op: ops.Op[T]) -> asyncio.Future[T]:
         """Queue `op` for the writer (call on the loop)."""
@@ -187,11 +213,14 @@ class EventStore(abc.ABC):
         """The newest event's seq (0 when empty)."""
 
     @abc.abstractmethod
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """How many events are stored: cheap (a face calls it after every deletion), never a
+        scan of a million rows."""
 
     @abc.abstractmethod
     def seqs(self) -> list[int]:
-        """Every event's seq, oldest first."""
+        """Every event's seq, oldest first: what a face lists at start-up, so a million must
+        come back in a fraction of a second (never a scan of the events)."""
 
     @abc.abstractmethod
     def rows(self, seqs: Iterable[int]) -> dict[int, Row]:

@@ -68,6 +68,13 @@ class Clear(Op[int]):
 
 
 @dataclass(slots=True)
+class Prune(Op[int]):
+    keep: int | None
+    older_than: float | None
+    limit: int
+
+
+@dataclass(slots=True)
 class SetVerdicts(Op[int]):
     changes: Sequence[VerdictChange]
 

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 
 from inspector.core import redact
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
-from inspector.core.capture.server import BindError, bind, exposure_warning, protocol_class
+from inspector.core.capture.server import BindError, bind, check_parser, exposure_warning
 from inspector.core.control import presence
 from inspector.core.rules.rule import MAX_RETRIES
 from inspector.core.settings import (
@@ -54,7 +54,7 @@ DEFAULT_TABS = 8
 RECEIVER_ONLY = frozenset({
     "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
     "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
-    "delay", "reject_invalid"})
+    "delay", "reject_invalid", "keep", "keep_days"})
 
 db_option = click.option(
     "--db", default=None, metavar="PATH|URL",
@@ -86,6 +86,12 @@ def receiver_options(fn: Callable[..., Any], *, host: str = "--host", port: str 
         click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0, metavar="N",
                      help="Answer 429 past N requests a second, all senders together "
                           "[default: off]."),
+        click.option("--keep", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Keep the newest N events: older ones are deleted in the background "
+                          "as new ones arrive [default: keep everything]."),
+        click.option("--keep-days", type=click.FloatRange(min=0, min_open=True), default=None,
+                     metavar="DAYS", help="Delete events received more than DAYS ago (1.5: "
+                     "36 hours), in the background [default: keep everything]."),
         click.option("--reset-db", is_flag=True,
                      help="If the database is corrupt or from a newer version, move it aside "
                           "(kept as PATH.broken-TIME) and start a new one."),
@@ -200,7 +206,7 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any
     if warning:
         click.echo(warning, err=True)  # the TUI also shows it as a notification
     try:
-        protocol_class(settings.http)  # a parser that is not installed: say so before binding
+        check_parser(settings.http)  # a parser that is not installed: say so before binding
     except BindError as exc:
         fail(str(exc), 2)
     try:

@@ -76,7 +76,7 @@ def build(session: Session, http: httpx.AsyncClient) -> MCPServer:
     server: MCPServer = MCPServer(NAME, instructions=INSTRUCTIONS, version=__version__,
                                   log_level="WARNING")
     store = session.store
-    replayer = Replayer(session, http)
+    replayer = Replayer(session, lambda: http)
 
     def tool(annotations: ToolAnnotations) -> Callable[[T], T]:
         """Register a tool; its docstring, on one line, is what tells an agent when to use

@@ -55,7 +55,6 @@ class InspectorApp(BaseApp):
         super().__init__(session)
         self.pacer = Pacer()
         self.sink = TuiSink(self, self.pacer)
-        self._frame_pending = False
         self._stopping = False
 
     # -- layout -----------------------------------------------------------------------------
@@ -84,6 +83,15 @@ class InspectorApp(BaseApp):
         said = list(self.session.notices)  # before the app listened: said here, first
         self.session.subscribe(self.sink)
         self.set_interval(0.5, self._catch_up)
+        # The receiver starts once the first frame is on screen: its start (uvicorn's imports,
+        # a full garbage collection) would delay it. The socket is bound already, so a
+        # delivery arriving meanwhile waits in the backlog; it is never refused.
+        self.call_after_refresh(self._start, said)
+
+    async def _start(self, said: list[str]) -> None:
+        if self._stopping:
+            return
+        settings = self.session.settings
         await self.session.start()
         for notice in said:
             self._say(notice)
@@ -100,18 +108,14 @@ class InspectorApp(BaseApp):
     # -- what the session reports (through the sink) -------------------------------------------
 
     def on_events_arrived(self, _: EventsArrived) -> None:
-        self.sink.woken()
-        if self._frame_pending:
-            return  # a frame is already scheduled; it will take these too
+        # The sink posts no other until this frame takes what arrived (sink.take).
         delay = self.pacer.delay(time.monotonic())
         if delay <= 0:
             self._draw_frame()
         else:
-            self._frame_pending = True
             self.set_timer(delay, self._draw_frame)
 
     def _draw_frame(self) -> None:
-        self._frame_pending = False
         now = time.monotonic()
         events, updated = self.sink.take()
         following.apply_feed(self, self.sink.take_feed())
@@ -221,6 +225,7 @@ class InspectorApp(BaseApp):
         self._stopping = True
         try:
             await self.session.stop()
-            await self.http.aclose()
+            if self.client is not None:
+                await self.client.aclose()
         finally:
             self.exit(0)

@@ -4,6 +4,8 @@ the layout, the bindings and the routing of messages."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from inspector.core.delivery import replay
 from inspector.core.delivery.replayer import Replayer
 from inspector.core.listing import Listing
@@ -14,15 +16,26 @@ from inspector.faces.tui.widgets.event_list import EventList
 from inspector.faces.tui.widgets.filter_bar import FilterBar
 from inspector.faces.tui.widgets.status_bar import StatusBar
 
+if TYPE_CHECKING:
+    import httpx
+
 
 class BaseApp(GuardedApp):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.store = session.store
-        self.http = replay.new_client()  # replays, samples, Connectly's API
+        self.client: httpx.AsyncClient | None = None  # see `http`
         self.listing = Listing(self.store)
-        self.replayer = Replayer(session, self.http, on_target=self._show_target)
+        self.replayer = Replayer(session, lambda: self.http, on_target=self._show_target)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client of replays, samples and Connectly's API, made on first use: httpx
+        is a good part of the start-up's imports, and many runs never replay."""
+        if self.client is None:
+            self.client = replay.new_client()
+        return self.client
 
     @property
     def event_list(self) -> EventList:

@@ -3,8 +3,9 @@ the app.
 
 Called on the loop, once per committed batch: the work here stays O(batch). Arrivals
 coalesce: events, attempts and what the change feed reports (other processes' inserts,
-updates, deletes) wait in the sink, and one `EventsArrived` is pending at a time; the app
-takes them all when it draws the next frame. Repeated storage errors are said once (again
+updates, deletes) wait in the sink, and one `EventsArrived` is posted until the app takes
+them all, when it draws the next frame: while a frame waits (a flood paces them at ~4.5 a
+second), commits post nothing. Repeated storage errors are said once (again
 after 10 s, or when the wording changes).
 """
 
@@ -38,6 +39,7 @@ class Feed:
 
     inserted: list[int] = field(default_factory=list)  # seqs, oldest first
     deleted: list[int] = field(default_factory=list)
+    deleted_upto: int = 0  # every event up to this seq is gone (retention)
     restored: list[int] = field(default_factory=list)  # deleted, then put back (an undo)
     reload: bool = False  # a clear, or the feed lost track: read everything again
 
@@ -65,10 +67,10 @@ class TuiSink:
 
     def changed(self, changes: Changes) -> None:
         feed = self._feed
-        feed.reload = feed.reload or changes.reload or changes.cleared or \
-            bool(changes.deleted_upto)
+        feed.reload = feed.reload or changes.reload or changes.cleared
         feed.inserted.extend(changes.inserted)
         feed.deleted.extend(changes.deleted)
+        feed.deleted_upto = max(feed.deleted_upto, changes.deleted_upto)
         feed.restored.extend(changes.restored)
         self._updated.update(changes.updated)
         if changes.inserted:
@@ -109,13 +111,10 @@ class TuiSink:
         self._updated.add(event.seq)
         self._wake()
 
-    def woken(self) -> None:
-        """The pending EventsArrived was handled: the next arrival posts another."""
-        self._posted = False
-
     def take(self) -> tuple[list[Event], set[int]]:
         """Everything that arrived since the last frame: events, and seqs whose rows changed
-        (new attempts, and updates the feed reported)."""
+        (new attempts, and updates the feed reported). The next arrival posts a message."""
+        self._posted = False
         events, self._events = self._events, []
         updated, self._updated = self._updated, set()
         return events, updated

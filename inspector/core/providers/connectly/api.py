@@ -26,14 +26,15 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from inspector.core.display import status_text
 from inspector.core.providers.fields import as_text, get
 from inspector.core.sanitize import clip, visible, visible_line
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_API_BASE = "https://api.connectly.ai"
 TOPICS = ("messages", "delivery_status")  # what a tunnel's URL is registered for
@@ -335,6 +336,8 @@ class Webhooks:
 
     async def send(self, call: Call) -> Answer:
         """Send one call; RegistrationError (ApiError for 4xx/5xx) for any failure."""
+        import httpx  # on first use: its import is a good part of the start-up
+
         headers = {"X-API-Key": self.api_key, "Accept": "application/json"}
         try:
             response = await self.http.request(call.method, call.url, json=call.body,

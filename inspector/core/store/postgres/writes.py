@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from inspector.core.model import Attempt, Event
+from inspector.core.model import Attempt, Event, id_of
 from inspector.core.store import derive, ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.postgres import feed
@@ -73,6 +73,8 @@ def apply(conn: Any, op: ops.Op[Any], keep: int) -> Any:
         return restore(conn, op.items, keep)
     if isinstance(op, ops.Clear):
         return clear(conn, keep)
+    if isinstance(op, ops.Prune):
+        return prune(conn, op, keep)
     if isinstance(op, ops.SetVerdicts):
         return set_verdicts(conn, op.changes, keep)
     if isinstance(op, ops.SetAnswer):
@@ -206,12 +208,45 @@ def _insert_attempt(conn: Any, attempt: Attempt, *, keep_id: bool = False) -> No
 
 def delete(conn: Any, seqs: Sequence[int], keep: int) -> int:
     wanted = list(seqs)
-    deleted: int = conn.execute("WITH gone AS (DELETE FROM events WHERE seq = ANY(%s) "
-                                "RETURNING 1) SELECT count(*) FROM gone", (wanted,)).fetchone()[0]
-    for table in ("bodies", "attempts", "answers"):
-        conn.execute(f"DELETE FROM {table} WHERE seq = ANY(%s)", (wanted,))
+    deleted = _remove(conn, wanted)
     if deleted:
         feed.note(conn, feed.DELETE, wanted, keep=keep)
+    return deleted
+
+
+def _remove(conn: Any, seqs: list[int]) -> int:
+    """Delete these events with their bodies, attempts and answers; how many were there."""
+    deleted: int = conn.execute("WITH gone AS (DELETE FROM events WHERE seq = ANY(%s) "
+                                "RETURNING 1) SELECT count(*) FROM gone", (seqs,)).fetchone()[0]
+    for table in ("bodies", "attempts", "answers"):
+        conn.execute(f"DELETE FROM {table} WHERE seq = ANY(%s)", (seqs,))
+    return deleted
+
+
+def prune(conn: Any, op: ops.Prune, keep: int) -> int:
+    """Retention (EventStore.prune): up to `op.limit` of the oldest events, past the newest
+    `op.keep` (oldest stored first) or received before `op.older_than` (through the id
+    index: an id begins with the time it was received; each checked against
+    `received_at`). The feed gets one record: `upto` below the oldest event left, and the
+    seqs deleted above it."""
+    doomed: list[int] = []
+    if op.keep is not None:
+        excess = conn.execute("SELECT count(*) FROM events").fetchone()[0] - op.keep
+        if excess > 0:
+            doomed = [r[0] for r in conn.execute(
+                "SELECT seq FROM events ORDER BY seq LIMIT %s", (min(excess, op.limit),))]
+    if op.older_than is not None and len(doomed) < op.limit:
+        before = id_of(max(0, int(op.older_than * 1000)), bytes(10))
+        doomed += [r[0] for r in conn.execute(
+            "SELECT seq FROM events WHERE id < %s AND received_at < %s ORDER BY id LIMIT %s",
+            (before, op.older_than, op.limit))]
+        doomed = sorted(set(doomed))[: op.limit]
+    if not doomed:
+        return 0
+    deleted = _remove(conn, doomed)
+    oldest = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
+    upto = max(doomed) if oldest is None else oldest - 1
+    feed.note(conn, feed.DELETE, [s for s in doomed if s > upto], upto=upto, keep=keep)
     return deleted
 
 

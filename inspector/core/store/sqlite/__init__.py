@@ -174,7 +174,7 @@ class SqliteStore(QueuedStore):
         return int(self._scalar("SELECT coalesce(max(seq), 0) FROM events"))
 
     def count(self) -> int:
-        return int(self._scalar("SELECT count(*) FROM events"))
+        return self._read(queries.count)
 
     def seqs(self) -> list[int]:
         return self._read(queries.seqs)

@@ -30,6 +30,11 @@ from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 # index's side file (search.SUFFIX).
 COMPANIONS = ("-wal", "-shm", "-search", "-search-wal", "-search-shm")
 _RESET = "start a new one with --reset-db (the old file is kept, renamed)"
+# quick_check reads every page (about 1 ms per MB, more from a cold disk): past this size it
+# would delay the first paint by seconds (a million events: 1.1 GB), so a bigger database
+# is checked as far as its header, schema and lock, and a page broken further in is
+# reported when it is read (the store words every error for a person).
+THOROUGH_LIMIT = 64 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +46,8 @@ class Problem:
 
 def check(path: str, *, lock_wait: float = 1.0, thorough: bool = True) -> Problem | None:
     """What stops the store from using `path`, or None. `thorough` adds SQLite's
-    quick_check (about 1 ms per MB): corruption past the first pages is found up front."""
+    quick_check on a database up to THOROUGH_LIMIT: corruption past the first pages is
+    found up front."""
     if path == ":memory:":
         return None
     file = Path(path)
@@ -72,7 +78,7 @@ def check(path: str, *, lock_wait: float = 1.0, thorough: bool = True) -> Proble
                 "foreign",
                 f"{path} is another program's SQLite database, not an inspector's: use --db "
                 "with another file")
-        if thorough:
+        if thorough and file.stat().st_size <= THOROUGH_LIMIT:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
                 return _corrupt(path)

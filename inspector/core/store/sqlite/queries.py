@@ -6,6 +6,7 @@ Models are built by column name: each SELECT names its columns as the model's fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -52,7 +53,50 @@ def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> An
 
 
 def seqs(conn: sqlite3.Connection) -> list[int]:
-    return [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    """Every stored seq, oldest first: the range from the oldest to the newest less the
+    gaps (schema v8), never a read of the events table (a million events: 20-50 ms)."""
+    with _snapshot(conn):
+        oldest, newest = conn.execute(_ENDS).fetchone()
+        gaps = [r[0] for r in conn.execute(
+            "SELECT seq FROM gaps WHERE seq > ? AND seq < ? ORDER BY seq", (oldest, newest))]
+    out: list[int] = []
+    if oldest is None:
+        return out
+    start = oldest
+    for gap in gaps:
+        out.extend(range(start, gap))
+        start = gap + 1
+    out.extend(range(start, newest + 1))
+    return out
+
+
+def count(conn: sqlite3.Connection) -> int:
+    """How many events are stored, from the ends and the gaps (see `seqs`)."""
+    with _snapshot(conn):
+        oldest, newest = conn.execute(_ENDS).fetchone()
+        if oldest is None:
+            return 0
+        gaps = conn.execute("SELECT count(*) FROM gaps WHERE seq > ? AND seq < ?",
+                            (oldest, newest)).fetchone()[0]
+    return int(newest - oldest + 1 - gaps)
+
+
+@contextlib.contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Reads from one snapshot: a transaction of their own, unless one is open (the
+    writer's)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+# Two lookups at the ends of the seq index (a single min() or max() is one lookup).
+_ENDS = "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events)"
 
 
 def rows(conn: sqlite3.Connection, wanted: Sequence[int]) -> dict[int, Row]:

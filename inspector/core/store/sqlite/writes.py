@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from inspector.core.model import Attempt, Event
+from inspector.core.model import Attempt, Event, id_of
 from inspector.core.store import derive, ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.sqlite import feed, queries
@@ -30,6 +30,7 @@ _ATTEMPT_PLAIN = ("kind", "at", "method", "url", "status", "elapsed_ms", "error"
 _ATTEMPT_COLUMNS = ("seq", *_ATTEMPT_PLAIN, "response_headers")
 _attempt_plain = attrgetter(*_ATTEMPT_PLAIN)
 _CHUNKS = (64, 16, 4, 1)  # statement sizes: a few SQL strings, all kept prepared
+STALE_FLOOR = 10_000  # deleted events the search index may keep entries for, at least
 
 
 def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
@@ -45,6 +46,8 @@ def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
         return restore(conn, op.items, keep)
     if isinstance(op, ops.Clear):
         return clear(conn, keep)
+    if isinstance(op, ops.Prune):
+        return prune(conn, op, keep)
     if isinstance(op, ops.SetVerdicts):
         return set_verdicts(conn, op.changes, keep)
     if isinstance(op, ops.SetAnswer):
@@ -164,14 +167,28 @@ def restore(conn: sqlite3.Connection, items: Sequence[tuple[Event, Sequence[Atte
         seen.add(event.seq)
         fresh.append((event, attempts))
     events = [event for event, _ in fresh]
+    oldest = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
     _insert_events(conn, events)
     for event, attempts in fresh:
         for attempt in attempts:
             attempt.event_seq = event.seq
             _insert_attempt(conn, attempt, keep_id=True)
     if events:
+        _restore_gaps(conn, [event.seq for event in events], oldest)
         feed.note(conn, feed.RESTORE, [event.seq for event in events], keep=keep)
     return events
+
+
+def _restore_gaps(conn: sqlite3.Connection, seqs: list[int], oldest: int | None) -> None:
+    """Restored seqs are no longer gaps; below the oldest event before the restore (`oldest`,
+    None: the store was empty) the gaps were forgotten, so the seqs there that stay deleted
+    become gaps again (queries.seqs)."""
+    for chunk, marks in queries.chunks(seqs):
+        conn.execute(f"DELETE FROM gaps WHERE seq IN ({marks})", chunk)
+    below = conn.execute(feed.TOP_SQL).fetchone()[0] + 1 if oldest is None else oldest
+    back = set(seqs)
+    missing = [s for s in range(min(seqs), below) if s not in back]
+    _add_gaps(conn, missing)
 
 
 def record_attempt(conn: sqlite3.Connection, attempt: Attempt, keep: int) -> Attempt:
@@ -199,15 +216,32 @@ def _insert_attempt(conn: sqlite3.Connection, attempt: Attempt, *, keep_id: bool
 
 def delete(conn: sqlite3.Connection, seqs: Sequence[int], keep: int) -> int:
     keep_top(conn)
+    deleted = _remove(conn, seqs)
+    if deleted:
+        _add_gaps(conn, seqs)
+        feed.note(conn, feed.DELETE, seqs, keep=keep)
+    return deleted
+
+
+def _remove(conn: sqlite3.Connection, seqs: Sequence[int]) -> int:
+    """Delete events with their bodies, attempts and answers; returns how many."""
     deleted = 0
     for chunk, marks in queries.chunks(seqs):
         deleted += conn.execute(f"DELETE FROM events WHERE seq IN ({marks})", chunk).rowcount
         conn.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
         conn.execute(f"DELETE FROM attempts WHERE seq IN ({marks})", chunk)
         conn.execute(f"DELETE FROM answers WHERE seq IN ({marks})", chunk)
-    if deleted:
-        feed.note(conn, feed.DELETE, seqs, keep=keep)
     return deleted
+
+
+def _add_gaps(conn: sqlite3.Connection, seqs: Sequence[int]) -> None:
+    """Note deleted seqs as gaps (queries.seqs), then forget the gaps before the oldest
+    event left (all of them once the store is empty: the next seq is past every one)."""
+    for chunk, _ in queries.chunks(seqs):
+        conn.execute(f"INSERT OR IGNORE INTO gaps (seq) VALUES {','.join(['(?)'] * len(chunk))}",
+                     chunk)
+    conn.execute("DELETE FROM gaps WHERE seq < coalesce((SELECT min(seq) FROM events), "
+                 "(SELECT max(seq) + 1 FROM gaps))")
 
 
 def clear(conn: sqlite3.Connection, keep: int) -> int:
@@ -216,24 +250,77 @@ def clear(conn: sqlite3.Connection, keep: int) -> int:
     conn.execute("DELETE FROM bodies")
     conn.execute("DELETE FROM attempts")
     conn.execute("DELETE FROM answers")
-    # Ask the search indexer to drop what it holds (see search.py).
+    conn.execute("DELETE FROM gaps")
+    _reset_search(conn)
+    feed.note(conn, feed.CLEAR, upto=conn.execute(feed.TOP_SQL).fetchone()[0], keep=keep)
+    return deleted
+
+
+def _reset_search(conn: sqlite3.Connection) -> None:
+    """Ask the search indexer to drop what it holds and start again (see search.py)."""
     conn.execute("INSERT INTO meta (key, value) VALUES ('search_reset', '1') "
                  "ON CONFLICT (key) DO UPDATE SET "
                  "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
-    feed.note(conn, feed.CLEAR, upto=conn.execute(feed.TOP_SQL).fetchone()[0], keep=keep)
+
+
+def prune(conn: sqlite3.Connection, op: ops.Prune, keep: int) -> int:
+    """Delete up to `op.limit` of the oldest events: those past the newest `op.keep`
+    (oldest stored first), and those received before `op.older_than` (found through the id
+    index, since an id begins with the time it was received, and each one checked against
+    `received_at`, so an event is never deleted early whatever its id says). The feed gets
+    one record: `upto` below the oldest event left, and the seqs deleted above it."""
+    doomed: list[int] = []
+    if op.keep is not None:
+        excess = queries.count(conn) - op.keep
+        if excess > 0:
+            doomed = [r[0] for r in conn.execute(
+                "SELECT seq FROM events ORDER BY seq LIMIT ?", (min(excess, op.limit),))]
+    if op.older_than is not None and len(doomed) < op.limit:
+        before = id_of(max(0, int(op.older_than * 1000)), bytes(10))
+        doomed += [r[0] for r in conn.execute(
+            "SELECT seq FROM events WHERE id < ? AND received_at < ? ORDER BY id LIMIT ?",
+            (before, op.older_than, op.limit))]
+        doomed = sorted(set(doomed))[: op.limit]
+    if not doomed:
+        return 0
+    keep_top(conn)
+    deleted = _remove(conn, doomed)
+    oldest = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
+    upto = conn.execute(feed.TOP_SQL).fetchone()[0] if oldest is None else oldest - 1
+    above = [s for s in doomed if s > upto]
+    _add_gaps(conn, above)
+    _count_stale(conn, deleted)
+    feed.note(conn, feed.DELETE, above, upto=upto, keep=keep)
     return deleted
+
+
+def _count_stale(conn: sqlite3.Connection, deleted: int) -> None:
+    """The search index keeps an entry for each deleted event (harmless, see search.py);
+    under retention they would pile up for ever. Once they outnumber the events kept (and
+    10,000), the indexer is asked to start again: its side file stays in proportion to the
+    store, for one re-indexing (in the background) per that many deletions."""
+    found = conn.execute("SELECT value FROM meta WHERE key = 'search_stale'").fetchone()
+    stale = (int(found[0]) if found else 0) + deleted
+    if stale > max(queries.count(conn), STALE_FLOOR):
+        _reset_search(conn)
+        stale = 0
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_stale', ?)",
+                 (str(stale),))
 
 
 def keep_top(conn: sqlite3.Connection) -> None:
     """Remember the highest seq ever used, so deleting the newest events never frees their
     seqs for new events (the UI, the search index and the change feed take a seq to mean
     one event)."""
-    conn.execute(
-        "INSERT INTO meta (key, value) SELECT 'top_seq', CAST(top AS TEXT) FROM "
-        "(SELECT max(seq) AS top FROM events) WHERE top IS NOT NULL "
-        "ON CONFLICT (key) DO UPDATE SET value = "
-        "CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
-    )
+    # max(seq) alone is one look at the end of the table; inside INSERT ... SELECT FROM
+    # (SELECT max(seq)) SQLite scanned all of it (64 ms at a million events).
+    top = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+    if top is not None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('top_seq', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = "
+            "CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+            (str(top),))
 
 
 def set_verdicts(conn: sqlite3.Connection, changes: Sequence[ops.VerdictChange], keep: int

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
-import httpx
 
 from inspector.core import redact
 from inspector.core.providers.connectly.api import (
@@ -355,6 +354,8 @@ def _call(step: Callable[[], T]) -> T:
 
 def _run(body: Callable[[Webhooks], Awaitable[None]], business_id: str, key: str,
          api_base: str, key_env: str) -> None:
+    import httpx  # here, not at start-up: every command would pay for its import
+
     async def main() -> None:
         async with httpx.AsyncClient() as http:
             await body(Webhooks(http, business_id=business_id, api_key=key, api_base=api_base,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import click
-import httpx
 
 from inspector.core import redact
 from inspector.core.providers.connectly.samples import (
@@ -30,6 +29,8 @@ SHOWN = 2000  # characters of a response body printed
 
 def target(url: str) -> str:
     """The URL as given; one with no path (or just /) gets Connectly's usual path."""
+    import httpx  # here, not at start-up: every command would pay for its import
+
     from inspector.core.delivery.replay import ReplayError, check_target
 
     try:
@@ -80,6 +81,8 @@ def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repea
     if not secret:
         click.echo("warning: no secret (--secret, CONNECTLY_WEBHOOK_SECRET or INSPECTOR_SECRET):"
                    " sending it unsigned", err=True)
+    import httpx
+
     with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         for n in range(1, repeat + 1):
             sample = build(kind, secret=secret, sets=sets)

@@ -28,8 +28,11 @@ def apply_feed(app: BaseApp, feed: Feed) -> None:
         else:  # the filter decides again what shows
             apply_filter(app, query)
         return
+    if feed.deleted_upto:  # retention: a cut at the front of the list, however long
+        app.event_list.discard_upto(feed.deleted_upto)
     if feed.deleted:
         app.event_list.discard(set(feed.deleted))
+    if feed.deleted or feed.deleted_upto:
         app.listing.recount()
     if feed.restored:  # an undone delete, here or in another process: in its place again
         app.event_list.add(app.listing.restored(feed.restored))

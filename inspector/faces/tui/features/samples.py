@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
-
 from inspector.core.providers.connectly import samples
 
 if TYPE_CHECKING:
+
     from inspector.faces.tui.base import BaseApp
 
 
@@ -17,6 +16,8 @@ def send_sample(app: BaseApp, kind: str) -> None:
 
 
 async def _send(app: BaseApp, kind: str) -> None:
+    import httpx  # on first use: its import is a good part of the start-up
+
     url = app.session.url
     if not url:
         app.notify("The receiver is not running.", severity="error")

@@ -8,7 +8,7 @@ into a Strip and cached. New events append seqs in O(1); nothing is mounted per 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -144,7 +144,7 @@ class EventList(ScrollView, can_focus=True):
 
     def load(self, seqs: Iterable[int]) -> None:
         """Replace the whole list (start-up, clear, filter)."""
-        self.seqs = array("q", seqs)
+        self.seqs = seqs if isinstance(seqs, array) else array("q", seqs)
         self._rows.clear()
         self._strips.clear()
         self._resize_virtual()
@@ -213,6 +213,30 @@ class EventList(ScrollView, can_focus=True):
         self._strips.clear()
         self._resize_virtual()
         self._set_cursor(min(index, len(self.seqs) - 1), by_user=True)
+        self.refresh()
+
+    def discard_upto(self, upto: int) -> None:
+        """Every event with a seq up to `upto` is gone (retention pruned the oldest): one
+        cut at the front, whatever the list size. The selection stays on its event while
+        that one is kept."""
+        cut = bisect_right(self.seqs, upto)
+        if not cut:
+            return
+        selected = self.selected
+        del self.seqs[:cut]
+        for seq in [s for s in self._rows if s <= upto]:
+            del self._rows[seq]
+        if any(s <= upto for s in self.marked):
+            self.marked = {s for s in self.marked if s > upto}
+            self.post_message(self.MarksChanged(len(self.marked)))
+        self._strips.clear()
+        self._resize_virtual()
+        if selected is not None and selected > upto:
+            # The same event, at its new index: nothing to reload in the detail pane.
+            self.set_reactive(EventList.cursor, self.cursor - cut)
+            self._scroll_to_cursor()
+        else:
+            self._set_cursor(0 if self.seqs else -1, by_user=False)
         self.refresh()
 
     def restore(self, seq: int) -> None:

@@ -1,0 +1,65 @@
+"""First paint with an empty database, against a minimal Textual app (issue 17, target 3).
+
+Both run in the same tmux terminal, alternated A B A B in the same run: the baseline
+(bench/baseline_app.py, a DataTable with a header row) and the inspector TUI on a new
+database. Each is timed from launch until its table header is on the screen.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.fixture import secret
+from bench.targets import Tui
+from bench.tui import Screen, Tmux, is_header
+
+BASELINE = [sys.executable, "-m", "bench.baseline_app"]
+
+
+def _header(screen: Screen) -> bool:
+    return any(is_header(line) for line in screen)
+
+
+def _baseline(folder: Path) -> float | None:
+    tmux = Tmux(folder)
+    tmux.launch(BASELINE)
+    try:
+        waited, _ = tmux.wait(_header, timeout=30, interval=0.005)
+    finally:
+        tmux.kill()
+    return waited
+
+
+def _inspector(folder: Path, n: int, http: str) -> float | None:
+    db = folder / f"startup-{n}.db"
+    tui = Tui(http, folder, db, secret())
+    tui.launch()
+    try:
+        waited, _ = tui.tmux.wait(_header, timeout=30, interval=0.005)
+    finally:
+        tui.tmux.kill()
+    return waited
+
+
+def run(folder: Path, launches: int, http: str) -> dict[str, Any]:
+    baseline: list[float] = []
+    inspector: list[float] = []
+    for n in range(launches):
+        if (b := _baseline(folder)) is not None:
+            baseline.append(b)
+        if (i := _inspector(folder, n, http)) is not None:
+            inspector.append(i)
+    out: dict[str, Any] = {
+        "launches": launches, "http": http,
+        "baseline_s": [round(x, 3) for x in baseline],
+        "inspector_s": [round(x, 3) for x in inspector],
+        "missed": 2 * launches - len(baseline) - len(inspector),
+    }
+    if baseline and inspector:
+        out["baseline_median_s"] = round(statistics.median(baseline), 3)
+        out["inspector_median_s"] = round(statistics.median(inspector), 3)
+        out["ratio"] = round(out["inspector_median_s"] / out["baseline_median_s"], 2)
+    return out

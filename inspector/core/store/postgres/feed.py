@@ -37,6 +37,7 @@ from inspector.core.store.errors import StoreError
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres.schema import CHANGES_LOCK
 from inspector.core.store.records import CLEAR, DELETE, RESTORE, UPDATE
+from inspector.core.store.thread import StoreThread
 
 __all__ = ["CLEAR", "DELETE", "RESTORE", "UPDATE", "Listener", "note", "present", "since"]
 CHANNEL = "inspector_changes"
@@ -141,32 +142,24 @@ def since(conn: Any, cursor: Cursor) -> Changes:
                            max(cursor.seq, max(old_seen, default=0)))
 
 
-class Listener:
+class Listener(StoreThread):
     """Counts NOTIFYs on CHANNEL in a thread of its own (a connection that only listens);
     reconnects by itself. `version` moves at every notification and every reconnection."""
 
+    name = "store-listen"
+
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url
         self.version = 0
         self.error: str | None = None  # why it is not listening now (None: it is)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
     def start(self) -> None:
         """Start listening; wait (a moment, at most READY_WAIT) until it listens, so that
         a commit right after is heard. `version` moves again once it listens."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="store-listen",
-                                            daemon=True)
-            self._thread.start()
-            self._ready.wait(READY_WAIT)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().start()
+        self._ready.wait(READY_WAIT)
 
     def _run(self) -> None:
         psycopg = pg.driver()

@@ -17,7 +17,6 @@ a trusted extension since PostgreSQL 13) searches scan.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from inspector.core.store.base import Changes, Cursor
 from inspector.core.store.errors import StoreError
 from inspector.core.store.postgres import connect as pg
 from inspector.core.store.postgres.schema import SEARCH_LOCK
+from inspector.core.store.thread import StoreThread
 
 log = logging.getLogger("inspector")
 
@@ -88,29 +88,18 @@ def forget(conn: Any, upto: int) -> None:
         conn.execute("DELETE FROM search_docs WHERE seq <= %s", (upto,))
 
 
-class Indexer:
+class Indexer(StoreThread):
     """The background thread that indexes what the feed reports while traffic is calm."""
+
+    name = "search-indexer"
 
     def __init__(self, url: str, changes_since: Callable[[Cursor], Changes],
                  seqs: Callable[[], list[int]], committed: Callable[[], int]) -> None:
+        super().__init__()
         self.url = url
         self.changes_since = changes_since  # the store's, on this thread's connection
         self.seqs = seqs
         self.committed = committed  # live events committed so far (the traffic gauge)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="search-indexer",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def _run(self) -> None:
         psycopg = pg.driver()

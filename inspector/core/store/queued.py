@@ -15,6 +15,7 @@ from inspector.core.store import ops
 from inspector.core.store.base import EventStore, Prepare
 from inspector.core.store.errors import StoreError
 from inspector.core.store.filter import Query, Term
+from inspector.core.store.thread import StoreThread
 
 T = TypeVar("T")
 Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
@@ -45,6 +46,7 @@ class QueuedStore(EventStore):
     """An EventStore whose writes go through a group-commit `Writer`."""
 
     _writer: Writer
+    _indexer: StoreThread | None = None  # the search index's, started with the writer
     read_only: bool
     _closed: bool = False
     _started: bool = False
@@ -60,6 +62,13 @@ class QueuedStore(EventStore):
     @prepare.setter
     def prepare(self, prepare: Prepare | None) -> None:
         self._writer.prepare = prepare
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._writer.start()
+            if self._indexer is not None:
+                self._indexer.start()
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -123,13 +123,6 @@ class PostgresStore(QueuedStore):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._writer.start()
-            if self._indexer is not None:
-                self._indexer.start()
-
     def close(self) -> None:
         if self._closed:
             return

@@ -139,13 +139,6 @@ class SqliteStore(QueuedStore):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._writer.start()
-            if self._indexer is not None:
-                self._indexer.start()
-
     def close(self) -> None:
         if self._closed:
             return

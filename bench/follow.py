@@ -91,9 +91,12 @@ async def _latencies(base: str, db: Path, delivery: Delivery, tmux: Tmux, sample
                 acked, lag = await clock.lag(client, f"{base}{delivery.path}?n=f{n}", delivery)
                 if lag is not None:
                     feed.append(lag)
-                waited, _ = await asyncio.to_thread(
-                    tmux.wait, lambda s, mark=f"?n=f{n} ": any(mark in line for line in s),
-                    5.0)
+                mark = f"?n=f{n} "
+
+                def shown(screen: list[str], mark: str = mark) -> bool:
+                    return any(mark in line for line in screen)
+
+                waited, _ = await asyncio.to_thread(tmux.wait, shown, 5.0)
                 if waited is None:
                     missed += 1
                 else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
 import statistics
 from typing import Any
 
@@ -46,7 +45,7 @@ def _count(url: str) -> int:
 def _ingest(setup: Setup, http: str, url: str, receivers: int, seconds: int, warmup: int
             ) -> dict[str, Any]:
     """wrk against `receivers` serve processes on one database at once."""
-    serves = [Serve(http, setup.folder, url, setup.secret) for _ in range(receivers)]  # type: ignore[arg-type]
+    serves = [Serve(http, setup.folder, url, setup.secret) for _ in range(receivers)]
     for serve in serves:
         serve.start()
     load = Load(setup.wrk, setup.request, connections=setup.connections // receivers)
@@ -64,7 +63,7 @@ def _ingest(setup: Setup, http: str, url: str, receivers: int, seconds: int, war
         cpu = meter.percent()
     finally:
         for serve in serves:
-            serve.proc.stop(signal.SIGINT, wait=30)  # type: ignore[union-attr]
+            serve.finish()
     stored = _count(url) - before
     acked = sum(r.acked for r in results)
     return {
@@ -116,7 +115,7 @@ def run(setup: Setup, http: str, delivery: Delivery, seconds: int, warmup: int,
         log(f"  {result['req_per_s']:,.0f} req/s, p99 {result['p99_ms']:.1f} ms, acked "
             f"{result['acked']:,} stored {result['stored']:,}")
     url = cluster.new_database()
-    serves = [Serve(http, setup.folder, url, setup.secret) for _ in range(2)]  # type: ignore[arg-type]
+    serves = [Serve(http, setup.folder, url, setup.secret) for _ in range(2)]
     log(f"postgres: follow, {samples} events into two receivers")
     for serve in serves:
         serve.start()
@@ -125,7 +124,7 @@ def run(setup: Setup, http: str, delivery: Delivery, seconds: int, warmup: int,
                                             url, delivery, samples))
     finally:
         for serve in serves:
-            serve.proc.stop()  # type: ignore[union-attr]
+            serve.finish()
     return out
 
 

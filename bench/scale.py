@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Any
 
 from bench.fixture import EVENTS, deliveries, secret
 from bench.procs import memory_mb
+from bench.startup import baseline, empty
 from bench.targets import Tui
-from bench.tui import ROW, Screen, Tmux, is_header, list_rows, marks
+from bench.tui import ROW, Screen, is_header, list_rows, marks
 
 BATCH = 5000
 
@@ -150,34 +150,6 @@ def launch(db: Path, folder: Path, newest: str, http: str) -> dict[str, Any]:
     finally:
         tui.tmux.kill()
     return out
-
-
-def _header(screen: Screen) -> bool:
-    return any(is_header(s) for s in screen)
-
-
-def baseline(folder: Path) -> float | None:
-    """First paint of the minimal Textual app (a DataTable: bench/baseline_app.py), from
-    launch until its header row shows, in the same terminal as the inspector."""
-    tmux = Tmux(folder)
-    tmux.launch([sys.executable, "-m", "bench.baseline_app"])
-    try:
-        waited, _ = tmux.wait(_header, timeout=30, interval=0.005)
-    finally:
-        tmux.kill()
-    return waited
-
-
-def empty(folder: Path, n: int, http: str) -> float | None:
-    """First paint of the inspector on a new database (its list header), for what the
-    database's size adds."""
-    tui = Tui(http, folder, folder / f"empty-{n}.db", secret())
-    tui.launch()
-    try:
-        waited, _ = tui.tmux.wait(_header, timeout=30, interval=0.005)
-    finally:
-        tui.tmux.kill()
-    return waited
 
 
 # Filters timed on the database (what the TUI's filter runs, off its loop: Listing.search).

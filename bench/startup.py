@@ -23,7 +23,9 @@ def _header(screen: Screen) -> bool:
     return any(is_header(line) for line in screen)
 
 
-def _baseline(folder: Path) -> float | None:
+def baseline(folder: Path) -> float | None:
+    """First paint of the minimal Textual app (a DataTable: bench/baseline_app.py), from
+    launch until its header row shows, in the same terminal as the inspector."""
     tmux = Tmux(folder)
     tmux.launch(BASELINE)
     try:
@@ -33,7 +35,8 @@ def _baseline(folder: Path) -> float | None:
     return waited
 
 
-def _inspector(folder: Path, n: int, http: str) -> float | None:
+def empty(folder: Path, n: int, http: str) -> float | None:
+    """First paint of the inspector on a new database (its list header)."""
     db = folder / f"startup-{n}.db"
     tui = Tui(http, folder, db, secret())
     tui.launch()
@@ -45,21 +48,21 @@ def _inspector(folder: Path, n: int, http: str) -> float | None:
 
 
 def run(folder: Path, launches: int, http: str) -> dict[str, Any]:
-    baseline: list[float] = []
+    bare: list[float] = []
     inspector: list[float] = []
     for n in range(launches):
-        if (b := _baseline(folder)) is not None:
-            baseline.append(b)
-        if (i := _inspector(folder, n, http)) is not None:
+        if (b := baseline(folder)) is not None:
+            bare.append(b)
+        if (i := empty(folder, n, http)) is not None:
             inspector.append(i)
     out: dict[str, Any] = {
         "launches": launches, "http": http,
-        "baseline_s": [round(x, 3) for x in baseline],
+        "baseline_s": [round(x, 3) for x in bare],
         "inspector_s": [round(x, 3) for x in inspector],
-        "missed": 2 * launches - len(baseline) - len(inspector),
+        "missed": 2 * launches - len(bare) - len(inspector),
     }
-    if baseline and inspector:
-        out["baseline_median_s"] = round(statistics.median(baseline), 3)
+    if bare and inspector:
+        out["baseline_median_s"] = round(statistics.median(bare), 3)
         out["inspector_median_s"] = round(statistics.median(inspector), 3)
         out["ratio"] = round(out["inspector_median_s"] / out["baseline_median_s"], 2)
     return out

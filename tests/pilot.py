@@ -17,6 +17,7 @@ socket) a test waits for with `wait_for`, as it must anyway.
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import textual.app
 import textual.pilot
@@ -24,8 +25,10 @@ from textual.pilot import Pilot
 
 ROUNDS = 100  # a handful is the most seen; this bounds a widget that keeps posting
 
+R = TypeVar("R")  # what the app returns: ours replace methods of the generic Pilot
 
-async def _settle(pilot: Pilot[object]) -> None:
+
+async def _settle(pilot: Pilot[R]) -> None:
     """Until the app and every widget of the current screen have no message waiting, and
     the screen is drawn."""
     app = pilot.app
@@ -44,20 +47,20 @@ async def _no_guess(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
     await asyncio.sleep(0)
 
 
-async def _press(self: Pilot[object], *keys: str) -> None:
+async def _press(self: Pilot[R], *keys: str) -> None:
     for key in keys:  # one at a time: a key may open a screen that takes the next one
         await self.app._press_keys([key])
         await _settle(self)
 
 
-async def _pause(self: Pilot[object], delay: float | None = None) -> None:
+async def _pause(self: Pilot[R], delay: float | None = None) -> None:
     if delay is not None:  # an explicit delay is a test's own business
         await asyncio.sleep(delay)
     await _settle(self)
 
 
 def install() -> None:
-    textual.app.wait_for_idle = _no_guess  # type: ignore[assignment]
-    textual.pilot.wait_for_idle = _no_guess  # type: ignore[assignment]
+    textual.app.wait_for_idle = _no_guess  # type: ignore[attr-defined]
+    textual.pilot.wait_for_idle = _no_guess  # type: ignore[attr-defined]
     Pilot.press = _press  # type: ignore[method-assign]
     Pilot.pause = _pause  # type: ignore[method-assign]

@@ -63,7 +63,7 @@ def fixture_events() -> list[Event]:
 
 def story_events() -> list[Event]:
     """The Timeline's example, after the fixtures: signed as Connectly signs."""
-    events = []
+    events: list[Event] = []
     begins = START + 600
     for kind, where, after, answers in STORY:
         sample = samples.build(kind, secret=SECRET, sets=[f"{where}={STORY_MESSAGE}"],

@@ -18,7 +18,7 @@ from tests.conftest import CONNECTLY, running_app, wait_for
 
 def lines(screen: HelpScreen) -> set[tuple[str, str]]:
     """The two-column lines the help screen shows, as plain text."""
-    out = set()
+    out: set[tuple[str, str]] = set()
     for static in screen.query(Static):
         table = static.content
         if isinstance(table, Table):

@@ -105,7 +105,7 @@ async def test_a_forced_resign_asks_first_naming_the_verdict_and_is_recorded(
         assert "forced re-sign" in shown(replays(pane.detail))
         seq = attempt.event_seq
         for fmt in ("jsonl", "har"):
-            export.export_to_file(app.store, [seq], fmt, tmp_path / f"out.{fmt}", None)
+            export.export_to_file(app.store, [seq], fmt, tmp_path / f"out.{fmt}")
     record = json.loads((tmp_path / "out.jsonl").read_text())
     har = json.loads((tmp_path / "out.har").read_text())
     for exported in (record, har["log"]["entries"][0][export.HAR_KEY]):

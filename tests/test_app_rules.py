@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, TextArea
 
 from inspector.core.config import load_file
@@ -37,7 +38,7 @@ def problem(app: Any) -> str:
     return str(app.screen.query_one("#problem", Label).render())
 
 
-async def opened(app: Any, kind: type, selector: str) -> None:
+async def opened(app: Any, kind: type[Screen[Any]], selector: str) -> None:
     """Wait until `kind` is the screen and has composed `selector`."""
     await wait_for(lambda: isinstance(app.screen, kind) and app.screen.query(selector),
                    what=f"{kind.__name__} open")

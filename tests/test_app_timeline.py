@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.widgets import DataTable
 
 from inspector.core.capture.answers import build_policy
 from inspector.core.providers.connectly import samples
@@ -24,7 +25,7 @@ STORY = (("sent", "statusUpdate.id"), ("delivery_status", "statusUpdate.id"),
 
 def cells(pane: DetailPane) -> list[list[str]]:
     """The Timeline's lines as text, column by column."""
-    table = pane.query_one("#timeline")
+    table = pane.query_one("#timeline", DataTable)
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 

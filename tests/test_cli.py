@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.faces.cli.main import parse_size
+from inspector.faces.cli.commands.options import parse_size
 
 
 def run(*args: str, cwd: Path | None = None, prefix: tuple[str, ...] = ()

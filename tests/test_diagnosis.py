@@ -7,11 +7,10 @@ import gzip
 import hmac
 import json
 
-from conftest import VECTORS
-
 from inspector.core.model import HeaderList, Verdict
 from inspector.core.signatures import Check, Secrets, SignedRequest, check
 from inspector.core.signatures.generic import Generic, HmacSpec
+from tests.conftest import VECTORS
 
 NOW = 1_700_000_000
 

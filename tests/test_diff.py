@@ -16,7 +16,15 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual.worker import WorkerState
 
-from inspector.core.analysis.diff import CHANGED, EQUAL, LEFT_ONLY, RIGHT_ONLY, Span, compare
+from inspector.core.analysis.diff import (
+    CHANGED,
+    EQUAL,
+    LEFT_ONLY,
+    RIGHT_ONLY,
+    Pair,
+    Span,
+    compare,
+)
 from inspector.core.model import Event, new_id
 from inspector.faces.tui.screens.diff import NEW_SPAN, OLD_SPAN, DiffScreen, DiffView
 from inspector.faces.tui.widgets.detail import DetailPane
@@ -89,11 +97,11 @@ def styled(strip: Strip, style: Any) -> str:
 async def test_screen_highlights_test_11_against_test_12() -> None:
     app = DiffApp(fixture("text"), fixture("text-tampered"))
     async with app.run_test(size=(140, 45)) as pilot:
-        screen = await wait_for(lambda: isinstance(app.screen, DiffScreen) and app.screen,
-                                what="diff screen")
+        screen: DiffScreen = await wait_for(
+            lambda: isinstance(app.screen, DiffScreen) and app.screen, what="diff screen")
         view = screen.query_one(DiffView)
         assert app.focused is view  # arrows and PgDn scroll it
-        pairs = [(i, v) for i, (kind, v) in enumerate(view.rows) if kind == "pair"]
+        pairs = [(i, v) for i, (_, v) in enumerate(view.rows) if isinstance(v, Pair)]
         row, pair = next((i, p) for i, p in pairs if "TEST 11" in (p.left or ""))
         assert pair.right == '    "text": "TEST 12"' and pair.tag == CHANGED
         (strip,) = view._render_row(row)
@@ -109,7 +117,7 @@ async def test_screen_highlights_test_11_against_test_12() -> None:
         await pilot.press("c")  # changes only: equal lines far from the change collapse
         kinds = [kind for kind, _ in view.rows]
         assert "skip" in kinds and len(kinds) < len(pairs)
-        assert any("TEST 11" in (p.left or "") for k, p in view.rows if k == "pair")
+        assert any("TEST 11" in (p.left or "") for _, p in view.rows if isinstance(p, Pair))
         await pilot.press("escape")
         await wait_for(lambda: not isinstance(app.screen, DiffScreen), what="closed")
 
@@ -156,8 +164,7 @@ async def test_comparing_two_large_events_keeps_the_app_responsive(tmp_path: Pat
     the loop it passed, and under load the worker's hold on the GIL alone failed it.)"""
     items = 15_000
     left = [{"id": i, "name": f"item {i}", "value": "x" * 60} for i in range(items)]
-    right = [{**item, "name": item["name"] + "!"} if item["id"] % 3 == 0 else item
-             for item in left]
+    right = [{**item, "name": f"item {i}!"} if i % 3 == 0 else item for i, item in enumerate(left)]
     async with running_app(tmp_path) as (app, pilot, base), \
             httpx.AsyncClient(timeout=120) as client:
         app.animation_level = "none"

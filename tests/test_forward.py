@@ -91,6 +91,7 @@ async def test_forward_is_in_order_and_byte_exact_over_100_events(
         assert {(a.kind, a.status) for a in seen} == {("forward", 200)}
         rows = runtime.store.rows(runtime.store.seqs())
         assert {r.result for r in rows.values()} == {200}
+        assert stored[0] is not None  # the loop above checked every one
         assert runtime.store.attempts(stored[0].seq)[0].response_body == b'{"received": true}'
 
 

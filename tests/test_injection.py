@@ -7,10 +7,11 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from textual.app import App
 
-from inspector.faces.tui.app import InspectorApp
 from inspector.faces.tui.widgets.detail import DetailPane
 from inspector.faces.tui.widgets.event_list import EventList
 from tests.conftest import running_app, wait_for
@@ -19,7 +20,7 @@ SGR = re.compile(r"\x1b\[[0-9;]*[mH]")  # colours and cursor moves: what Textual
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J[bold]big[/bold] [/x] [@click=app.quit]quit \u202eevil"
 
 
-def terminal_output(app: InspectorApp) -> tuple[str, str]:
+def terminal_output(app: App[Any]) -> tuple[str, str]:
     """(what the terminal would receive, the plain text) for the current screen."""
     console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
                       force_terminal=True, color_system="truecolor", record=True)

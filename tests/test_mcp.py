@@ -54,7 +54,8 @@ class Calls:
         result = await self(tool, **arguments)
         assert not result.is_error, result.content
         assert result.structured_content is not None
-        return result.structured_content
+        content: dict[str, Any] = result.structured_content  # typed Any by the SDK
+        return content
 
     async def error(self, tool: str, **arguments: Any) -> str:
         result = await self(tool, **arguments)

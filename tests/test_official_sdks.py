@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from textual.pilot import Pilot
 from textual.widgets import Checkbox
 from twilio.request_validator import RequestValidator
 
@@ -46,6 +47,7 @@ from inspector.core.model import Event, new_id
 from inspector.core.signatures import Secrets
 from inspector.core.signatures.generic import Generic, HmacSpec
 from inspector.core.store import open_store
+from inspector.faces.tui.app import InspectorApp
 from inspector.faces.tui.screens.prompt import Confirm
 from inspector.faces.tui.screens.replay_editor import ReplayEditor
 from inspector.faces.tui.widgets.detail import DetailPane
@@ -240,7 +242,7 @@ async def test_what_the_sdk_signs_is_valid_here(tmp_path: Path, provider: Provid
 # -- valid events: forwarded, replayed and re-signed, the SDK accepts them ------------------------
 
 
-async def select(app: Any, pilot: Any, ident: str) -> Event:
+async def select(app: InspectorApp, pilot: Pilot[int], ident: str) -> Event:
     """Move the cursor to the event with this id (g, then j), and wait for its detail."""
     event = app.store.event_by_id(ident)
     assert event is not None
@@ -254,7 +256,7 @@ async def select(app: Any, pilot: Any, ident: str) -> Event:
     return event
 
 
-def told(app: Any) -> list[str]:
+def told(app: InspectorApp) -> list[str]:
     """Every notification the app has shown, oldest first."""
     return [n.message for n in app._notifications]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from inspector.core.analysis.analyzer import Analyzer
-from inspector.core.capture.receiver import create_receiver
+from inspector.core.capture.receiver import DEFAULT_MAX_BODY, create_receiver
 from inspector.core.model import Verdict
 from inspector.core.signatures import Secrets
 from inspector.core.store import EventStore, open_store
@@ -25,8 +26,8 @@ async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
     s.close()
 
 
-def client_for(store: EventStore, **options: int) -> httpx.AsyncClient:
-    app = create_receiver(store, **options)
+def client_for(store: EventStore, max_body: int = DEFAULT_MAX_BODY) -> httpx.AsyncClient:
+    app = create_receiver(store, max_body=max_body)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hooks.test")
 
 
@@ -73,7 +74,7 @@ async def test_headers_keep_order_duplicates_and_bytes(store: EventStore) -> Non
 
 
 @pytest.mark.parametrize("case", CONNECTLY["events"], ids=lambda c: c["name"])
-async def test_connectly_fixture_verdicts(store: EventStore, case: dict[str, str]) -> None:
+async def test_connectly_fixture_verdicts(store: EventStore, case: dict[str, Any]) -> None:
     async with client_for(store) as client:
         response = await client.post(case["path"], content=case["body"].encode(),
                                      headers=case["headers"])

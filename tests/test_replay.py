@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import socket
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from inspector.core.signatures import Secrets
 from tests.conftest import SECRET, Recorder, connectly_event
 
 
-def event_from(case: dict[str, str], query: str = "") -> Event:
+def event_from(case: dict[str, Any], query: str = "") -> Event:
     headers = [("host", "inspector.example"), ("content-length", "1"), ("connection", "close"),
                *case["headers"].items()]
     return Event(id=new_id(), received_at=0.0, method="POST", path=case["path"], query=query,
@@ -95,7 +96,7 @@ async def test_timeout_is_a_clear_message(recorder: Recorder) -> None:
 # -- replay many ----------------------------------------------------------------------------------
 
 
-def numbered(n: int, case: dict[str, str] | None = None) -> Event:
+def numbered(n: int, case: dict[str, Any] | None = None) -> Event:
     """Event n arrived at time n; its body says n."""
     headers = list(case["headers"].items()) if case else [("content-type", "application/json")]
     body = case["body"].encode() if case else f'{{"n": {n}}}'.encode()

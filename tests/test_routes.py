@@ -6,13 +6,13 @@ import hmac
 from pathlib import Path
 
 import pytest
-from conftest import VECTORS
 
 from inspector.core.analysis.analyzer import Analyzer
 from inspector.core.config import ConfigError, Route, config_path, load_routes, match
 from inspector.core.model import Event, Verdict, new_id
 from inspector.core.signatures import Secrets
 from inspector.core.signatures.generic import Generic
+from tests.conftest import VECTORS
 
 CONFIG = """\
 # webhook routes

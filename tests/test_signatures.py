@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from conftest import CONNECTLY, VECTORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from inspector.core.model import Event, HeaderList, Verdict, new_id
 from inspector.core.signatures import PROVIDERS, Secrets, SignedRequest, check, detect
 from inspector.core.signatures.generic import Generic, HmacSpec
 from inspector.core.signatures.twilio import Twilio
+from tests.conftest import CONNECTLY, VECTORS
 
 NOW = 1_700_000_000.0
 

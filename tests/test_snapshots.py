@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from inspector.core.capture.server import bind
 from inspector.core.config import load_file
@@ -51,8 +52,8 @@ def test_list_with_detail(snap_compare: Any, snapshot_app: InspectorApp) -> None
     async def run_before(pilot: Pilot[Any]) -> None:
         await detail_loaded(pilot)
         await pilot.press("k", "k", "k", "k")  # the delivery_failed event
-        await wait_for(lambda: pilot.app.query_one(DetailPane).detail.event.kind
-                       == "delivery_status", what="moved detail")
+        await wait_for(lambda: (detail := pilot.app.query_one(DetailPane).detail) is not None
+                       and detail.event.kind == "delivery_status", what="moved detail")
         await pilot.press("3")
         await pilot.pause()
 
@@ -63,8 +64,8 @@ def test_signature_of_tampered_event(snap_compare: Any, snapshot_app: InspectorA
     async def run_before(pilot: Pilot[Any]) -> None:
         await detail_loaded(pilot)
         await pilot.press("k", "k", "k")  # text-tampered
-        await wait_for(lambda: "TEST 12" in pilot.app.query_one(DetailPane).detail.event.summary,
-                       what="tampered detail")
+        await wait_for(lambda: (detail := pilot.app.query_one(DetailPane).detail) is not None
+                       and "TEST 12" in detail.event.summary, what="tampered detail")
         await pilot.press("5")
         await pilot.pause()
 
@@ -125,9 +126,10 @@ def test_rules_screen(snap_compare: Any, rules_app: InspectorApp) -> None:
             for body in (read, read, b'{"amount": 500}', b'{"amount": "lots"}'):
                 await client.post("/webhooks/connectly", content=body)
         await pilot.press("a")
-        await wait_for(lambda: isinstance(pilot.app.screen, RulesScreen), what="rules")
+        rules: RulesScreen = await wait_for(
+            lambda: isinstance(pilot.app.screen, RulesScreen) and pilot.app.screen, what="rules")
         await pilot.press("down")  # the rule that failed to evaluate once
-        pilot.app.screen.show()
+        rules.show()
         await pilot.pause()
 
     assert snap_compare(rules_app, terminal_size=SIZE, run_before=run_before)
@@ -146,9 +148,11 @@ def test_held_requests(snap_compare: Any, rules_app: InspectorApp) -> None:
         for n, held in enumerate(session.holds.waiting):  # fixed times: the same picture
             held.since, held.at = 1000.0 - 4 + n, START + 60 + n
         await pilot.press("h")
-        await wait_for(lambda: isinstance(pilot.app.screen, HeldScreen), what="held view")
-        pilot.app.screen.clock = lambda: 1000.0
-        pilot.app.screen.show()
+        held_view: HeldScreen = await wait_for(
+            lambda: isinstance(pilot.app.screen, HeldScreen) and pilot.app.screen,
+            what="held view")
+        held_view.clock = lambda: 1000.0
+        held_view.show()
         await pilot.pause()
 
     assert snap_compare(rules_app, terminal_size=SIZE, run_before=run_before)
@@ -164,7 +168,7 @@ def test_timeline_of_a_retried_reply(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await detail_loaded(pilot)
         await pilot.press("7")
-        await wait_for(lambda: len(pilot.app.query_one("#timeline").rows) == 6,
+        await wait_for(lambda: len(pilot.app.query_one("#timeline", DataTable).rows) == 6,
                        what="the story")
         await pilot.pause()
 

@@ -74,7 +74,7 @@ async def test_two_receivers_and_a_viewer_on_one_database(tmp_path: Path, pg_url
             async with httpx.AsyncClient(timeout=30) as client:
                 failed = await asyncio.gather(deliver(client, one.base, 150, acked),
                                               deliver(client, two.base, 150, acked))
-            assert failed == [[], []] and len(acked) == 300
+            assert not any(failed) and len(acked) == 300  # no delivery refused
             store = viewer.store
             await wait_for(lambda: len(heard.inserted) >= 300, 10, "the viewer to see all")
             stored = {e.id: e.seq for e in store.iter_events(store.seqs())}

@@ -120,9 +120,8 @@ async def test_a_replay_in_a_viewer_shows_in_the_receivers_tui(
             await wait_for(lambda: '"TEST 11"' in term.text(), what="the event there")
             term.press("r")
             await wait_for(lambda: recorder.requests, what="the viewer's replay")
-            row = lambda: events.row(events.seqs[0])  # noqa: E731
-            await wait_for(lambda: (r := row()) is not None and r.result == 200,
-                           what="its result in the receiver's list")
+            await wait_for(lambda: (r := events.row(events.seqs[0])) is not None
+                           and r.result == 200, what="its result in the receiver's list")
             assert "(pid" not in str(app.query_one(StatusBar).render())  # the receiver's own
         finally:
             term.close()

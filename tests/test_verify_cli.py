@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import CONNECTLY, VECTORS
 
 from inspector.core.model import Event, new_id
 from inspector.core.store import open_store
 from inspector.faces.cli.commands.verify import verify
+from tests.conftest import CONNECTLY, VECTORS
 
 CLEAN_ENV = {"CONNECTLY_WEBHOOK_SECRET": "", "INSPECTOR_SECRET": ""}
 

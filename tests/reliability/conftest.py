@@ -205,14 +205,15 @@ class Pty:
         return _CSI.sub("", self.raw().decode("utf-8", "replace"))
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        found: re.Match[str] = wait_until(
-            lambda: re.search(pattern, self.text()) or self._died(), timeout,
-            f"{pattern!r} on the terminal")
-        return found
+        def seen() -> re.Match[str] | None:
+            found = re.search(pattern, self.text())
+            if found is None:  # not yet: fail now if it never will
+                code = self.proc.poll()
+                assert code is None, f"exited with {code}: {self.text()[-2000:]}"
+            return found
 
-    def _died(self) -> None:
-        code = self.proc.poll()
-        assert code is None, f"exited with {code}: {self.text()[-2000:]}"
+        found: re.Match[str] = wait_until(seen, timeout, f"{pattern!r} on the terminal")
+        return found
 
     def press(self, keys: str) -> None:
         os.write(self.master, keys.encode())

@@ -11,6 +11,7 @@ import re
 import time
 import unicodedata
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -231,9 +232,9 @@ def test_the_unsafe_set_covers_every_control_and_format_character() -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventStore]:
     store = open_store(Path(tmp_path_factory.mktemp("props")) / "events.db")
-    yield store  # type: ignore[misc]
+    yield store
     store.close()
 
 

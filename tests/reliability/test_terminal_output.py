@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.segment import Segment
+from textual._compositor import LayoutUpdate
 from textual.widgets import Input, Static
 
 from inspector.core.model import Event, new_id
@@ -190,6 +191,7 @@ def stored_event(path: str, method: str = "POST") -> Event:
 def _segments(app: InspectorApp) -> list[Segment]:
     """Every segment Textual would write for the screen as it is now (after line filters)."""
     update = app.screen._compositor.render_update(full=True)
+    assert isinstance(update, LayoutUpdate)  # what a full update is
     return [segment for line in update.strips for strip in line for segment in strip
             if not segment.control]
 
@@ -255,7 +257,7 @@ async def _walk_the_tui(app: InspectorApp, pilot: Any, port: int,
     for index in range(count):
         await select(index)
         seq = events.seqs[index]
-        await wait_for(lambda seq=seq: pane.detail is not None and pane.detail.event.seq == seq,
+        await wait_for(lambda: pane.detail is not None and pane.detail.event.seq == seq,  # noqa: B023 (called before the loop moves on)
                        timeout=30, what=f"detail of row {index}")
         for name in ("overview", "headers", "body", "raw", "signature", "replay"):
             await tab(name, f"row {index}, {name} tab")

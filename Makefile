@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test lint bench screenshots clean browser
+.PHONY: run test lint bench screenshots clean browser postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/inspector $(ARGS)
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(PY) -m pytest -q
 
 # The web UI's tests drive headless Chromium (Debian's chromium and chromium-driver). Installed
@@ -33,11 +33,25 @@ browser:
 	      "apt-get install -y chromium chromium-driver"; \
 	  fi; }
 
+# The PostgreSQL store's tests start a throwaway cluster of Debian's postgresql (as the postgres
+# user, on a unix socket). Installed here when missing (as root); otherwise they fail and say
+# how, they never skip.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make test: installing postgresql (the PostgreSQL store's tests)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -q postgresql >/dev/null; \
+	  else \
+	    echo "make test: the PostgreSQL tests need Debian's postgresql; as root:" \
+	      "apt-get install -y postgresql"; \
+	  fi; }
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inspector tests bench
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(PY) -m bench.run $(ARGS)
 
 screenshots: $(STAMP) browser

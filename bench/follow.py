@@ -42,21 +42,45 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "max_ms": round(max(ms), 1)}
 
 
+class FeedClock:
+    """A Follower in this process (the code every viewer runs) on the database at `db`:
+    `lag` posts one delivery and says how long after its 2xx the feed reported it."""
+
+    def __init__(self, db: str | Path) -> None:
+        from inspector.core.store import Changes, open_store
+        from inspector.core.store.follow import Follower
+
+        self.store = open_store(db, index=False)
+        self.seen: dict[int, float] = {}
+
+        def heard(changes: Changes) -> None:
+            now = time.perf_counter()
+            for seq in changes.inserted:
+                self.seen.setdefault(seq, now)
+
+        self.follower = Follower(self.store, heard)
+        self.follower.start()
+
+    async def lag(self, client: httpx.AsyncClient, url: str, delivery: Delivery
+                  ) -> tuple[float, float | None]:
+        """(when the 2xx came, seconds from it to the feed; None: not within 5 s)."""
+        answer = await client.post(url, content=delivery.body, headers=delivery.headers)
+        acked = time.perf_counter()
+        event = await asyncio.to_thread(self.store.event_by_id, answer.json()["id"])
+        assert event is not None
+        while event.seq not in self.seen and time.perf_counter() - acked < 5:
+            await asyncio.sleep(0.002)
+        at = self.seen.get(event.seq)
+        return acked, None if at is None else max(0.0, at - acked)
+
+    async def close(self) -> None:
+        await self.follower.stop()
+        self.store.close()
+
+
 async def _latencies(base: str, db: Path, delivery: Delivery, tmux: Tmux, samples: int
                      ) -> dict[str, Any]:
-    from inspector.core.store import Changes, open_store
-    from inspector.core.store.follow import Follower
-
-    store = open_store(db, index=False)
-    seen: dict[int, float] = {}
-
-    def heard(changes: Changes) -> None:
-        now = time.perf_counter()
-        for seq in changes.inserted:
-            seen.setdefault(seq, now)
-
-    follower = Follower(store, heard)
-    follower.start()
+    clock = FeedClock(db)
     feed: list[float] = []
     screen: list[float] = []
     missed = 0
@@ -64,16 +88,9 @@ async def _latencies(base: str, db: Path, delivery: Delivery, tmux: Tmux, sample
         async with httpx.AsyncClient() as client:
             for n in range(samples):
                 await asyncio.sleep(random.uniform(0.05, 0.3))
-                answer = await client.post(f"{base}{delivery.path}?n=f{n}",
-                                           content=delivery.body, headers=delivery.headers)
-                acked = time.perf_counter()
-                seq_id = answer.json()["id"]
-                event = await asyncio.to_thread(store.event_by_id, seq_id)
-                assert event is not None
-                while event.seq not in seen and time.perf_counter() - acked < 5:
-                    await asyncio.sleep(0.002)
-                if event.seq in seen:
-                    feed.append(max(0.0, seen[event.seq] - acked))
+                acked, lag = await clock.lag(client, f"{base}{delivery.path}?n=f{n}", delivery)
+                if lag is not None:
+                    feed.append(lag)
                 mark = f"?n=f{n} "
 
                 def shown(screen: list[str], mark: str = mark) -> bool:
@@ -85,8 +102,7 @@ async def _latencies(base: str, db: Path, delivery: Delivery, tmux: Tmux, sample
                 else:
                     screen.append(time.perf_counter() - acked)
     finally:
-        await follower.stop()
-        store.close()
+        await clock.close()
     return {"samples": samples, "feed": _stats(feed), "screen": _stats(screen),
             "missed": missed}
 

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import postgres
 from bench.procs import ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -152,6 +153,8 @@ def table(results: dict[str, Any]) -> str:
             f"{'first paint, empty db':<22}inspector {_n(st.get('inspector_median_s'), 3)} s"
             f"  minimal Textual app {_n(st.get('baseline_median_s'), 3)} s  (medians of "
             f"{st['launches']}, {st['http']}; all: {st['inspector_s']} / {st['baseline_s']})")
+    if pg := results.get("postgres"):
+        lines += postgres.table_line(pg)
     checks = results.get("checks", [])
     if checks:
         lines += ["", f"{'target':<50}{'value':>10}  {'bound':<9}"]
@@ -246,4 +249,9 @@ def checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     if fo := results.get("follow"):  # issue 14: kept as it was
         out.add("viewer follow, commit to screen max ms", fo["screen"]["max_ms"], "≤", 250,
                 ok=not fo["missed"])
+    if pg := results.get("postgres"):  # issue 18
+        out.add("PostgreSQL lost (acknowledged, not stored)",
+                pg["ingest1"]["lost"] + pg["ingest2"]["lost"], "=", 0)
+        out.add("PostgreSQL viewer follow, commit to feed max ms", pg["follow"]["max_ms"],
+                "≤", 500, ok=not pg["follow"]["missed"])
     return out.items

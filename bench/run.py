@@ -9,9 +9,11 @@
      launched in the same terminal, alternated;
   6. 100k stored events: first paint, memory, Home/End/g/G repaint;
   7. follow: a viewer (`inspector view`) of `inspector serve`: commit to viewer (the change
-     feed, and the screen), and the idle CPU of a viewer.
-Every target (issues 3, 14 and 17) is printed with PASS or FAIL and written to the JSON as
-"checks": [{name, value, target, passed}] (bench/report.py).
+     feed, and the screen), and the idle CPU of a viewer;
+  8. postgres: `inspector serve` on PostgreSQL, one and two receivers on one database, and
+     the follow latency to a viewer of both (bench/postgres.py).
+Every target (issues 3, 14, 17 and 18) is printed with PASS or FAIL and written to the JSON
+as "checks": [{name, value, target, passed}] (bench/report.py).
 With --rules N, ingest also runs the TUI with N answer rules (bench/rules.py), alternated
 with the others, and reports its rate against the same TUI without rules.
 Prints a table; writes bench/results/<timestamp>.json and bench/results/latest.json.
@@ -28,10 +30,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import fixture, follow, load, phases, procs, report, rules, scale, startup
+from bench import fixture, follow, load, phases, postgres, procs, report, rules, scale, startup
 from bench.targets import Serve
 
-PHASES = ("ingest", "steady", "ui", "startup", "scale", "follow")
+PHASES = ("ingest", "steady", "ui", "startup", "scale", "follow", "postgres")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,6 +125,9 @@ def measure(args: argparse.Namespace, results: dict[str, Any], folder: Path) -> 
                    f"idle {args.idle_s:.0f} s")
         results["follow"] = follow.run(folder, delivery, setup.secret, args.follow_samples,
                                        args.idle_s)
+    if "postgres" in args.phases:
+        results["postgres"] = postgres.run(setup, main_http, delivery, args.duration,
+                                           args.warmup, args.follow_samples)
 
 
 def main(argv: list[str] | None = None) -> int:

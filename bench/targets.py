@@ -23,7 +23,7 @@ def inspector_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "inspector"]
 
 
-def stored_events(db: Path) -> int:
+def stored_events(db: Path | str) -> int:
     from inspector.core.store import open_store
 
     store = open_store(db, index=False)
@@ -162,7 +162,7 @@ class Serve(_Spawned):
 
     kind = "serve"
 
-    def __init__(self, http: str, folder: Path, db: Path, secret: str) -> None:
+    def __init__(self, http: str, folder: Path, db: Path | str, secret: str) -> None:
         self.http = http
         self.port = free_port()
         self.db = db

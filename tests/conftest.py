@@ -31,6 +31,7 @@ from inspector.core.settings import Settings  # noqa: E402
 from inspector.core.signatures import Secrets  # noqa: E402
 from inspector.core.sink import BaseSink  # noqa: E402
 from tests import pilot  # noqa: E402
+from tests.postgres import Cluster, ClusterError  # noqa: E402
 
 pilot.install()
 
@@ -227,3 +228,31 @@ async def running_app(
         yield app, pilot, runtime.url.rstrip("/")
         await app.action_quit()
     runtime.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for the session (tests/postgres.py). It never skips:
+    a test that needs PostgreSQL fails, saying why, when the cluster cannot start."""
+    try:
+        cluster = Cluster.start()
+    except (ClusterError, OSError) as exc:
+        pytest.fail(f"cannot start PostgreSQL for the tests: {exc}", pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A new empty database in the session's cluster: its URL."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives, for tests every backend must pass: a file for SQLite, a new
+    database for PostgreSQL."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return str(tmp_path / "events.db")

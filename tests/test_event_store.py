@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,13 +26,6 @@ from inspector.core.store.follow import Follower as FeedFollower
 from tests.conftest import wait_for
 
 Opener = Callable[..., EventStore]
-
-
-@pytest.fixture(params=["sqlite"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the store lives: a file for SQLite."""
-    assert request.param == "sqlite"
-    return str(tmp_path / "events.db")
 
 
 @pytest.fixture
@@ -312,10 +304,14 @@ async def test_another_store_on_the_same_data_follows_every_change(open_at: Open
     def now_polled() -> int:
         return viewer.data_version()
 
+    async def moved(since: int) -> None:
+        # PostgreSQL hears of another connection's commit by NOTIFY, a moment later.
+        await wait_for(lambda: now_polled() != since, 5, "the data version to move")
+
     version = now_polled()
     # Inserts.
     new = [await writer.add(event(i)) for i in range(4, 6)]
-    assert now_polled() != version
+    await moved(version)
     changes = follower.follow()
     assert changes.inserted == [e.seq for e in new] and not changes.updated
     assert not follower.follow()  # nothing since
@@ -327,7 +323,7 @@ async def test_another_store_on_the_same_data_follows_every_change(open_at: Open
     await writer.set_answer(before[2].seq, 502, Answer([], b"down"))
     late = await writer.add(event(6))
     await writer.record_attempt(attempt(late.seq, 200))
-    assert now_polled() != version
+    await moved(version)
     changes = follower.follow()
     assert changes.updated == [e.seq for e in before[:3]] and changes.inserted == [late.seq]
     assert follower.rows[before[0].seq].result == 503

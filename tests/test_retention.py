@@ -116,8 +116,8 @@ def test_a_version_7_database_learns_its_gaps_once(tmp_path: Path) -> None:
 # -- prune ------------------------------------------------------------------------------------
 
 
-def test_prune_keeps_the_newest_n_in_batches_and_the_feed_says_so(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "e.db", index=False)
+def test_prune_keeps_the_newest_n_in_batches_and_the_feed_says_so(location: str) -> None:
+    store = open_store(location, index=False)
     try:
         added = store.import_events_sync([(event(1e9 + i), ()) for i in range(25)])
         start = store.cursor()
@@ -134,10 +134,10 @@ def test_prune_keeps_the_newest_n_in_batches_and_the_feed_says_so(tmp_path: Path
         store.close()
 
 
-def test_prune_by_age_never_deletes_an_event_received_after_the_cutoff(tmp_path: Path) -> None:
+def test_prune_by_age_never_deletes_an_event_received_after_the_cutoff(location: str) -> None:
     now = 2_000_000_000.0
     cutoff = now - 3 * DAY
-    store = open_store(tmp_path / "e.db", index=False)
+    store = open_store(location, index=False)
     try:
         old = [event(cutoff - 100 + i, "old") for i in range(3)]
         just = event(cutoff, "at-the-cutoff")  # not older than the cutoff: it stays

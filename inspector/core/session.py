@@ -67,7 +67,7 @@ from inspector.core.settings import Settings
 from inspector.core.signatures import Check, Secrets
 from inspector.core.signatures.resolve import Resolver
 from inspector.core.sink import Fanout, Sink
-from inspector.core.store import Changes, open_store
+from inspector.core.store import Changes, is_url, open_store
 from inspector.core.store.follow import Follower
 
 if TYPE_CHECKING:
@@ -133,9 +133,11 @@ class Session:
         self._sinks = Fanout()
         self.holds = Holds(on_change=self._sinks.held)
         self.responder = Responder(settings.policy, settings.routes, self.rules, self.holds)
-        on_file = settings.db != ":memory:"
+        kept = settings.db != ":memory:"  # another process can see it (a file, or a server)
+        # A file has one receiver (others open as its viewers); PostgreSQL takes several.
+        claimable = kept and not is_url(settings.db)
         receiving = sock is not None and not view
-        if claim is None and receiving and on_file:
+        if claim is None and receiving and claimable:
             claim = claim_database(settings.db)
         self.claim = claim
         try:
@@ -144,6 +146,8 @@ class Session:
             if claim is not None:
                 claim.release()
             raise
+        # Where several receivers write (PostgreSQL; without its password), else "".
+        self.shared = self.store.path if kept and not claimable else ""
         self.live = Live(self.resolver, settings.policy,
                          settings.replay_to or self.store.meta(REPLAY_TARGET),
                          settings.replay_to, settings.forward_to, settings.connectly_business_id,
@@ -177,7 +181,7 @@ class Session:
         # The feed: the cursor is taken now, before a face loads what is stored. Retention's
         # deletions reach the faces through it too (a database in memory included).
         self.follower: Follower | None = None
-        if (on_file and (view or receiving)) or self.retention is not None:
+        if (kept and (view or receiving)) or self.retention is not None:
             self.follower = Follower(self.store, self._changed,
                                      on_error=self._sinks.failed if view else None)
         self.link: Link | None = Link(settings.db, self._heard) if view else None

@@ -45,10 +45,18 @@ from inspector.core.signatures import SECRET_ENVS as PROVIDER_SECRET_ENVS
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 SECRET_ENVS = ("CONNECTLY_WEBHOOK_SECRET", "INSPECTOR_SECRET")
+DB_ENV = "INSPECTOR_DB"  # the database when --db is not given: a file or postgresql://…
 
 
 def default_db() -> Path:
     return Path(platformdirs.user_data_dir("webhook-inspector")) / "events.db"
+
+
+def database(given: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The database to use: --db, else INSPECTOR_DB (a team's postgresql://… URL, say: it
+    may hold a password, so a variable keeps it out of the shell history), else the
+    user's file."""
+    return given or _env(environ).get(DB_ENV, "").strip() or str(default_db())
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -238,7 +246,7 @@ class Settings:
         settings = cls(
             host=host,
             port=port,
-            db=db or str(default_db()),
+            db=database(db, env),
             secrets=secrets,
             replay_to=replay_to,
             max_body=max_body,

@@ -119,6 +119,7 @@ class Watch:
         if changes is None or changes.reload:
             # Everything after the start, once; what matched already is left out below.
             updated: set[int] = set()
+            inserted: set[int] = set()
             after = self.start.seq
             checked = self.start.seq
             self._checked = max(self._checked, upto if changes is None else changes.cursor.seq)
@@ -126,16 +127,18 @@ class Watch:
             # A restored event (an undone delete) may match where it never was seen.
             updated = {s for s in (*changes.updated, *changes.restored)
                        if s > self.start.seq} - self._seen
+            # With several writers (PostgreSQL) an insert may commit below a seq checked.
+            inserted = {s for s in changes.inserted if s > self.start.seq}
             lows = [s - 1 for s in updated]
             if changes.inserted:
-                lows.append(changes.inserted[0] - 1)
+                lows.append(min(changes.inserted) - 1)
                 self._checked = max(self._checked, changes.inserted[-1])
             if not lows:
                 return []
             after = min(lows)
         # Events up to `checked` were matched when they arrived: only an update changes them.
         out = [s for s in self.store.search(self.query, after=after)
-               if s not in self._seen and (s > checked or s in updated)]
+               if s not in self._seen and (s > checked or s in updated or s in inserted)]
         self._seen.update(out)
         return out
 

@@ -135,7 +135,8 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, db: Path, *args: str, name: str = "serve") -> Iterator[Served]:
+def serve(tmp_path: Path, db: Path | str, *args: str, name: str = "serve"
+          ) -> Iterator[Served]:
     """`inspector serve` as a real process on port 0; stdout and stderr go to files (a pipe
     would fill up under load and stall it)."""
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"

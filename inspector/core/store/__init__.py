@@ -1,6 +1,6 @@
 """The event store: an interface with named operations (base.EventStore) and its backends.
 
-    store = open_store(path)        # SQLite: a file, or ":memory:"
+    store = open_store(path)        # SQLite: a file, or ":memory:"; or postgresql://…
     await store.add(event)          # acknowledged once committed
     store.rows(store.search("verdict:invalid"))
 
@@ -38,6 +38,7 @@ __all__ = [
     "StoreError",
     "VerdictChange",
     "explain",
+    "is_url",
     "open_store",
 ]
 
@@ -55,9 +56,20 @@ class Options(TypedDict, total=False):
     #   the receiver wait; the database must exist with this schema (StoreError otherwise)
 
 
+def is_url(db: str | os.PathLike[str]) -> bool:
+    """Whether `db` names a PostgreSQL database (postgresql://…) rather than a file."""
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
 def open_store(path: str | os.PathLike[str], **options: Unpack[Options]) -> EventStore:
-    """The store at `path` (StoreError when it cannot be used): SQLite, a file or ":memory:"."""
-    # Imported here: the backend imports this package's modules.
+    """The store at `path` (StoreError when it cannot be used): a PostgreSQL URL
+    (postgresql://USER:PASSWORD@HOST/DB, the `postgres` extra), else SQLite: a file or
+    ":memory:"."""
+    # Imported here: the backends import this package's modules.
+    if is_url(path):
+        from inspector.core.store.postgres import PostgresStore
+
+        return PostgresStore(str(path), **options)
     from inspector.core.store.sqlite import SqliteStore
 
     return SqliteStore(path, **options)

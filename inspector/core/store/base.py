@@ -58,6 +58,11 @@ class Cursor:
 
     seq: int = 0  # every event up to this seq was reported (or is gone)
     change: int = 0  # the last change record reported
+    # A backend whose commits land out of seq order (PostgreSQL, several writers): the
+    # events past `seq` already reported, while an earlier seq may still commit.
+    seen: frozenset[int] = frozenset()
+    # That backend's own note of when such a gap can no longer fill (see its feed).
+    probe: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,14 @@ def _check(name: str, value: str) -> str:
     return value
 
 
+def status_range(value: str) -> tuple[int, int]:
+    """The codes a status value (`answered:`, `result:`) takes in: 4xx, or one code."""
+    if value.endswith("xx"):
+        low = int(value[0]) * 100
+        return low, low + 99
+    return int(value), int(value)
+
+
 def since_seconds(value: str, now: float) -> float:
     """The Unix time `since:value` starts at: 10m, 2h, 1d, 30s, 1w or an ISO date/time."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", value.strip().lower())

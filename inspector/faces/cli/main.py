@@ -18,6 +18,7 @@ from inspector.core.capture.server import BindError, bind, check_parser, exposur
 from inspector.core.control import presence
 from inspector.core.rules.rule import MAX_RETRIES
 from inspector.core.settings import (
+    DB_ENV,
     DEFAULT_HOST,
     DEFAULT_PORT,
     OptionError,
@@ -25,7 +26,7 @@ from inspector.core.settings import (
     default_db,
     secrets_in_env,
 )
-from inspector.core.store import StoreError
+from inspector.core.store import StoreError, is_url
 from inspector.faces import terminal
 from inspector.faces.cli.commands.connectly import connectly
 from inspector.faces.cli.commands.events import events
@@ -56,8 +57,9 @@ RECEIVER_ONLY = frozenset({
     "delay", "reject_invalid", "keep", "keep_days"})
 
 db_option = click.option(
-    "--db", default=None, metavar="PATH",
-    help=f"Event database [default: {default_db()}]; ':memory:' keeps nothing.")
+    "--db", default=None, metavar="PATH|URL",
+    help=f"Event database: a file, ':memory:' (keeps nothing), or postgresql://USER:PASSWORD@"
+         f"HOST/DB shared by a team [default: ${DB_ENV}, else {default_db()}].")
 
 
 def receiver_options(fn: Callable[..., Any], *, host: str = "--host", port: str = "--port"
@@ -173,7 +175,8 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any
     from inspector.core.store.sqlite import dbcheck
 
     claim = None
-    if settings.db != ":memory:":
+    shared = is_url(settings.db)  # PostgreSQL: several receivers may write to it at once
+    if settings.db != ":memory:" and not shared:
         try:
             claim = presence.claim_database(settings.db)
         except presence.Taken as taken:
@@ -192,7 +195,7 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any
     for unusable in settings.warnings:  # a secret its provider cannot use
         notices.append(f"warning: {unusable}")
         click.echo(notices[-1], err=True)
-    problem = dbcheck.check(settings.db)
+    problem = None if shared else dbcheck.check(settings.db)
     if problem is not None:
         if not (settings.reset_db and problem.resettable):
             fail(problem.message)
@@ -227,10 +230,11 @@ def open_viewer(settings: Settings, notices: list[str]) -> Any:
     if db == ":memory:":
         fail("a ':memory:' database lives inside the process that receives into it: there "
              "is nothing to view; give the --db that receiver uses", 2)
-    if not os.path.exists(db):
+    shared = is_url(db)
+    if not shared and not os.path.exists(db):
         fail(f"{db} does not exist yet: start the receiver first (`inspector serve --db "
              f"{db}` or `inspector --db {db}`), then view it")
-    problem = dbcheck.check(db, thorough=False)
+    problem = None if shared else dbcheck.check(db, thorough=False)
     if problem is not None:
         fail(problem.message)
     if settings.config_note:  # its routes decide this viewer's verdicts

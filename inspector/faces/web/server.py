@@ -26,6 +26,7 @@ from textual_serve.server import Server
 
 from inspector.core.capture.server import url_of
 from inspector.core.session import Session
+from inspector.core.store import is_url
 from inspector.faces.serve import headless, until_stopped
 from inspector.faces.web.guard import Guard, add_headers, exposure_warning, new_token
 
@@ -44,7 +45,8 @@ class Tabs:
     resign: bool = False
 
     def command(self) -> str:
-        argv = [sys.executable, "-m", "inspector", "view", "--db", str(Path(self.db).resolve())]
+        db = self.db if is_url(self.db) else str(Path(self.db).resolve())
+        argv = [sys.executable, "-m", "inspector", "view", "--db", db]
         if self.config:
             argv += ["--config", self.config]
         if self.replay_to:

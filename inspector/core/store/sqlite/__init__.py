@@ -18,37 +18,34 @@ indexes, and in WAL mode its reads never wait for the receiver's writer, nor mak
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from inspector.core.model import Answer, Attempt, Event, Row
-from inspector.core.store import ops
 from inspector.core.store.base import (
     KEEP_CHANGES,
     Changes,
     CommitListener,
     Cursor,
-    EventStore,
     Prepare,
 )
 from inspector.core.store.errors import StoreError, explain
-from inspector.core.store.filter import Query, Term, parse
+from inspector.core.store.filter import Query, parse
+from inspector.core.store.queued import QueuedStore
 from inspector.core.store.sqlite import feed, queries, schema, search
 from inspector.core.store.sqlite.writer import Writer
 
 T = TypeVar("T")
 
 
-class SqliteStore(EventStore):
+class SqliteStore(QueuedStore):
     """The event database in one SQLite file (WAL), plus its search side file."""
 
     def __init__(
@@ -94,14 +91,6 @@ class SqliteStore(EventStore):
         self._indexer: search.Indexer | None = None
         if index and self._search_ok and not read_only:
             self._indexer = search.Indexer(self.path, lambda: self._writer.committed)
-
-    @property
-    def prepare(self) -> Prepare | None:
-        return self._writer.prepare
-
-    @prepare.setter
-    def prepare(self, prepare: Prepare | None) -> None:
-        self._writer.prepare = prepare
 
     # -- connections -------------------------------------------------------------------------
 
@@ -150,13 +139,6 @@ class SqliteStore(EventStore):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._writer.start()
-            if self._indexer is not None:
-                self._indexer.start()
-
     def close(self) -> None:
         if self._closed:
             return
@@ -173,28 +155,13 @@ class SqliteStore(EventStore):
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _submit(self, op: ops.Op[T]) -> asyncio.Future[T]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue(op, future, loop)
-        return future
 
-    def _submit_sync(self, op: ops.Op[T]) -> T:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue(op, future, None)
-        return future.result()
 
-    def _queue(self, op: ops.Op[Any], waiter: asyncio.Future[Any] | concurrent.futures.Future[Any],
-               loop: asyncio.AbstractEventLoop | None) -> None:
-        if self._closed:
-            raise StoreError("the store is closed")
-        if self.read_only:
-            raise StoreError(f"{self.path} was opened read-only")
-        if not self._started:
-            self.start()
-        self._writer.submit(op, waiter, loop)
 
     # -- reads -------------------------------------------------------------------------------
+
+    def _events(self, seqs: list[int]) -> list[Event]:
+        return self._read(queries.events, seqs)
 
     def last_seq(self) -> int:
         return int(self._scalar("SELECT coalesce(max(seq), 0) FROM events"))
@@ -208,26 +175,12 @@ class SqliteStore(EventStore):
     def rows(self, seqs: Iterable[int]) -> dict[int, Row]:
         return self._read(queries.rows, list(seqs))
 
-    def event(self, seq: int) -> Event | None:
-        found = self._read(queries.events, [seq])
-        return found[0] if found else None
 
     def event_by_id(self, event_id: str) -> Event | None:
         seq = self._scalar("SELECT seq FROM events WHERE id = ?", (event_id,))
         return None if seq is None else self.event(seq)
 
-    def iter_events(self, seqs: Iterable[int], chunk: int = 200) -> Iterator[Event]:
-        batch: list[int] = []
-        for seq in seqs:
-            batch.append(seq)
-            if len(batch) == chunk:
-                yield from self._read(queries.events, batch)
-                batch = []
-        if batch:
-            yield from self._read(queries.events, batch)
 
-    def attempts(self, seq: int) -> list[Attempt]:
-        return self.attempts_for([seq]).get(seq, [])
 
     def attempts_for(self, seqs: Sequence[int]) -> dict[int, list[Attempt]]:
         return self._read(queries.attempts_for, seqs)
@@ -253,8 +206,6 @@ class SqliteStore(EventStore):
         return self._read(queries.search, query, after=after, now=now,
                           searchable=self._local.searchable)
 
-    def related(self, key: str) -> list[int]:
-        return self.search(Query((Term("related", key),)))
 
     # -- the change feed ---------------------------------------------------------------------
 
@@ -267,8 +218,6 @@ class SqliteStore(EventStore):
     def data_version(self) -> int:
         return int(self._scalar("PRAGMA main.data_version"))
 
-    def foreign(self, inserted: Sequence[int], upto: int) -> list[int]:
-        return self._writer.own.foreign(inserted, upto)
 
 
 def _read_only_uri(path: str) -> str:

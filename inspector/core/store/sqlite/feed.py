@@ -22,9 +22,11 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
+from inspector.core.store import records
 from inspector.core.store.base import Changes, Cursor
+from inspector.core.store.records import CLEAR, DELETE, RESTORE, UPDATE
 
-UPDATE, DELETE, RESTORE, CLEAR = "update", "delete", "restore", "clear"
+__all__ = ["CLEAR", "DELETE", "RESTORE", "UPDATE", "note", "present", "since"]
 
 # The highest seq ever used: seqs are never reused, even after the newest events were
 # deleted (meta `top_seq`, see writes.keep_top).
@@ -74,36 +76,13 @@ def since(conn: sqlite3.Connection, cursor: Cursor) -> Changes:
         trimmed = int(found[0]) if found else 0
         if cursor.change < trimmed or cursor.change > now.change or cursor.seq > now.seq:
             return Changes(now, reload=True)
-        records = conn.execute("SELECT kind, seqs, upto FROM changes WHERE id > ? ORDER BY id",
-                               (cursor.change,)).fetchall()
+        found_records = conn.execute("SELECT kind, seqs, upto FROM changes WHERE id > ? "
+                                     "ORDER BY id", (cursor.change,)).fetchall()
         inserted = [r[0] for r in conn.execute(
             "SELECT seq FROM events WHERE seq > ? ORDER BY seq", (cursor.seq,))]
     finally:
         conn.execute("COMMIT")
-    updated: set[int] = set()
-    deleted: set[int] = set()
-    restored: set[int] = set()
-    upto = 0
-    cleared = False
-    for kind, seqs, record_upto in records:  # in order: a restore undoes a delete before it
-        touched = json.loads(seqs)
-        if kind == UPDATE:
-            updated.update(touched)
-        elif kind == RESTORE:
-            for seq in touched:
-                if seq in deleted and seq > upto:  # gone and back: the follower still has it
-                    updated.add(seq)
-                else:
-                    restored.add(seq)
-                deleted.discard(seq)
-        else:
-            deleted.update(touched)
-            upto = max(upto, int(record_upto))
-            restored = {s for s in restored.difference(touched) if s > int(record_upto)}
-            cleared = cleared or kind == CLEAR
     # Only what the follower can know of: events up to its cursor, not gone already.
-    known_deleted = sorted(s for s in deleted if upto < s <= cursor.seq)
-    gone = set(known_deleted)
-    known_updated = sorted(s for s in updated if upto < s <= cursor.seq and s not in gone)
-    return Changes(now, inserted, known_updated, known_deleted, min(upto, cursor.seq), cleared,
-                   restored=sorted(s for s in restored if s <= cursor.seq))
+    return records.changes(now, inserted,
+                           ((kind, json.loads(seqs), upto) for kind, seqs, upto in found_records),
+                           lambda seq: seq <= cursor.seq, cursor.seq)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.core.model import Answer, Attempt, Event, HeaderList, Row
-from inspector.core.store.filter import Query, Term, since_seconds
+from inspector.core.store.filter import Query, Term, since_seconds, status_range
 from inspector.core.store.sqlite import search as text_index
 
 _ROW = ("seq, id, received_at, method, path, query, kind, summary, body_size AS size, "
@@ -261,7 +261,4 @@ RELATED_SQL = ("e.related = ? OR e.delivery = ? OR e.id = ? "
 
 def _status_clause(column: str, value: str) -> tuple[str, list[Any]]:
     """`column` matching 4xx (a class) or 413 (a code)."""
-    if value.endswith("xx"):
-        low = int(value[0]) * 100
-        return f"{column} BETWEEN ? AND ?", [low, low + 99]
-    return f"{column} = ?", [int(value)]
+    return f"{column} BETWEEN ? AND ?", list(status_range(value))

@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from inspector.core.store.thread import StoreThread
+
 log = logging.getLogger("inspector")
 
 SUFFIX = "-search"
@@ -215,27 +217,16 @@ def index_batch(conn: sqlite3.Connection, limit: int = BATCH) -> int:
         raise
 
 
-class Indexer:
+class Indexer(StoreThread):
     """The background thread that keeps the index caught up while traffic is calm."""
 
+    name = "search-indexer"
+
     def __init__(self, db_path: str, committed: Callable[[], int]) -> None:
+        super().__init__()
         self.db_path = db_path
         self.path = path_for(db_path)
         self.committed = committed  # live events committed so far (the traffic gauge)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="search-indexer",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def _run(self) -> None:
         _lower_priority()

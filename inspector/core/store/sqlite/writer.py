@@ -115,20 +115,9 @@ class Writer:
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         while True:
-            item = self._queue.get()
-            if item is _STOP:
+            batch, stop = self._next_batch()
+            if not batch:
                 break
-            batch = [item]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
             try:
                 if conn is None:
                     conn = self.connect()
@@ -140,6 +129,23 @@ class Writer:
                 break
         if conn is not None:
             conn.close()
+
+    def _next_batch(self) -> tuple[list[_Queued], bool]:
+        """Wait for an operation, then take everything queued since (MAX_BATCH at most);
+        and whether to stop after it. An empty batch: stop now."""
+        item = self._queue.get()
+        if item is _STOP:
+            return [], True
+        batch = [item]
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Queued]) -> None:
         inserted: list[tuple[int, int]] = []
@@ -180,13 +186,17 @@ class Writer:
             if run:
                 results += self._insert(conn, run, inserted)
                 run = []
-            result = writes.apply(conn, op, self.keep_changes)
+            result = self._write(conn, op)
             if type(op) is ops.ImportEvents:
                 inserted += [(event.seq, event.seq) for event in result]
             results.append(result)
         if run:
             results += self._insert(conn, run, inserted)
         return results
+
+    def _write(self, conn: Any, op: ops.Op[Any]) -> Any:
+        """One operation other than Add (the backend's SQL)."""
+        return writes.apply(conn, op, self.keep_changes)
 
     def _insert(self, conn: sqlite3.Connection, run: list[Event],
                 inserted: list[tuple[int, int]]

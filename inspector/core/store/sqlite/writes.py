@@ -11,11 +11,10 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from inspector.core.model import Attempt, Event, id_of
-from inspector.core.providers.correlate import retry_window
-from inspector.core.store import ops
+from inspector.core.store import derive, ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.sqlite import feed, queries
 
@@ -65,12 +64,8 @@ def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare 
     """Analyse and insert events, assigning seqs in order (one executemany per table)."""
     # Seqs are never reused, even after the newest events were deleted (see keep_top).
     top = conn.execute(feed.TOP_SQL).fetchone()[0]
+    derive.analyse(events, prepare)
     for seq, event in enumerate(events, top + 1):
-        if prepare is not None:
-            try:
-                prepare(event)
-            except Exception as exc:  # analysis must never cost us the event
-                event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
         event.seq = seq
     link_retries(conn, events)
     _insert_events(conn, events)
@@ -95,16 +90,6 @@ def _insert_events(conn: sqlite3.Connection, events: list[Event]) -> None:
         _insert_rows(conn, "answers", ("seq", "headers", "body"), answers)
 
 
-class _Delivery(NamedTuple):
-    """The latest event of one delivery key: what a retry of it needs to know."""
-
-    id: str
-    received_at: float
-    retry_of: str | None
-    retry: int
-    since_first: float
-
-
 # The latest stored event of each delivery key in a VALUES list: one indexed probe per key
 # (max(seq) of a key is the last entry of its run in the delivery index).
 _LATEST = ("SELECT k.column1, e.id, e.received_at, e.retry_of, e.retry, e.since_first "
@@ -113,35 +98,19 @@ _LATEST = ("SELECT k.column1, e.id, e.received_at, e.retry_of, e.retry, e.since_
 
 
 def link_retries(conn: sqlite3.Connection, events: list[Event]) -> None:
-    """Mark each event that repeats an earlier delivery (the same delivery key, see
-    providers.correlate) as a retry of the first one: its id, the retry's number, the time
-    since. Earlier means stored before it (or earlier in `events`) and received no later;
-    a body hash counts only within its window of the previous delivery."""
+    """Mark each event that repeats an earlier delivery as a retry of it (derive.link)."""
     wanted = list({e.delivery for e in events if e.delivery is not None})
     if not wanted:
         return
-    latest: dict[str, _Delivery] = {}
+    latest: dict[str, derive.Delivery] = {}
     start = 0
     while start < len(wanted):
         size = next(c for c in _CHUNKS if c <= len(wanted) - start)
         chunk = wanted[start : start + size]
         for key, *found in conn.execute(_LATEST.format(",".join(["(?)"] * size)), chunk):
-            latest[key] = _Delivery(*found)
+            latest[key] = derive.Delivery(*found)
         start += size
-    for event in events:
-        key = event.delivery
-        if key is None:
-            continue
-        prior = latest.get(key)
-        if prior is not None:
-            gap = event.received_at - prior.received_at
-            window = retry_window(key)
-            if gap >= 0 and (window is None or gap <= window):
-                event.retry_of = prior.retry_of or prior.id
-                event.retry = prior.retry + 1
-                event.since_first = gap + prior.since_first
-        latest[key] = _Delivery(event.id, event.received_at, event.retry_of, event.retry,
-                                event.since_first)
+    derive.link(events, latest)
 
 
 def _insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],

@@ -11,15 +11,15 @@ from inspector.core import display
 from inspector.core.delivery.replay import ReplayError, check_target
 from inspector.core.interop import fixtures
 from inspector.core.interop.export import DEFAULT_CURL_TARGET, FORMATS, export, export_to_file
-from inspector.core.settings import default_db
-from inspector.core.store import EventStore, StoreError, open_store
+from inspector.core.settings import database
+from inspector.core.store import EventStore, StoreError, is_url, open_store
 from inspector.core.store.filter import FilterError, parse
 
 
 def open_existing(db: str | None) -> EventStore:
     """The store at `db` (default: the user's), which must exist; click errors otherwise."""
-    path = db or str(default_db())
-    if path != ":memory:" and not Path(path).is_file():
+    path = database(db)
+    if path != ":memory:" and not is_url(path) and not Path(path).is_file():
         raise click.BadParameter(f"no database at {path}", param_hint="--db")
     try:
         return open_store(path, index=False)

@@ -18,7 +18,7 @@ from inspector.core.interop.importing import (
     import_entries,
     import_file,
 )
-from inspector.core.settings import OptionError, default_db, read_secrets
+from inspector.core.settings import OptionError, database, read_secrets
 from inspector.core.store import EventStore, StoreError, open_store
 from inspector.faces.cli.commands.options import (
     config_option,
@@ -63,7 +63,7 @@ def import_command(source: str, db: str | None, secret: str | None,
     analyzer = Analyzer(secrets=secrets, public_url=public_url,
                         routes=load_config(config).routes)
     limits = Limits(max_body=parse_size(max_body))
-    path = db or str(default_db())
+    path = database(db)
     try:
         store = open_store(path, index=False)
     except StoreError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from inspector.core.model import Event
-from inspector.core.settings import default_db
+from inspector.core.settings import DB_ENV, database, default_db
 from inspector.core.store import EventStore, StoreError, open_store
 from inspector.core.store.filter import FilterError, Query, parse
 from inspector.faces.cli.commands.options import fail
@@ -21,8 +21,9 @@ USAGE = 2  # a bad filter or option (click's own usage errors exit 2 too)
 DATABASE = 3  # the database is missing, locked, corrupt or of another schema
 
 db_option = click.option(
-    "--db", default=None, metavar="PATH",
-    help=f"Event database, read while a receiver writes to it [default: {default_db()}].")
+    "--db", default=None, metavar="PATH|URL",
+    help="Event database (a file, or postgresql://…), read while a receiver writes to it "
+         f"[default: ${DB_ENV}, else {default_db()}].")
 filter_option = click.option(
     "--filter", "expr", default="", metavar="EXPR",
     help="Only matching events, e.g. 'kind:delivery_status verdict:invalid' (the `/` "
@@ -32,7 +33,7 @@ filter_option = click.option(
 def reader(db: str | None) -> EventStore:
     """The database at `db` (default: the user's), opened read-only; exits when it cannot."""
     try:
-        return open_store(db or str(default_db()), read_only=True)
+        return open_store(database(db), read_only=True)
     except StoreError as exc:
         fail(str(exc), DATABASE)
 

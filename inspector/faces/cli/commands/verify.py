@@ -20,7 +20,7 @@ from inspector.core.display import verdict_label
 from inspector.core.headers import HeaderLineError, parse_header_line
 from inspector.core.model import Event, HeaderList
 from inspector.core.sanitize import clip, visible_line
-from inspector.core.settings import OptionError, default_db, read_config, read_secrets
+from inspector.core.settings import OptionError, database, read_config, read_secrets
 from inspector.core.signatures import PROVIDERS, Check, SignedRequest
 from inspector.faces.cli.commands.options import provider_secret_option, usage_error
 
@@ -48,10 +48,10 @@ def load(config: str | None) -> Config:
 
 
 def stored(event_id: str, db: str | None) -> Event:
-    from inspector.core.store import StoreError, open_store
+    from inspector.core.store import StoreError, is_url, open_store
 
-    path = db or str(default_db())
-    if not Path(path).is_file():
+    path = database(db)
+    if not is_url(path) and not Path(path).is_file():
         raise click.BadParameter(f"no database at {path}", param_hint="--db")
     try:
         store = open_store(path)

@@ -39,9 +39,12 @@ def apply_feed(app: BaseApp, feed: Feed) -> None:
     app.event_list.add(app.listing.admit(feed.inserted))
 
 
-def viewing(state: ReceiverState | None) -> str:
-    """The header's words for a viewer."""
-    return f"of {state.describe()}" if state is not None else NO_RECEIVER
+def viewing(state: ReceiverState | None, shared: str = "") -> str:
+    """The header's words for a viewer. `shared`: the database, when several receivers on
+    other hosts may write to it (PostgreSQL): none of them is this viewer's to know."""
+    if state is not None:
+        return f"of {state.describe()}"
+    return f"of {shared} (shared by its receivers)" if shared else NO_RECEIVER
 
 
 def receiver_changed(app: BaseApp, state: ReceiverState | None) -> None:
@@ -50,7 +53,7 @@ def receiver_changed(app: BaseApp, state: ReceiverState | None) -> None:
     if not app.session.view:
         return
     before = status.viewer
-    status.viewer = viewing(state)
+    status.viewer = viewing(state, app.session.shared)
     status.forward_to = state.forward_to if state is not None else ""
     if state is None:
         status.tunnel = ""

@@ -33,6 +33,7 @@ from inspector.core.display import (
 )
 from inspector.core.model import Event, Row
 from inspector.core.sanitize import visible_line
+from inspector.core.store import StoreError
 
 ROW_CACHE = 4096
 STRIP_CACHE = 512
@@ -196,7 +197,7 @@ class EventList(ScrollView, can_focus=True):
         """Stored rows changed (a replay or forward result): re-read the cached ones in one
         query and return their seqs; the others are read when scrolled to."""
         cached = [s for s in seqs if s in self._rows]
-        for row in self._fetch(cached).values():
+        for row in self._read(cached).values():
             self.update_row(row)
         return cached
 
@@ -298,8 +299,16 @@ class EventList(ScrollView, can_focus=True):
 
     def row(self, seq: int) -> Row | None:
         if seq not in self._rows:
-            self._rows.update(self._fetch([seq]))
+            self._rows.update(self._read([seq]))
         return self._rows.get(seq)
+
+    def _read(self, seqs: list[int]) -> dict[int, Row]:
+        """Rows from the store; none while it cannot be read (a database server gone away:
+        the header says so), so those lines stay blank and are read when drawn again."""
+        try:
+            return self._fetch(seqs)
+        except StoreError:
+            return {}
 
     def _remember(self, row: Row) -> None:
         self._rows[row.seq] = row
@@ -310,7 +319,7 @@ class EventList(ScrollView, can_focus=True):
         """Make sure rows first..last (indexes) are cached, with one query for the misses."""
         missing = [s for s in self.seqs[max(first, 0) : last + 1] if s not in self._rows]
         if missing:
-            for row in self._fetch(missing).values():
+            for row in self._read(missing).values():
                 self._remember(row)
 
     # -- cursor and scrolling ---------------------------------------------------------------

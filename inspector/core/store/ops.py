@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from inspector.core.model import Answer, Attempt, Event
 
@@ -91,3 +91,45 @@ class SetAnswer(Op[None]):
 class SetMeta(Op[None]):
     key: str
     value: str
+
+
+Items = Sequence[tuple[Event, Sequence[Attempt]]]
+
+
+class Writes(Protocol):
+    """What a backend's writes module provides: one function per operation other than `Add`
+    (the writers insert runs of those themselves). `conn` is the backend's connection."""
+
+    def record_attempt(self, conn: Any, attempt: Attempt, keep: int) -> Attempt: ...
+    def import_events(self, conn: Any, items: Items) -> list[Event]: ...
+    def delete(self, conn: Any, seqs: Sequence[int], keep: int) -> int: ...
+    def restore(self, conn: Any, items: Items, keep: int) -> list[Event]: ...
+    def clear(self, conn: Any, keep: int) -> int: ...
+    def prune(self, conn: Any, op: Prune, keep: int) -> int: ...
+    def set_verdicts(self, conn: Any, changes: Sequence[VerdictChange], keep: int) -> int: ...
+    def set_answer(self, conn: Any, op: SetAnswer, keep: int) -> None: ...
+    def set_meta(self, conn: Any, key: str, value: str) -> None: ...
+
+
+def apply(writes: Writes, conn: Any, op: Op[Any], keep: int) -> Any:
+    """Run one operation other than `Add` with a backend's `writes`. `keep`: change records
+    the feed keeps."""
+    if isinstance(op, RecordAttempt):
+        return writes.record_attempt(conn, op.attempt, keep)
+    if isinstance(op, ImportEvents):
+        return writes.import_events(conn, op.items)
+    if isinstance(op, Delete):
+        return writes.delete(conn, op.seqs, keep)
+    if isinstance(op, Restore):
+        return writes.restore(conn, op.items, keep)
+    if isinstance(op, Clear):
+        return writes.clear(conn, keep)
+    if isinstance(op, Prune):
+        return writes.prune(conn, op, keep)
+    if isinstance(op, SetVerdicts):
+        return writes.set_verdicts(conn, op.changes, keep)
+    if isinstance(op, SetAnswer):
+        return writes.set_answer(conn, op, keep)
+    if isinstance(op, SetMeta):
+        return writes.set_meta(conn, op.key, op.value)
+    raise TypeError(f"not a store operation: {op!r}")

@@ -98,7 +98,7 @@ class PostgresWriter(Writer):
                 else pg.explain(exc, self.path)
 
     def _write(self, conn: Any, op: ops.Op[Any]) -> Any:
-        return writes.apply(conn, op, self.keep_changes)
+        return ops.apply(writes, conn, op, self.keep_changes)
 
     def _insert(self, conn: Any, run: list[Event],
                 inserted: list[tuple[int, int]]) -> list[Event]:

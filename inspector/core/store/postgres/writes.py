@@ -61,29 +61,9 @@ def _row(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
-def apply(conn: Any, op: ops.Op[Any], keep: int) -> Any:
-    """Run one operation other than `Add` (the writer inserts runs of those itself)."""
-    if isinstance(op, ops.RecordAttempt):
-        return record_attempt(conn, op.attempt, keep)
-    if isinstance(op, ops.ImportEvents):
-        return import_events(conn, op.items)
-    if isinstance(op, ops.Delete):
-        return delete(conn, op.seqs, keep)
-    if isinstance(op, ops.Restore):
-        return restore(conn, op.items, keep)
-    if isinstance(op, ops.Clear):
-        return clear(conn, keep)
-    if isinstance(op, ops.Prune):
-        return prune(conn, op, keep)
-    if isinstance(op, ops.SetVerdicts):
-        return set_verdicts(conn, op.changes, keep)
-    if isinstance(op, ops.SetAnswer):
-        return set_answer(conn, op, keep)
-    if isinstance(op, ops.SetMeta):
-        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) "
-                      "DO UPDATE SET value = excluded.value", (op.key, clean(op.value)))
-        return None
-    raise TypeError(f"not a store operation: {op!r}")
+def set_meta(conn: Any, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) "
+                 "DO UPDATE SET value = excluded.value", (key, clean(value)))
 
 
 def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list[Event]:

@@ -196,7 +196,7 @@ class Writer:
 
     def _write(self, conn: Any, op: ops.Op[Any]) -> Any:
         """One operation other than Add (the backend's SQL)."""
-        return writes.apply(conn, op, self.keep_changes)
+        return ops.apply(writes, conn, op, self.keep_changes)
 
     def _insert(self, conn: sqlite3.Connection, run: list[Event],
                 inserted: list[tuple[int, int]]

@@ -33,30 +33,8 @@ _CHUNKS = (64, 16, 4, 1)  # statement sizes: a few SQL strings, all kept prepare
 STALE_FLOOR = 10_000  # deleted events the search index may keep entries for, at least
 
 
-def apply(conn: sqlite3.Connection, op: ops.Op[Any], keep: int) -> Any:
-    """Run one operation other than `Add` (the writer inserts runs of those itself).
-    `keep`: change records the feed keeps."""
-    if isinstance(op, ops.RecordAttempt):
-        return record_attempt(conn, op.attempt, keep)
-    if isinstance(op, ops.ImportEvents):
-        return import_events(conn, op.items)
-    if isinstance(op, ops.Delete):
-        return delete(conn, op.seqs, keep)
-    if isinstance(op, ops.Restore):
-        return restore(conn, op.items, keep)
-    if isinstance(op, ops.Clear):
-        return clear(conn, keep)
-    if isinstance(op, ops.Prune):
-        return prune(conn, op, keep)
-    if isinstance(op, ops.SetVerdicts):
-        return set_verdicts(conn, op.changes, keep)
-    if isinstance(op, ops.SetAnswer):
-        return set_answer(conn, op, keep)
-    if isinstance(op, ops.SetMeta):
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                     (op.key, op.value))
-        return None
-    raise TypeError(f"not a store operation: {op!r}")
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
 def insert_many(conn: sqlite3.Connection, events: list[Event], prepare: Prepare | None

@@ -9,6 +9,7 @@ test fails (it never skips) when they are not there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -18,12 +19,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 import pytest
 
 from tests.conftest import SECRET, connectly_event
+from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, wait_until
 
 # `make screenshots` sets this to keep the picture for the README; other runs leave it.
@@ -70,13 +73,13 @@ class Web:
 
 
 @contextlib.contextmanager
-def web(tmp_path: Path, *args: str) -> Iterator[Web]:
+def web(tmp_path: Path, *args: str, db: str = "") -> Iterator[Web]:
     """`inspector web` as a real process, both ports picked free."""
     out, err = tmp_path / "web.out", tmp_path / "web.err"
     with out.open("wb") as out_file, err.open("wb") as err_file:
         proc = subprocess.Popen(
             inspector_argv("web", "--port", "0", "--receiver-port", "0", "--db",
-                           str(tmp_path / "e.db"), "--secret", SECRET, *args),
+                           db or str(tmp_path / "e.db"), "--secret", SECRET, *args),
             stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL, env=child_env(),
             cwd=ROOT)
     try:
@@ -228,3 +231,38 @@ async def test_the_guard_refuses_without_the_token_and_from_another_origin(
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(ws_url, headers={"Origin": served.base})
             assert refused.value.status == 401  # the right Origin, but no cookie
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and theirs."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+async def test_a_tab_on_postgresql_keeps_its_password_off_the_process_list(
+        tmp_path: Path, pg_cluster: Cluster, pg_url: str) -> None:
+    url = pg_cluster.url(urlsplit(pg_url).path.lstrip("/"), user=SECURED,
+                         password=SECURED_PASSWORD)
+    with web(tmp_path, db=url) as served:
+        ws_url = served.base.replace("http:", "ws:") + "/ws?width=160&height=30"
+        async with aiohttp.ClientSession(cookies={"inspector_web": served.token}) as session, \
+                session.ws_connect(ws_url, headers={"Origin": served.base}) as tab:
+            drawn = ""
+            async with asyncio.timeout(60):
+                while "viewer of postgresql://secured:***@" not in ESCAPES.sub("", drawn):
+                    message = await tab.receive()
+                    assert message.type is aiohttp.WSMsgType.BINARY, message
+                    drawn += message.data.decode("utf-8", "replace")
+            started = [Path(f"/proc/{pid}/cmdline").read_bytes()
+                       for pid in descendants(served.proc.pid)]
+            assert any(b"view" in argv for argv in started), started
+            assert not any(SECURED_PASSWORD.encode() in argv for argv in started), started

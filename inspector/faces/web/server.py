@@ -12,6 +12,7 @@ event loop, the one the receiver runs on.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import socket
 import sys
@@ -26,6 +27,7 @@ from textual_serve.server import Server
 
 from inspector.core.capture.server import url_of
 from inspector.core.session import Session
+from inspector.core.settings import DB_ENV
 from inspector.core.store import is_url
 from inspector.faces.serve import headless, until_stopped
 from inspector.faces.web.guard import Guard, add_headers, exposure_warning, new_token
@@ -45,8 +47,9 @@ class Tabs:
     resign: bool = False
 
     def command(self) -> str:
-        db = self.db if is_url(self.db) else str(Path(self.db).resolve())
-        argv = [sys.executable, "-m", "inspector", "view", "--db", db]
+        argv = [sys.executable, "-m", "inspector", "view"]
+        if not is_url(self.db):  # a URL may carry a password: environment() passes it
+            argv += ["--db", str(Path(self.db).resolve())]
         if self.config:
             argv += ["--config", self.config]
         if self.replay_to:
@@ -54,6 +57,11 @@ class Tabs:
         if self.resign:
             argv.append("--resign")
         return shlex.join(argv)
+
+    def environment(self) -> dict[str, str]:
+        """What each tab's process must inherit: a PostgreSQL URL, which would show its
+        password to anyone listing processes if it were an argument."""
+        return {DB_ENV: self.db} if is_url(self.db) else {}
 
     def too_many(self) -> str:
         return (f"Too many tabs: {self.limit} are open, the most `inspector web --max-tabs` "
@@ -123,6 +131,7 @@ async def run_web(session: Session, sock: socket.socket, tabs: Tabs, *, host: st
                   open_browser: bool = False) -> None:
     """The receiver and the web UI until SIGINT or SIGTERM; then the tabs close first."""
     token = new_token()
+    os.environ.update(tabs.environment())  # textual-serve gives each tab a copy of it
     server = WebServer(tabs, token, host)
     runner = web.AppRunner(await server._make_app(), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)

@@ -155,15 +155,22 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     into, it opens as a viewer of that one (see `inspector view`).
     """
     if ctx.invoked_subcommand is not None:
+        misplaced = flags_given(ctx)
+        if misplaced:  # they would be dropped without a word: `inspector --db X events`
+            raise click.UsageError(
+                f"{', '.join(misplaced)} before `{ctx.invoked_subcommand}` would be ignored: "
+                f"put {'it' if len(misplaced) == 1 else 'them'} after the command "
+                f"(inspector {ctx.invoked_subcommand} {misplaced[0]} …)")
         return
     run_tui(open_session(make_settings(follow=not no_follow, **options),
-                         ignored=receiver_flags_given(ctx)))
+                         ignored=flags_given(ctx, RECEIVER_ONLY)))
 
 
-def receiver_flags_given(ctx: click.Context) -> list[str]:
-    """The receiver's own flags given on the command line (a viewer cannot use them)."""
+def flags_given(ctx: click.Context, among: frozenset[str] | None = None) -> list[str]:
+    """The flags given on the command line (of those named `among`, when given)."""
     return [param.opts[0] for param in ctx.command.params
-            if isinstance(param, click.Option) and param.name in RECEIVER_ONLY
+            if isinstance(param, click.Option) and param.name
+            and (among is None or param.name in among)
             and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
 
 

@@ -73,14 +73,14 @@ class Web:
 
 
 @contextlib.contextmanager
-def web(tmp_path: Path, *args: str, db: str = "") -> Iterator[Web]:
+def web(tmp_path: Path, *args: str, db: str = "", **env: str) -> Iterator[Web]:
     """`inspector web` as a real process, both ports picked free."""
     out, err = tmp_path / "web.out", tmp_path / "web.err"
     with out.open("wb") as out_file, err.open("wb") as err_file:
         proc = subprocess.Popen(
             inspector_argv("web", "--port", "0", "--receiver-port", "0", "--db",
                            db or str(tmp_path / "e.db"), "--secret", SECRET, *args),
-            stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL, env=child_env(),
+            stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL, env=child_env(**env),
             cwd=ROOT)
     try:
         def ready() -> tuple[str, str] | None:
@@ -266,3 +266,16 @@ async def test_a_tab_on_postgresql_keeps_its_password_off_the_process_list(
                        for pid in descendants(served.proc.pid)]
             assert any(b"view" in argv for argv in started), started
             assert not any(SECURED_PASSWORD.encode() in argv for argv in started), started
+
+
+def test_open_gives_the_link_to_the_browser_or_says_it_could_not(tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    with web(tmp_path, "--open", BROWSER=f"{browser} %s") as served:
+        wait_until(lambda: opened.exists() and opened.read_text(), 10, "the browser to open")
+        assert opened.read_text() == served.link  # with its token
+    with web(tmp_path, "--open", BROWSER="false") as served:
+        wait_until(lambda: "could not open a browser" in served.err.read_text(), 10,
+                   "the reason the link did not open")

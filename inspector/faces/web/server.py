@@ -145,8 +145,10 @@ async def run_web(session: Session, sock: socket.socket, tabs: Tabs, *, host: st
                 err.write(warning + "\n")
             err.write(f"web UI on {url} (each tab is a viewer; --max-tabs {tabs.limit})\n")
             err.flush()
-            if open_browser:
-                await asyncio.to_thread(webbrowser.open, url)
+            if open_browser and not await asyncio.to_thread(webbrowser.open, url):
+                err.write("could not open a browser here (none found, or it failed): open "
+                          "the link above in one\n")
+                err.flush()
             await until_stopped()
         finally:
             await runner.cleanup()

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,7 +25,10 @@ import aiohttp
 import httpx
 import pytest
 
-from tests.conftest import SECRET, connectly_event
+from inspector.core.capture.answers import DEFAULT_POLICY
+from inspector.core.session import Session
+from inspector.core.signatures import Secrets
+from tests.conftest import SECRET, connectly_event, make_settings, wait_for
 from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, wait_until
 
@@ -248,24 +251,44 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-async def test_a_tab_on_postgresql_keeps_its_password_off_the_process_list(
+async def test_a_tab_on_postgresql_follows_this_receiver_without_showing_the_password(
         tmp_path: Path, pg_cluster: Cluster, pg_url: str) -> None:
+    """Other receivers may write to a shared database: the tabs follow this one (its URL and
+    pid, its secrets, its answer) through a lock of its own; the URL, with its password,
+    reaches them through the environment, never a process list."""
     url = pg_cluster.url(urlsplit(pg_url).path.lstrip("/"), user=SECURED,
                          password=SECURED_PASSWORD)
-    with web(tmp_path, db=url) as served:
+    with web(tmp_path, "--provider-secret", "stripe=whsec_web_flag", db=url) as served:
         ws_url = served.base.replace("http:", "ws:") + "/ws?width=160&height=30"
+        header = f"viewer of {served.receiver}/ (pid {served.proc.pid})"
         async with aiohttp.ClientSession(cookies={"inspector_web": served.token}) as session, \
                 session.ws_connect(ws_url, headers={"Origin": served.base}) as tab:
             drawn = ""
             async with asyncio.timeout(60):
-                while "viewer of postgresql://secured:***@" not in ESCAPES.sub("", drawn):
+                while header not in ESCAPES.sub("", drawn):
                     message = await tab.receive()
                     assert message.type is aiohttp.WSMsgType.BINARY, message
                     drawn += message.data.decode("utf-8", "replace")
-            started = [Path(f"/proc/{pid}/cmdline").read_bytes()
+            started = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                        for pid in descendants(served.proc.pid)]
-            assert any(b"view" in argv for argv in started), started
-            assert not any(SECURED_PASSWORD.encode() in argv for argv in started), started
+            viewers = [argv for argv in started if b"view" in argv]
+            assert viewers, started
+            assert not any(SECURED_PASSWORD.encode() in b"".join(a) for a in started), started
+            receiver = viewers[-1][viewers[-1].index(b"--receiver") + 1].decode()
+        # What the tab's viewer does with it: the receiver's secrets, and its answer.
+        viewer = Session(make_settings(tmp_path, db=url, receiver=receiver, secrets=Secrets()),
+                         None, view=True)
+        await viewer.start()
+        try:
+            await wait_for(lambda: "whsec_web_flag" in viewer.live.secrets.by_provider.get(
+                "stripe", ()), what="the receiver's secrets in the viewer")
+            await viewer.control.set_policy(replace(DEFAULT_POLICY, status=503))
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(served.receiver + "/hook", content=b"{}")
+            assert answer.status_code == 503
+        finally:
+            await viewer.stop()
+    assert not Path(receiver + "-receiver").exists()  # its lock goes with it
 
 
 def test_open_gives_the_link_to_the_browser_or_says_it_could_not(tmp_path: Path) -> None:

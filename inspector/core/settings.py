@@ -174,6 +174,9 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db: str = field(default_factory=lambda: str(default_db()))
+    # A viewer: where it finds its receiver, when not by the database (presence.find): the
+    # tabs of `inspector web` on a shared database, whose receiver holds a lock of its own.
+    receiver: str = ""
     secrets: Secrets = field(default_factory=Secrets)  # the session works on a copy
     replay_to: str = ""
     max_body: int = DEFAULT_MAX_BODY
@@ -209,6 +212,7 @@ class Settings:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         db: str | None = None,
+        receiver: str = "",
         secret: str | None = None,
         provider_secrets: Sequence[str] = (),
         replay_to: str = "",
@@ -247,6 +251,7 @@ class Settings:
             host=host,
             port=port,
             db=database(db, env),
+            receiver=receiver,
             secrets=secrets,
             replay_to=replay_to,
             max_body=max_body,

@@ -45,6 +45,7 @@ class Tabs:
     config: str | None = None
     replay_to: str = ""
     resign: bool = False
+    receiver: str = ""  # on a shared database: where the tabs find this receiver
 
     def command(self) -> str:
         argv = [sys.executable, "-m", "inspector", "view"]
@@ -56,6 +57,8 @@ class Tabs:
             argv += ["--replay-to", self.replay_to]
         if self.resign:
             argv.append("--resign")
+        if self.receiver:
+            argv += ["--receiver", self.receiver]
         return shlex.join(argv)
 
     def environment(self) -> dict[str, str]:

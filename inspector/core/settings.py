@@ -59,6 +59,13 @@ def database(given: str | None, environ: Mapping[str, str] | None = None) -> str
     return given or _env(environ).get(DB_ENV, "").strip() or str(default_db())
 
 
+def hand_down_database(db: str) -> None:
+    """Give `db` to the processes this one starts (the web UI's tabs) as their default
+    database: a PostgreSQL URL may carry a password, which an argument would show to anyone
+    listing processes."""
+    os.environ[DB_ENV] = db
+
+
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 

@@ -12,7 +12,6 @@ event loop, the one the receiver runs on.
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import socket
 import sys
@@ -27,7 +26,7 @@ from textual_serve.server import Server
 
 from inspector.core.capture.server import url_of
 from inspector.core.session import Session
-from inspector.core.settings import DB_ENV
+from inspector.core.settings import hand_down_database
 from inspector.core.store import is_url
 from inspector.faces.serve import headless, until_stopped
 from inspector.faces.web.guard import Guard, add_headers, exposure_warning, new_token
@@ -49,7 +48,7 @@ class Tabs:
 
     def command(self) -> str:
         argv = [sys.executable, "-m", "inspector", "view"]
-        if not is_url(self.db):  # a URL may carry a password: environment() passes it
+        if not is_url(self.db):  # a URL may carry a password: run_web hands it down
             argv += ["--db", str(Path(self.db).resolve())]
         if self.config:
             argv += ["--config", self.config]
@@ -60,11 +59,6 @@ class Tabs:
         if self.receiver:
             argv += ["--receiver", self.receiver]
         return shlex.join(argv)
-
-    def environment(self) -> dict[str, str]:
-        """What each tab's process must inherit: a PostgreSQL URL, which would show its
-        password to anyone listing processes if it were an argument."""
-        return {DB_ENV: self.db} if is_url(self.db) else {}
 
     def too_many(self) -> str:
         return (f"Too many tabs: {self.limit} are open, the most `inspector web --max-tabs` "
@@ -134,7 +128,8 @@ async def run_web(session: Session, sock: socket.socket, tabs: Tabs, *, host: st
                   open_browser: bool = False) -> None:
     """The receiver and the web UI until SIGINT or SIGTERM; then the tabs close first."""
     token = new_token()
-    os.environ.update(tabs.environment())  # textual-serve gives each tab a copy of it
+    if is_url(tabs.db):  # textual-serve gives each tab a copy of this process's environment
+        hand_down_database(tabs.db)
     server = WebServer(tabs, token, host)
     runner = web.AppRunner(await server._make_app(), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)

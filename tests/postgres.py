@@ -22,6 +22,7 @@ from pathlib import Path
 USER = "postgres"
 SECURED = "secured"  # a role that must give its password (SECURED_PASSWORD)
 SECURED_PASSWORD = "right-password"
+PEERED = "peered"  # a role let in only from the system account of its name (Debian's default)
 _counter = itertools.count(1)
 
 
@@ -65,9 +66,11 @@ class Cluster:
         cluster._run(str(bindir / "initdb"), "--no-sync", "-U", USER, "--auth=trust",
                      "-E", "UTF8", "--locale=C.UTF-8", "-D", str(cluster.data))
         (cluster.data / "pg_hba.conf").write_text(
-            f"local all {SECURED} scram-sha-256\nlocal all all trust\n")
+            f"local all {SECURED} scram-sha-256\nlocal all {PEERED} peer\n"
+            "local all all trust\n")
         cluster.start_again()
         cluster.sql(f"CREATE ROLE {SECURED} LOGIN SUPERUSER PASSWORD '{SECURED_PASSWORD}'")
+        cluster.sql(f"CREATE ROLE {PEERED} LOGIN")
         return cluster
 
     def _run(self, *args: str) -> str:

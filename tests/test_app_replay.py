@@ -185,9 +185,11 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         app.action_run("response-status")
         await wait_for(lambda: app.screen.query("TextPrompt #url"), what="prompt")
-        app.screen.query_one("#url").value = "abc"
-        await pilot.press("enter")
-        assert "invalid literal" in str(app.screen.query_one("#error").render())
+        for typed in ("abc", "²⁰⁰"):  # said as a person reads it, not as Python's int() does
+            app.screen.query_one("#url").value = typed
+            await pilot.press("enter")
+            error = str(app.screen.query_one("#error").render())
+            assert error == f"status {typed!r} is not a number such as 200", error
         app.screen.query_one("#url").value = "202"
         await pilot.press("enter")
         await wait_for(lambda: not app.screen.query("TextPrompt"), what="prompt closed")
@@ -203,6 +205,12 @@ async def test_custom_status_and_reject_invalid_from_the_palette(tmp_path: Path)
         app.action_run("response-default")  # applied by a worker (a viewer's goes remote)
         await wait_for(lambda: app.session.live.policy == DEFAULT_POLICY, what="the default")
         assert (await post(base, connectly_event("text-tampered"), client)).status_code == 200
+        app.action_run("response-delay")
+        await wait_for(lambda: app.screen.query("TextPrompt #url"), what="delay prompt")
+        app.screen.query_one("#url").value = "soon"
+        await pilot.press("enter")
+        error = str(app.screen.query_one("#error").render())
+        assert error == "delay 'soon' is not a number of seconds such as 1.5", error
 
 
 async def test_send_sample_event_is_a_signed_demo(tmp_path: Path) -> None:

@@ -92,3 +92,15 @@ def test_a_malformed_target_url_is_a_usage_error_not_a_traceback() -> None:
     assert proc.returncode == 2
     assert b"Traceback" not in proc.stderr
     assert b"not a valid URL" in proc.stderr
+
+
+def test_an_option_before_a_command_is_a_usage_error_not_ignored(tmp_path: Path) -> None:
+    """`inspector --db X events list` used to read the default database, without a word."""
+    db = tmp_path / "e.db"
+    listed = run("--db", str(db), "events", "list")
+    assert listed.returncode == 2, listed
+    assert "--db before `events` would be ignored: put it after the command" in listed.stderr
+    served = run("--port", "0", "--secret", "s", "serve", "--db", str(db))
+    assert served.returncode == 2, served
+    assert "--port, --secret before `serve` would be ignored: put them after" in served.stderr
+    assert not db.exists()  # stopped before opening anything

@@ -6,6 +6,9 @@ import base64
 import gzip
 import hmac
 import json
+from collections.abc import Callable
+
+import pytest
 
 from inspector.core.model import HeaderList, Verdict
 from inspector.core.signatures import Check, Secrets, SignedRequest, check
@@ -235,3 +238,30 @@ def test_generic_route_diagnosis() -> None:
     req = request({"Linear-Signature": mac("lin", body).hex()}, body + b"\n")
     result = check(req, Secrets("lin"), Generic(spec))
     assert result.reason.startswith("matches the body with a trailing newline removed")
+
+
+def hubspot_v3(url: str, body: bytes) -> str:
+    return b64(mac("hs-secret", b"POST" + url.encode() + body + str(NOW * 1000).encode()))
+
+
+def square(url: str, body: bytes) -> str:
+    return b64(mac("sq-key", url.encode() + body))
+
+
+@pytest.mark.parametrize(("provider", "sign", "header", "secret"), [
+    ("square", square, "x-square-hmacsha256-signature", "sq-key"),
+    ("hubspot", hubspot_v3, "X-HubSpot-Signature-v3", "hs-secret"),
+])
+@pytest.mark.parametrize(("signed", "seen"), [
+    ("https://example.com/hooks", "http://example.com/hooks"),  # TLS ends at a tunnel
+    ("https://example.com/hooks/", "https://example.com/hooks"),  # registered with a slash
+])
+def test_a_url_signing_provider_names_the_url_it_signed(
+        provider: str, sign: Callable[[str, bytes], str], header: str, secret: str,
+        signed: str, seen: str) -> None:
+    body = b'{"type":"x"}'
+    headers = {header: sign(signed, body), "X-HubSpot-Request-Timestamp": str(NOW * 1000)}
+    result = check(request(headers, body, seen), Secrets(secret), now=NOW)
+    assert result.verdict is Verdict.INVALID and result.provider == provider
+    assert f"signature matches the URL {signed}" in result.reason
+    assert "--public-url" in result.reason

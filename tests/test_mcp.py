@@ -29,7 +29,7 @@ SIGNATURE = "x-connectly-hmac-sha256"
 
 
 @asynccontextmanager
-async def mcp_client(db: Path, **env: str) -> AsyncIterator[ClientSession]:
+async def mcp_client(db: Path | str, **env: str) -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "inspector", "mcp", "--db", str(db)],
         env=child_env(**env), cwd=str(ROOT))
@@ -199,3 +199,16 @@ async def test_mcp_without_a_database_is_one_line(tmp_path: Path) -> None:
     assert err.decode().strip().startswith("error: no database at ")
     assert len(err.decode().strip().splitlines()) == 1
 
+
+
+async def test_the_tools_on_a_shared_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    """`inspector mcp --db postgresql://…` (issue 18): it lists what a receiver stores there
+    and hears, through the database's feed, a delivery posted while it waits."""
+    with serve(tmp_path, pg_url) as served:
+        first = post(served, "text")
+        async with mcp_client(pg_url, CONNECTLY_WEBHOOK_SECRET=SECRET) as session:
+            call = Calls(session)
+            listed = await call.ok("list_events")
+            assert [e["id"] for e in listed["events"]] == [first]
+            assert (await call.ok("get_event", id=first))["event"]["verdict"] == "valid"
+            await wait_sees_a_delivery_posted_while_it_waits(call, served)

@@ -25,7 +25,7 @@ from inspector.core.store.postgres import search as text_index
 from inspector.core.store.postgres.schema import SCHEMA_VERSION
 from inspector.core.store.postgres.writes import SEQS
 from tests.conftest import wait_for
-from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
+from tests.postgres import PEERED, SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env
 
 
@@ -56,6 +56,8 @@ def test_a_missing_database_a_wrong_password_and_a_bad_url_are_one_line_each(
     cases = {
         pg_cluster.url("no_such_db"): "the database 'no_such_db' does not exist",
         pg_cluster.url(user=SECURED, password="wrong"): "wrong user or password",
+        pg_cluster.url(user="nobody_here"): "the user 'nobody_here' does not exist",
+        pg_cluster.url(user=PEERED): "connect over TCP with a password",
         "postgresql://nobody@/x?host=/nonexistent/dir": "database unreachable",
         "postgresql://u@/db?host=/nonexistent&sslmode=bogus": "not a PostgreSQL URL",
         "postgresql://u@/db?host=/nonexistent&bogus=1": "not a PostgreSQL URL",

@@ -9,11 +9,14 @@ import asyncio
 import json
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
+import pytest
 
+from inspector.core.capture.answers import DEFAULT_POLICY
+from inspector.core.control.protocol import ControlError
 from inspector.core.session import Session
 from inspector.core.settings import DB_ENV
 from inspector.core.store import Changes, open_store
@@ -86,6 +89,24 @@ async def test_two_receivers_and_a_viewer_on_one_database(tmp_path: Path, pg_url
             assert sum(lines) == 300 and min(lines) > 0
         late = sorted(heard.heard_at[stored[i]] - acked[i] for i in acked)
         assert late[-1] < 5.0, late[-10:]  # the figure itself is make bench's
+    finally:
+        await viewer.stop()
+
+
+async def test_a_viewer_of_a_shared_database_says_why_it_cannot_change_the_answer(
+        tmp_path: Path, pg_url: str) -> None:
+    """The receivers of a shared database may run on other hosts: a viewer has none to ask,
+    and says so (not that no receiver runs, while one does); its own secrets still apply."""
+    viewer = Session(make_settings(tmp_path, db=pg_url), None, view=True)
+    await viewer.start()
+    try:
+        with serve(tmp_path, pg_url, name="one"):
+            with pytest.raises(ControlError) as refused:
+                await viewer.control.set_policy(replace(DEFAULT_POLICY, status=503))
+            assert "shared PostgreSQL database has no one receiver to ask" in str(refused.value)
+            assert "no receiver is running" not in str(refused.value)
+            await viewer.control.set_secret("stripe", "whsec_viewer")
+            assert viewer.live.secrets.by_provider["stripe"] == ("whsec_viewer",)
     finally:
         await viewer.stop()
 

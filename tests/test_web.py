@@ -9,6 +9,7 @@ test fails (it never skips) when they are not there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -16,14 +17,19 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 import pytest
 
-from tests.conftest import SECRET, connectly_event
+from inspector.core.capture.answers import DEFAULT_POLICY
+from inspector.core.session import Session
+from inspector.core.signatures import Secrets
+from tests.conftest import SECRET, connectly_event, make_settings, wait_for
+from tests.postgres import SECURED, SECURED_PASSWORD, Cluster
 from tests.reliability.conftest import ROOT, child_env, inspector_argv, wait_until
 
 # `make screenshots` sets this to keep the picture for the README; other runs leave it.
@@ -70,14 +76,14 @@ class Web:
 
 
 @contextlib.contextmanager
-def web(tmp_path: Path, *args: str) -> Iterator[Web]:
+def web(tmp_path: Path, *args: str, db: str = "", **env: str) -> Iterator[Web]:
     """`inspector web` as a real process, both ports picked free."""
     out, err = tmp_path / "web.out", tmp_path / "web.err"
     with out.open("wb") as out_file, err.open("wb") as err_file:
         proc = subprocess.Popen(
             inspector_argv("web", "--port", "0", "--receiver-port", "0", "--db",
-                           str(tmp_path / "e.db"), "--secret", SECRET, *args),
-            stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL, env=child_env(),
+                           db or str(tmp_path / "e.db"), "--secret", SECRET, *args),
+            stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL, env=child_env(**env),
             cwd=ROOT)
     try:
         def ready() -> tuple[str, str] | None:
@@ -228,3 +234,71 @@ async def test_the_guard_refuses_without_the_token_and_from_another_origin(
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(ws_url, headers={"Origin": served.base})
             assert refused.value.status == 401  # the right Origin, but no cookie
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and theirs."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+async def test_a_tab_on_postgresql_follows_this_receiver_without_showing_the_password(
+        tmp_path: Path, pg_cluster: Cluster, pg_url: str) -> None:
+    """Other receivers may write to a shared database: the tabs follow this one (its URL and
+    pid, its secrets, its answer) through a lock of its own; the URL, with its password,
+    reaches them through the environment, never a process list."""
+    url = pg_cluster.url(urlsplit(pg_url).path.lstrip("/"), user=SECURED,
+                         password=SECURED_PASSWORD)
+    with web(tmp_path, "--provider-secret", "stripe=whsec_web_flag", db=url) as served:
+        ws_url = served.base.replace("http:", "ws:") + "/ws?width=160&height=30"
+        header = f"viewer of {served.receiver}/ (pid {served.proc.pid})"
+        async with aiohttp.ClientSession(cookies={"inspector_web": served.token}) as session, \
+                session.ws_connect(ws_url, headers={"Origin": served.base}) as tab:
+            drawn = ""
+            async with asyncio.timeout(60):
+                while header not in ESCAPES.sub("", drawn):
+                    message = await tab.receive()
+                    assert message.type is aiohttp.WSMsgType.BINARY, message
+                    drawn += message.data.decode("utf-8", "replace")
+            started = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                       for pid in descendants(served.proc.pid)]
+            viewers = [argv for argv in started if b"view" in argv]
+            assert viewers, started
+            assert not any(SECURED_PASSWORD.encode() in b"".join(a) for a in started), started
+            receiver = viewers[-1][viewers[-1].index(b"--receiver") + 1].decode()
+        # What the tab's viewer does with it: the receiver's secrets, and its answer.
+        viewer = Session(make_settings(tmp_path, db=url, receiver=receiver, secrets=Secrets()),
+                         None, view=True)
+        await viewer.start()
+        try:
+            await wait_for(lambda: "whsec_web_flag" in viewer.live.secrets.by_provider.get(
+                "stripe", ()), what="the receiver's secrets in the viewer")
+            await viewer.control.set_policy(replace(DEFAULT_POLICY, status=503))
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(served.receiver + "/hook", content=b"{}")
+            assert answer.status_code == 503
+        finally:
+            await viewer.stop()
+    assert not Path(receiver + "-receiver").exists()  # its lock goes with it
+
+
+def test_open_gives_the_link_to_the_browser_or_says_it_could_not(tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    with web(tmp_path, "--open", BROWSER=f"{browser} %s") as served:
+        wait_until(lambda: opened.exists() and opened.read_text(), 10, "the browser to open")
+        assert opened.read_text() == served.link  # with its token
+    with web(tmp_path, "--open", BROWSER="false") as served:
+        wait_until(lambda: "could not open a browser" in served.err.read_text(), 10,
+                   "the reason the link did not open")

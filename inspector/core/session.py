@@ -184,7 +184,8 @@ class Session:
         if (kept and (view or receiving)) or self.retention is not None:
             self.follower = Follower(self.store, self._changed,
                                      on_error=self._sinks.failed if view else None)
-        self.link: Link | None = Link(settings.db, self._heard) if view else None
+        self.link: Link | None = (Link(settings.receiver or settings.db, self._heard) if view
+                                  else None)
         self.remote: ReceiverState | None = None  # a viewer's receiver (None: none runs)
         self.control: Control = (RemoteControl(self.link, Here(self)) if self.link is not None
                                  else Here(self))

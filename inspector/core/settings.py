@@ -59,6 +59,13 @@ def database(given: str | None, environ: Mapping[str, str] | None = None) -> str
     return given or _env(environ).get(DB_ENV, "").strip() or str(default_db())
 
 
+def hand_down_database(db: str) -> None:
+    """Give `db` to the processes this one starts (the web UI's tabs) as their default
+    database: a PostgreSQL URL may carry a password, which an argument would show to anyone
+    listing processes."""
+    os.environ[DB_ENV] = db
+
+
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
@@ -174,6 +181,9 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db: str = field(default_factory=lambda: str(default_db()))
+    # A viewer: where it finds its receiver, when not by the database (presence.find): the
+    # tabs of `inspector web` on a shared database, whose receiver holds a lock of its own.
+    receiver: str = ""
     secrets: Secrets = field(default_factory=Secrets)  # the session works on a copy
     replay_to: str = ""
     max_body: int = DEFAULT_MAX_BODY
@@ -209,6 +219,7 @@ class Settings:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         db: str | None = None,
+        receiver: str = "",
         secret: str | None = None,
         provider_secrets: Sequence[str] = (),
         replay_to: str = "",
@@ -247,6 +258,7 @@ class Settings:
             host=host,
             port=port,
             db=database(db, env),
+            receiver=receiver,
             secrets=secrets,
             replay_to=replay_to,
             max_body=max_body,

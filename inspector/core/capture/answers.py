@@ -137,6 +137,24 @@ def check_delay(delay: float) -> float:
     return float(delay)
 
 
+def parse_status(text: str) -> int:
+    """A status as a person typed it."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise PolicyError(f"status {text!r} is not a number such as 200")
+    return check_status(int(text))
+
+
+def parse_delay(text: str) -> float:
+    """A delay in seconds as a person typed it."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise PolicyError(f"delay {text.strip()!r} is not a number of seconds such as 1.5"
+                          ) from None
+    return check_delay(seconds)
+
+
 def answer_header(text: str) -> tuple[str, str]:
     """'Name: value' for an answer (headers.parse_header_line), but not a header the server
     sets itself."""

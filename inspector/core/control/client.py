@@ -27,6 +27,7 @@ from inspector.core.control.protocol import (
     encode,
     policy_to_json,
 )
+from inspector.core.store import is_url
 
 INTERVAL = 0.5  # seconds between looks for a receiver while there is none
 
@@ -49,6 +50,10 @@ class Link(Background):
     async def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """Ask the receiver; its answer. ControlError says why not, for a person."""
         record = self.record
+        if record is None and is_url(self.db):  # receivers on other hosts: none to ask
+            raise ControlError("a shared PostgreSQL database has no one receiver to ask: each "
+                               "keeps its answer, secrets and tunnel; change them where it "
+                               "runs (its TUI, or the flags of `inspector serve`)")
         if record is None:
             raise ControlError("no receiver is running on this database (start `inspector "
                                "serve` or `inspector` on it)")

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import replace
 
 from inspector.core.model import HeaderList
 from inspector.core.signatures.base import SignedRequest
-from inspector.core.signatures.diagnose import wire
+from inspector.core.signatures.diagnose import near_urls, wire
 from inspector.core.signatures.scheme import HmacProvider, Reading
 
 V3 = "X-HubSpot-Signature-v3"
@@ -82,6 +83,17 @@ class HubSpot(HmacProvider):
         if reading.version == "v3":
             return hmac.digest(key, message, "sha256")
         return hashlib.sha256(key + message).digest()  # v1/v2: the secret is hashed in
+
+    def more_causes(self, req: SignedRequest, reading: Reading, key: bytes,
+                    pool: list[bytes]) -> str:
+        if reading.version == "v1":
+            return ""  # v1 signs no URL
+        for url in near_urls(req.url):
+            if self.matches(key, self.messages(replace(req, url=url), reading, req.body), pool,
+                            reading):
+                return (f"signature matches the URL {url}: HubSpot signs the URL it called "
+                        "exactly; pass --public-url")
+        return ""
 
     def unix(self, stamp: str) -> int | None:
         return int(stamp) // 1000 if stamp.isascii() and stamp.isdigit() else None

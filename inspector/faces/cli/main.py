@@ -3,6 +3,7 @@ become Settings (core/settings.py, which also reads the environment); nothing he
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -155,26 +156,34 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     into, it opens as a viewer of that one (see `inspector view`).
     """
     if ctx.invoked_subcommand is not None:
+        misplaced = flags_given(ctx)
+        if misplaced:  # they would be dropped without a word: `inspector --db X events`
+            raise click.UsageError(
+                f"{', '.join(misplaced)} before `{ctx.invoked_subcommand}` would be ignored: "
+                f"put {'it' if len(misplaced) == 1 else 'them'} after the command "
+                f"(inspector {ctx.invoked_subcommand} {misplaced[0]} …)")
         return
     run_tui(open_session(make_settings(follow=not no_follow, **options),
-                         ignored=receiver_flags_given(ctx)))
+                         ignored=flags_given(ctx, RECEIVER_ONLY)))
 
 
-def receiver_flags_given(ctx: click.Context) -> list[str]:
-    """The receiver's own flags given on the command line (a viewer cannot use them)."""
+def flags_given(ctx: click.Context, among: frozenset[str] | None = None) -> list[str]:
+    """The flags given on the command line (of those named `among`, when given)."""
     return [param.opts[0] for param in ctx.command.params
-            if isinstance(param, click.Option) and param.name in RECEIVER_ONLY
+            if isinstance(param, click.Option) and param.name
+            and (among is None or param.name in among)
             and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
 
 
-def open_session(settings: Settings, *, ignored: list[str] | None = None) -> Any:
+def open_session(settings: Settings, *, ignored: list[str] | None = None,
+                 claim: presence.Claim | None = None) -> Any:
     """Take the database, open the store and bind the port before any UI: failures are one
     clear line. When another inspector receives into the database, the TUI (`ignored`: the
-    receiver flags it was given) opens as its viewer; `serve` and `web` (None) stop."""
+    receiver flags it was given) opens as its viewer; `serve` and `web` (None) stop. `claim`:
+    a lock of its own, for a receiver into a shared database that local viewers follow."""
     from inspector.core.session import Session
     from inspector.core.store.sqlite import dbcheck
 
-    claim = None
     shared = is_url(settings.db)  # PostgreSQL: several receivers may write to it at once
     if settings.db != ":memory:" and not shared:
         try:
@@ -276,6 +285,8 @@ def run_tui(session: Any) -> NoReturn:
 @click.option("--resign", is_flag=True,
               help="Re-sign replayed events that arrived valid (fresh timestamp).")
 @click.option("--no-follow", is_flag=True, help="Start with follow mode off.")
+# The tabs of `inspector web` on a shared database: the receiver to follow is that process.
+@click.option("--receiver", default="", hidden=True)
 def view(no_follow: bool, **options: Any) -> None:
     """The terminal UI as a viewer of a database another inspector receives into.
 
@@ -328,19 +339,42 @@ def web(web_host: str, web_port: int, open_browser: bool, max_tabs: int,
 
     settings = make_settings(**options)
     config = options.get("config")
+    claim = own_claim() if is_url(settings.db) else None
     tabs = Tabs(settings.db, max_tabs, config=os.path.abspath(config) if config else None,
-                replay_to=settings.replay_to, resign=settings.resign)
-    session = open_session(settings)
+                replay_to=settings.replay_to, resign=settings.resign,
+                receiver=claim.db if claim is not None else "")
     try:
-        sock = bind(web_host, web_port)
-    except BindError as exc:
-        session.close()
-        fail(str(exc))
-    try:
-        asyncio.run(run_web(session, sock, tabs, host=web_host, open_browser=open_browser))
+        session = open_session(settings, claim=claim)
+        try:
+            sock = bind(web_host, web_port)
+        except BindError as exc:
+            session.close()
+            fail(str(exc))
+        try:
+            asyncio.run(run_web(session, sock, tabs, host=web_host,
+                                open_browser=open_browser))
+        finally:
+            session.close()
+            sock.close()
     finally:
-        session.close()
-        sock.close()
+        if claim is not None:  # its own, named for this process: nobody else opens it
+            claim.release()
+            with contextlib.suppress(OSError):
+                os.unlink(claim.path)
+
+
+def own_claim() -> presence.Claim | None:
+    """On a shared database the tabs of `inspector web` cannot find their receiver by the
+    database (others write to it too, from other hosts): it holds a lock of its own, named
+    for this process, and tells them where. None when there is no private folder for it:
+    the tabs then view the database alone, as a laptop's viewer does."""
+    from inspector.core.control.protocol import ControlError
+    from inspector.core.control.server import control_dir
+
+    try:
+        return presence.claim_database(str(control_dir() / f"web-{os.getpid()}"))
+    except (ControlError, OSError, presence.Taken):
+        return None
 
 
 for command in (verify, trigger, export_command, import_command, connectly, events,

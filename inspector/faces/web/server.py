@@ -26,6 +26,7 @@ from textual_serve.server import Server
 
 from inspector.core.capture.server import url_of
 from inspector.core.session import Session
+from inspector.core.settings import hand_down_database
 from inspector.core.store import is_url
 from inspector.faces.serve import headless, until_stopped
 from inspector.faces.web.guard import Guard, add_headers, exposure_warning, new_token
@@ -43,16 +44,20 @@ class Tabs:
     config: str | None = None
     replay_to: str = ""
     resign: bool = False
+    receiver: str = ""  # on a shared database: where the tabs find this receiver
 
     def command(self) -> str:
-        db = self.db if is_url(self.db) else str(Path(self.db).resolve())
-        argv = [sys.executable, "-m", "inspector", "view", "--db", db]
+        argv = [sys.executable, "-m", "inspector", "view"]
+        if not is_url(self.db):  # a URL may carry a password: run_web hands it down
+            argv += ["--db", str(Path(self.db).resolve())]
         if self.config:
             argv += ["--config", self.config]
         if self.replay_to:
             argv += ["--replay-to", self.replay_to]
         if self.resign:
             argv.append("--resign")
+        if self.receiver:
+            argv += ["--receiver", self.receiver]
         return shlex.join(argv)
 
     def too_many(self) -> str:
@@ -123,6 +128,8 @@ async def run_web(session: Session, sock: socket.socket, tabs: Tabs, *, host: st
                   open_browser: bool = False) -> None:
     """The receiver and the web UI until SIGINT or SIGTERM; then the tabs close first."""
     token = new_token()
+    if is_url(tabs.db):  # textual-serve gives each tab a copy of this process's environment
+        hand_down_database(tabs.db)
     server = WebServer(tabs, token, host)
     runner = web.AppRunner(await server._make_app(), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
@@ -136,8 +143,10 @@ async def run_web(session: Session, sock: socket.socket, tabs: Tabs, *, host: st
                 err.write(warning + "\n")
             err.write(f"web UI on {url} (each tab is a viewer; --max-tabs {tabs.limit})\n")
             err.flush()
-            if open_browser:
-                await asyncio.to_thread(webbrowser.open, url)
+            if open_browser and not await asyncio.to_thread(webbrowser.open, url):
+                err.write("could not open a browser here (none found, or it failed): open "
+                          "the link above in one\n")
+                err.flush()
             await until_stopped()
         finally:
             await runner.cleanup()

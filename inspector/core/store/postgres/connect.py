@@ -63,6 +63,16 @@ def explain(exc: BaseException, url: str) -> StoreError:
     if "password authentication failed" in low or "no password supplied" in low:
         return StoreError(f"cannot log in to {where}: wrong user or password (give them in "
                           "the URL: postgresql://USER:PASSWORD@HOST/DB)")
+    match = re.search(r'role "([^"]+)" does not exist', text)
+    if match:
+        return StoreError(f"cannot log in to {where}: the user {match.group(1)!r} does not "
+                          f"exist (create it: createuser --pwprompt {match.group(1)}), or "
+                          "name another in the URL")
+    if "peer authentication failed" in low or "ident authentication failed" in low:
+        return StoreError(f"cannot log in to {where}: the server lets this user in over its "
+                          "unix socket only from the system account of the same name (peer "
+                          "authentication): connect over TCP with a password "
+                          "(postgresql://USER:PASSWORD@localhost/DB)")
     match = re.search(r'database "([^"]+)" does not exist', text)
     if match:
         return StoreError(f"{where}: the database {match.group(1)!r} does not exist: create "

@@ -13,8 +13,8 @@ from inspector.core.capture.answers import (
     PolicyError,
     ResponsePolicy,
     answer_header,
-    check_delay,
-    check_status,
+    parse_delay,
+    parse_status,
     read_body,
 )
 from inspector.core.control.protocol import ControlError
@@ -58,7 +58,7 @@ def _ask(app: BaseApp, title: str, value: str,
 def status(app: BaseApp) -> None:
     policy = app.session.live.policy
     _ask(app, "Answer deliveries with which status? (200-599)", str(policy.status),
-         lambda t: replace(policy, status=check_status(int(t))))
+         lambda t: replace(policy, status=parse_status(t)))
 
 
 def body(app: BaseApp) -> None:
@@ -76,7 +76,7 @@ def header(app: BaseApp) -> None:
 def delay(app: BaseApp) -> None:
     policy = app.session.live.policy
     _ask(app, "Answer after how many seconds?", f"{policy.delay:g}",
-         lambda t: replace(policy, delay=check_delay(float(t))))
+         lambda t: replace(policy, delay=parse_delay(t)))
 
 
 def toggle_reject_invalid(app: BaseApp) -> None:

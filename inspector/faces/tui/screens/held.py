@@ -21,8 +21,8 @@ from textual.widgets import Button, Input, Label, TextArea
 from inspector.core.capture.answers import (
     PolicyError,
     answer_header,
-    check_status,
     default_answer,
+    parse_status,
 )
 from inspector.core.capture.holds import FORWARD, REQUEST, Held
 from inspector.core.delivery.replay import Edit
@@ -100,10 +100,7 @@ class AnswerEditor(Dialog):
 
     def result(self) -> Reply:
         """The answer as edited; PolicyError or ValueError for the first problem."""
-        raw = self.query_one("#status", Input).value.strip()
-        if not raw.isdigit():
-            raise ValueError(f"status {raw!r} is not a number such as 200")
-        status = check_status(int(raw))
+        status = parse_status(self.query_one("#status", Input).value)
         lines = [line for line in self.query_one("#headers", TextArea).text.splitlines()
                  if line.strip()]
         for line in lines:

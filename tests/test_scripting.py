@@ -350,6 +350,7 @@ def test_fixtures_export_and_import_round_trip_byte_exact(tmp_path: Path,
     replayed = subprocess.run(["sh", str(first / "replay.sh"), recorder.url],
                               capture_output=True, timeout=60, cwd=tmp_path)
     assert replayed.returncode == 0, replayed.stderr
+    assert b"% Total" not in replayed.stderr  # no progress meter in a test's log
     sent = recorder.requests[-1]
     assert (sent.path, sent.query, sent.body) == (case["path"], "attempt=1",
                                                   case["body"].encode())

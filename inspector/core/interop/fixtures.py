@@ -119,6 +119,8 @@ def script(event: Event, body: str, base: str) -> str:
                               f"{event.kind or 'unknown kind'}", 200))
     verdict = display.verdict_label(event.verdict) or "not checked"
     command = curl_command(event, base, base_word='"$BASE"', body_file=body, one_line=True)
+    # -sS: no progress meter in a test's output, but errors still said.
+    command = "curl -sS " + command.removeprefix("curl ")
     return (f"#!/bin/sh\n"
             f"# Event {event.id} ({title}; signature {verdict}), received "
             f"{display.utc_iso(event.received_at)}.\n"

@@ -17,12 +17,13 @@ from inspector.core.store import open_store
 from tests.conftest import CONNECTLY, SECRET
 
 
-def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+def start(tmp_path: Path, *args: str,
+          env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "inspector", "serve", "--port", "0", "--db",
          str(tmp_path / "e.db"), "--secret", SECRET, *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     assert proc.stderr is not None
     first = proc.stderr.readline()
@@ -46,6 +47,22 @@ def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) ->
     assert len(lines) == 3
     assert '+16315555500 → "TEST 11"' in lines[0] and "✓ valid" in lines[0]
     assert "Traceback" not in err
+
+
+def test_the_secret_flag_beats_the_connectly_variable(tmp_path: Path) -> None:
+    """--secret stands for CONNECTLY_WEBHOOK_SECRET: a stale value left in the shell used to
+    win for Connectly, so every delivery showed ✗ invalid with the right secret given."""
+    proc, base = start(tmp_path, "--json", env={"CONNECTLY_WEBHOOK_SECRET": "a-stale-secret"})
+    case = CONNECTLY["events"][0]
+    try:
+        r = httpx.post(base + case["path"], content=case["body"].encode(),
+                       headers=case["headers"])
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    record = json.loads(out.splitlines()[0])
+    assert (record["provider"], record["verdict"]) == ("connectly", "valid"), record
 
 
 def test_serve_json_lines(tmp_path: Path) -> None:

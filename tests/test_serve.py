@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,16 +33,23 @@ def start(tmp_path: Path, *args: str,
     return proc, match.group(1).rstrip("/")
 
 
-def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) -> None:
-    proc, base = start(tmp_path)
+def deliver_then_stop(proc: subprocess.Popen[str], base: str,
+                      cases: list[dict[str, Any]]) -> tuple[str, str]:
+    """Post each fixture (each must be answered 200), then SIGTERM: (stdout, stderr)."""
     try:
-        for case in CONNECTLY["events"][:3]:
+        for case in cases:
             r = httpx.post(base + case["path"], content=case["body"].encode(),
                            headers=case["headers"])
             assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
+    return out, err
+
+
+def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc, base = start(tmp_path)
+    out, err = deliver_then_stop(proc, base, CONNECTLY["events"][:3])
     assert proc.returncode == 0
     lines = out.splitlines()
     assert len(lines) == 3
@@ -53,14 +61,7 @@ def test_the_secret_flag_beats_the_connectly_variable(tmp_path: Path) -> None:
     """--secret stands for CONNECTLY_WEBHOOK_SECRET: a stale value left in the shell used to
     win for Connectly, so every delivery showed ✗ invalid with the right secret given."""
     proc, base = start(tmp_path, "--json", env={"CONNECTLY_WEBHOOK_SECRET": "a-stale-secret"})
-    case = CONNECTLY["events"][0]
-    try:
-        r = httpx.post(base + case["path"], content=case["body"].encode(),
-                       headers=case["headers"])
-        assert r.status_code == 200
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+    out, _ = deliver_then_stop(proc, base, CONNECTLY["events"][:1])
     record = json.loads(out.splitlines()[0])
     assert (record["provider"], record["verdict"]) == ("connectly", "valid"), record
 

@@ -91,3 +91,15 @@ def test_unknown_encoding_and_charset_do_not_raise() -> None:
                                        ("content-type", "text/plain; charset=nonsense")])
     assert decoded.text == "abc"
     assert any("br is not supported" in n for n in decoded.notes)
+
+
+def test_a_number_too_long_to_convert_is_said_plainly() -> None:
+    """Python refuses to convert an integer of more than 4,300 digits (the conversion is
+    quadratic); the note called that valid JSON invalid and told the user to call
+    sys.set_int_max_str_digits()."""
+    body = b'{"type": "x", "n": ' + b"9" * 5000 + b"}"
+    decoded = decoding.decode(body, [("content-type", "application/json")])
+    assert decoded.kind == "text" and decoded.text == body.decode()
+    note = next(n for n in decoded.notes if "digits" in n)
+    assert note == ("JSON with a number of more than 4,300 digits, not converted (the time "
+                    "to convert one grows with the square of its length); shown as text")

@@ -388,3 +388,15 @@ async def test_a_follower_hears_inserts_updates_and_deletes_made_elsewhere(
         assert all(first.seq not in c.inserted for c in heard)  # older than its cursor
     finally:
         await follower.stop()
+
+
+async def test_two_polls_at_once_tell_each_change_once(open_at: Opener) -> None:
+    """A poll while another waits for its read (the follower's loop and a caller) read the
+    same cursor, so both told the same inserts: a receiver then took its own events for
+    another process's (test_viewer_session failed so under load)."""
+    writer, viewer = open_at(), open_at()
+    heard: list[Changes] = []
+    follower = FeedFollower(viewer, heard.append)
+    added = [(await writer.add(event(n))).seq for n in range(3)]
+    await asyncio.gather(follower.poll(), follower.poll())
+    assert [s for c in heard for s in c.inserted] == added

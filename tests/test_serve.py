@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,12 +18,13 @@ from inspector.core.store import open_store
 from tests.conftest import CONNECTLY, SECRET
 
 
-def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+def start(tmp_path: Path, *args: str,
+          env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "inspector", "serve", "--port", "0", "--db",
          str(tmp_path / "e.db"), "--secret", SECRET, *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     assert proc.stderr is not None
     first = proc.stderr.readline()
@@ -31,21 +33,37 @@ def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, match.group(1).rstrip("/")
 
 
-def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) -> None:
-    proc, base = start(tmp_path)
+def deliver_then_stop(proc: subprocess.Popen[str], base: str,
+                      cases: list[dict[str, Any]]) -> tuple[str, str]:
+    """Post each fixture (each must be answered 200), then SIGTERM: (stdout, stderr)."""
     try:
-        for case in CONNECTLY["events"][:3]:
+        for case in cases:
             r = httpx.post(base + case["path"], content=case["body"].encode(),
                            headers=case["headers"])
             assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
+    return out, err
+
+
+def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc, base = start(tmp_path)
+    out, err = deliver_then_stop(proc, base, CONNECTLY["events"][:3])
     assert proc.returncode == 0
     lines = out.splitlines()
     assert len(lines) == 3
     assert '+16315555500 → "TEST 11"' in lines[0] and "✓ valid" in lines[0]
     assert "Traceback" not in err
+
+
+def test_the_secret_flag_beats_the_connectly_variable(tmp_path: Path) -> None:
+    """--secret stands for CONNECTLY_WEBHOOK_SECRET: a stale value left in the shell used to
+    win for Connectly, so every delivery showed ✗ invalid with the right secret given."""
+    proc, base = start(tmp_path, "--json", env={"CONNECTLY_WEBHOOK_SECRET": "a-stale-secret"})
+    out, _ = deliver_then_stop(proc, base, CONNECTLY["events"][:1])
+    record = json.loads(out.splitlines()[0])
+    assert (record["provider"], record["verdict"]) == ("connectly", "valid"), record
 
 
 def test_serve_json_lines(tmp_path: Path) -> None:

@@ -137,8 +137,11 @@ def read_secrets(secret: str | Sequence[str] | None, provider_secrets: Sequence[
             raise OptionError(f"{name}=…: not a {PROVIDERS[name].title} key: {problem}",
                               "--provider-secret")
         given.setdefault(name, []).append(value)
-    return Secrets(keys(secret) or secrets_from_env(env),
-                   {**provider_secrets_in_env(env), **given})
+    flagged = keys(secret)
+    # --secret stands for its variables: given, it replaces them, Connectly's own included
+    # (else a stale CONNECTLY_WEBHOOK_SECRET in the shell would beat the flag for Connectly).
+    own = {k: v for k, v in env.items() if k not in SECRET_ENVS} if flagged else env
+    return Secrets(flagged or secrets_from_env(env), {**provider_secrets_in_env(own), **given})
 
 
 def secret_warnings(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:

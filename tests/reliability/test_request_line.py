@@ -103,3 +103,21 @@ async def test_unusual_methods_and_targets_get_json_and_are_recorded(tmp_path: P
                 assert answer.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
                 assert event.refused == answer.json()["error"]
                 assert event.refused.startswith(method)
+
+
+@pytest.mark.parametrize("http", PARSERS)
+async def test_a_control_character_in_a_header_value_is_recorded_or_named(
+        tmp_path: Path, http: str) -> None:
+    """h11 lets ESC through in a header value (recorded, shown escaped); llhttp refuses it,
+    and the refusal named only the request line and header names."""
+    async with receiver(tmp_path, http, DEFAULT_LIMITS) as (runtime, port):
+        answer = await send_raw(port, b"POST /v HTTP/1.1\r\nhost: x\r\n"
+                                b"x-title: \x1b]2;OWNED\x07\r\ncontent-length: 2\r\n\r\nhi")
+        assert answer.headers["content-type"] == "application/json"
+        if http == "h11":
+            assert answer.status == 200
+            assert stored(runtime, answer.json()["id"]).headers[1] == ("x-title",
+                                                                      "\x1b]2;OWNED\x07")
+        else:
+            assert answer.status == 400 and answer.json()["error"] == MALFORMED
+            assert "a control character in the request line or a header" in MALFORMED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,8 +267,12 @@ def parse_json(text: str) -> tuple[Any, str | None]:
         return json.loads(text), None
     except RecursionError:
         return None, "JSON is nested too deeply to parse; shown as text"
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"invalid JSON: {exc}"
+    except ValueError:  # valid JSON: Python's guard on converting a long number to an int
+        return None, (f"JSON with a number of more than {sys.get_int_max_str_digits():,} "
+                      "digits, not converted (the time to convert one grows with the square "
+                      "of its length); shown as text")
 
 
 _DEPTH_SCAN = 64 * 1024

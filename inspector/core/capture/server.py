@@ -118,9 +118,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-MALFORMED = ("malformed HTTP request (a control character or a non-ASCII byte in the request "
-             "line or a header name, a method the parser does not know, or bad framing): not "
-             "recorded by webhook-inspector")
+MALFORMED = ("malformed HTTP request (a control character in the request line or a header, a "
+             "non-ASCII byte in the request line or a header name, a method the parser does not "
+             "know, or bad framing): not recorded by webhook-inspector")
 BAD_BODY = "malformed chunked body (a chunk size or a chunk's end is not valid)"
 # scope["extensions"][BODY_CUT] = (status, reason): the guard answered `status` and closed
 # the connection before the body was complete; the receiver records it so.

@@ -39,6 +39,9 @@ class Follower(Background):
         self._seen = -1  # data_version at the last read (-1: read at the first poll)
         self._failing = False
         self._wake = asyncio.Event()
+        # One read of the feed at a time: two from the same cursor would tell the same
+        # changes twice (the loop's poll, and one a caller awaits).
+        self._reading = asyncio.Lock()
 
     def poke(self) -> None:
         """Poll now rather than at the next tick (after a local write, say)."""
@@ -47,16 +50,17 @@ class Follower(Background):
     async def poll(self) -> Changes | None:
         """One poll: the changes since the cursor, if the store moved (also told to
         `on_changes`). Raises StoreError when the store cannot be read."""
-        version = self.store.data_version()
-        if version == self._seen:
+        async with self._reading:
+            version = self.store.data_version()
+            if version == self._seen:
+                return None
+            changes = await asyncio.to_thread(self.store.changes_since, self.cursor)
+            self._seen = version
+            self.cursor = changes.cursor
+            if changes:
+                self.on_changes(changes)
+                return changes
             return None
-        changes = await asyncio.to_thread(self.store.changes_since, self.cursor)
-        self._seen = version
-        self.cursor = changes.cursor
-        if changes:
-            self.on_changes(changes)
-            return changes
-        return None
 
     async def _run(self) -> None:
         while True:

@@ -52,7 +52,9 @@ def target(url: str) -> str:
               help="Change a field, e.g. --set message.text=hi (the value is JSON when it "
                    "parses, else text; repeat for more).")
 @click.option("--repeat", "-n", default=1, show_default=True, type=click.IntRange(1, 100_000),
-              help="Send it this many times (each with a fresh timestamp).")
+              help="Send it this many times, each built afresh (timestamp, status ids). A "
+                   "message has no id and its timestamp is whole seconds: repeated within a "
+                   "second it is the same body, which the inspector lists as a retry.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 600),
               help="Seconds to wait for each answer.")
 def trigger(kind: str, to: str, secret: str | None, sets: tuple[str, ...], repeat: int,

@@ -256,6 +256,32 @@ async def test_a_stripe_event_sent_again_is_a_retry_of_the_first(session: Sessio
         seqs[0], seqs[3]]
 
 
+async def test_a_forgery_reusing_a_delivery_id_is_no_retry_of_the_genuine_one(
+        tmp_path: Path, location: str) -> None:
+    """A stranger who copies a genuine Stripe event id does not get a "retry of" the genuine
+    event, nor does the next genuine retry count from the forgery; deliveries checked with a
+    wrong secret (all invalid) still link to one another."""
+    rt = make_runtime(make_settings(tmp_path, db=location, secrets=SECRETS))
+    await rt.start()
+    try:
+        await wait_for(lambda: rt._running and rt._running.server.started)
+        body = stripe_event("evt_9", "pi_9")
+        genuine = await post(rt, body, signed("stripe", body, []))
+        forged = [await post(rt, body, [("Stripe-Signature", f"t={int(time.time())},v1=00")])
+                  for _ in range(2)]
+        retry = await post(rt, body, signed("stripe", body, []))
+        events = {e.id: e for e in stored(rt)}
+        assert [events[i].verdict for i in (genuine, *forged, retry)] == [
+            "valid", "invalid", "invalid", "valid"]
+        assert (events[retry].retry_of, events[retry].retry) == (genuine, 1)
+        assert (events[forged[0]].retry_of, events[forged[0]].retry) == (None, 0)
+        assert any(f"delivery id of {genuine}" in n and "not counted as a retry" in n
+                   for n in events[forged[0]].notes)
+        assert (events[forged[1]].retry_of, events[forged[1]].retry) == (forged[0], 1)
+    finally:
+        await rt.stop()
+
+
 async def test_a_standard_webhook_retried_after_a_503(tmp_path: Path) -> None:
     """A sender that retries on non-2xx, as every provider does, against --status 503; then
     the answer turns 200 and the sender stops. Which answer caused which retry is stored."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from inspector.core.model import Event
+from inspector.core.model import Event, Verdict
 from inspector.core.providers.correlate import retry_window
 from inspector.core.store.base import Prepare
 
@@ -32,17 +32,27 @@ class Delivery(NamedTuple):
     since_first: float
 
 
-def link(events: list[Event], latest: dict[str, Delivery]) -> None:
+# An event whose signature is invalid is kept apart from those that are not: a forgery that
+# reuses a genuine delivery id is no retry of it (nor the genuine one a retry of a forgery),
+# while deliveries checked with a wrong secret, all invalid, still link to one another.
+Latest = dict[tuple[str, bool], Delivery]  # (delivery key, invalid) -> the latest event
+FORGED_NOTE = ("the delivery id of {} (its signature valid) with an invalid signature: not "
+               "counted as a retry of it")
+
+
+def link(events: list[Event], latest: Latest) -> None:
     """Mark each event that repeats an earlier delivery (the same delivery key, see
     providers.correlate) as a retry of the first one: its id, the retry's number, the time
-    since. `latest`: the stored latest event of each key the events have (updated here).
-    Earlier means stored before it (or earlier in `events`) and received no later; a body
-    hash counts only within its window of the previous delivery."""
+    since. `latest`: the stored latest event of each key the events have, for invalid
+    signatures and for the rest (updated here). Earlier means stored before it (or earlier in
+    `events`) and received no later; a body hash counts only within its window of the
+    previous delivery."""
     for event in events:
         key = event.delivery
         if key is None:
             continue
-        prior = latest.get(key)
+        invalid = event.verdict == Verdict.INVALID
+        prior = latest.get((key, invalid))
         if prior is not None:
             gap = event.received_at - prior.received_at
             window = retry_window(key)
@@ -50,5 +60,7 @@ def link(events: list[Event], latest: dict[str, Delivery]) -> None:
                 event.retry_of = prior.retry_of or prior.id
                 event.retry = prior.retry + 1
                 event.since_first = gap + prior.since_first
-        latest[key] = Delivery(event.id, event.received_at, event.retry_of, event.retry,
-                               event.since_first)
+        elif invalid and (genuine := latest.get((key, False))) is not None:
+            event.notes.append(FORGED_NOTE.format(genuine.retry_of or genuine.id))
+        latest[key, invalid] = Delivery(event.id, event.received_at, event.retry_of,
+                                        event.retry, event.since_first)

@@ -44,8 +44,11 @@ NUL = "\x00"
 SEQS = ("SELECT pg_current_xact_id(), nextval('events_seq') "
          "FROM generate_series(1, %s)")
 # The latest stored event of each delivery key (what derive.link needs).
-_LATEST = ("SELECT DISTINCT ON (delivery) delivery, id, received_at, retry_of, retry, "
-           "since_first FROM events WHERE delivery = ANY(%s) ORDER BY delivery, seq DESC")
+# The latest stored event of each delivery key, among invalid signatures and among the rest
+# (what derive.link needs).
+_LATEST = ("SELECT DISTINCT ON (delivery, verdict = 'invalid') delivery, verdict = 'invalid', "
+           "id, received_at, retry_of, retry, since_first FROM events "
+           "WHERE delivery = ANY(%s) ORDER BY delivery, verdict = 'invalid', seq DESC")
 
 
 def clean(value: Any) -> Any:
@@ -77,7 +80,8 @@ def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list
                                strict=True):
         event.seq = seq
     if found is not None:
-        derive.link(events, {key: derive.Delivery(*rest) for key, *rest in found.fetchall()})
+        derive.link(events, {(key, invalid): derive.Delivery(*rest)
+                             for key, invalid, *rest in found.fetchall()})
     _insert_events(conn, events)
     return events
 

@@ -6,6 +6,9 @@ import gzip
 import json
 import zlib
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from inspector.core.analysis import decoding
 
 JSON = [("content-type", "application/json")]
@@ -14,7 +17,29 @@ JSON = [("content-type", "application/json")]
 def test_json_is_parsed_and_pretty_printed() -> None:
     decoded = decoding.decode(b'{"a":[1,2],"b":"\xc3\xa9"}', JSON)
     assert decoded.kind == "json" and decoded.value == {"a": [1, 2], "b": "é"}
-    assert decoding.pretty_json(decoded.value) == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": "é"\n}'
+    assert decoding.pretty_json(decoded.text) == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": "é"\n}'
+
+
+def test_the_body_shows_json_numbers_and_repeated_keys_as_they_arrived() -> None:
+    """The Body tab is indented from the text: `1.10` stays 1.10 (an amount), not 1.1."""
+    body = b'{"amount": 1.10, "big": 1e99999, "e": 1E2, "n": 123456789012345678901234.5,' \
+           b' "k": 1, "k": 2, "s": "\\u00e9\\u001b", "empty": {}, "list": [ ]}'
+    decoded = decoding.decode(body, JSON)
+    assert decoded.kind == "json"
+    assert decoding.readable_lines(decoded) == [
+        "{", '  "amount": 1.10,', '  "big": 1e99999,', '  "e": 1E2,',
+        '  "n": 123456789012345678901234.5,', '  "k": 1,', '  "k": 2,',
+        '  "s": "é\\u001b",', '  "empty": {},', '  "list": []', "}"]
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text()
+                    | st.floats(allow_nan=False, allow_infinity=False),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                    max_leaves=30))
+def test_pretty_json_indents_as_json_dumps_does(value: object) -> None:
+    for text in (json.dumps(value), json.dumps(value, indent=4), json.dumps(value,
+                                                                            separators=(",", ":"))):
+        assert decoding.pretty_json(text) == json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def test_json_is_sniffed_without_content_type() -> None:

@@ -298,12 +298,45 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def pretty_json(value: Any) -> str | None:
-    """Indented JSON, or None when it cannot be re-serialised (too deep)."""
-    try:
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    except (RecursionError, ValueError):
-        return None
+# A token of valid JSON: a string (unrolled, as above), a bracket or separator, or a
+# literal (a number, true, false, null) as written.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]|[^\s\[\]{},:"]+')
+
+
+def pretty_json(text: str) -> str:
+    """Valid JSON text indented as json.dumps(indent=2) would, but from the text itself:
+    numbers stay as written (`1.10`, `1e2`, `1e99999`, a 30-digit amount: json.loads and
+    dumps would show 1.1, 100.0, Infinity and a rounded float), a repeated key stays
+    repeated, and nesting has no recursion limit. Strings are shown unescaped (`\\u00e9`
+    as é); control characters stay escaped."""
+    out: list[str] = []
+    indent = "\n"
+    opened = False  # the last token opened a bracket: an empty one stays `{}`
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        first = token[0]
+        if opened and first not in "]}":
+            out.append(indent)
+        opened = False
+        if first in "[{":
+            indent += "  "
+            opened = True
+            out.append(token)
+        elif first in "]}":
+            indent = indent[:-2]
+            if out and out[-1] in ("[", "{"):
+                out.append(token)
+            else:
+                out.append(indent + token)
+        elif first == ",":
+            out.append("," + indent)
+        elif first == ":":
+            out.append(": ")
+        elif first == '"':
+            out.append(json.dumps(json.loads(token), ensure_ascii=False))
+        else:
+            out.append(token)
+    return "".join(out)
 
 
 def readable_lines(decoded: Decoded) -> list[str]:
@@ -313,7 +346,7 @@ def readable_lines(decoded: Decoded) -> list[str]:
         return []
     text: str | None = None
     if decoded.kind == "json":
-        text = pretty_json(decoded.value)
+        text = pretty_json(decoded.text)
     elif decoded.kind == "form":
         text = "\n".join(f"{k} = {v}" for k, v in decoded.form)
     elif decoded.kind != "binary":

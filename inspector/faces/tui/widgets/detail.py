@@ -128,8 +128,7 @@ def timeline_rows(store: EventStore, related: list[int], seq: int) -> list[Row]:
 def _body_lines(decoded: decoding.Decoded) -> tuple[Lines, bool]:
     """The Body tab's lines, and whether they are JSON (to highlight)."""
     if decoded.kind == "json":
-        pretty = decoding.pretty_json(decoded.value)
-        return Lines(pretty if pretty is not None else decoded.text), pretty is not None
+        return Lines(decoding.pretty_json(decoded.text)), True
     if decoded.kind == "form":
         width = min(max((len(k) for k, _ in decoded.form), default=0), 40)
         return Lines.of([visible_line(f"{k:<{width}}  {v}") for k, v in decoded.form]), False

@@ -140,9 +140,48 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
     idle, head, body = 0, 1, 2
 
     class GuardedHttpTools(_Guarded, HttpToolsProtocol):  # type: ignore[misc]
-        """uvicorn's httptools protocol with the guard (httptools sets no head limit)."""
+        """uvicorn's httptools protocol with the guard (httptools sets no head limit).
+
+        llhttp refuses some requests h11 reads: a method it does not know (`post`, `BREW`),
+        CONNECT, a target that is not a path, a control character in a header value, both
+        Content-Length and Transfer-Encoding. Such a request is still a request the
+        inspector records: h11 takes the connection over from its first byte (see
+        `send_400_response`)."""
 
         phase = idle
+        fallback: type[asyncio.Protocol] | None = None  # h11, with the same limits
+        pieces: list[bytes] = []  # this request's reads, while its head is read
+        alone = True  # the pieces hold this request only (nothing answered before it)
+
+        def data_received(self, data: bytes) -> None:
+            if self.phase == idle:  # a new request starts with this read
+                self.pieces = [data]
+                self.alone = True
+            elif self.phase == head:
+                self.pieces.append(data)
+            super().data_received(data)
+
+        def send_400_response(self, msg: str) -> None:
+            if (self.phase != body and self.alone and self.fallback is not None
+                    and not self.pipeline and not self.watch.refused
+                    and (self.cycle is None or self.cycle.response_complete)):
+                self._to_h11(b"".join(self.pieces))
+            else:
+                super().send_400_response(msg)
+
+        def _to_h11(self, data: bytes) -> None:
+            """Let h11 read this connection from the start of the refused request on."""
+            assert self.fallback is not None
+            self.connections.discard(self)
+            self._unset_keepalive_if_required()
+            self.watch.close()
+            self.pieces = []
+            h11_protocol: Any = self.fallback(  # type: ignore[call-arg]
+                config=self.config, server_state=self.server_state,
+                app_state=self.app_state, _loop=self.loop)
+            h11_protocol.connection_made(self.transport)
+            self.transport.set_protocol(h11_protocol)
+            h11_protocol.data_received(data)
 
         # Parser callbacks: where the current request is.
         def on_message_begin(self) -> None:
@@ -150,14 +189,15 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
             super().on_message_begin()
 
         def on_headers_complete(self) -> None:
+            super().on_headers_complete()  # may refuse the target (CONNECT's host:port)
             self.phase = body
-            super().on_headers_complete()
             self.tag(typing.cast(Scope, self.scope))  # each pipelined request has its own
             if self.url[:1] != b"/":  # as h11 does: the receiver sees the target's form
                 self.scope["raw_path"] = self.url.partition(b"?")[0]
 
         def on_message_complete(self) -> None:
             self.phase = idle
+            self.alone = False  # a request after it in the same read is not alone
             super().on_message_complete()
 
         def head_pending(self) -> bool:
@@ -176,11 +216,13 @@ def protocol_class(http: str, limits: Limits = DEFAULT_LIMITS) -> type[asyncio.P
     """The guarded uvicorn protocol for `--http` (auto: httptools when installed), for one
     server."""
     check_parser(http)
-    base: type[asyncio.Protocol] = GuardedH11
+    shared = {"limits": limits, "pruner": Pruner(limits)}
+    h11_class = type(GuardedH11.__name__, (GuardedH11,), shared)
     if http == "httptools" or (http == "auto" and GuardedHttpTools is not None):
         assert GuardedHttpTools is not None  # check_parser said so
-        base = GuardedHttpTools
-    return type(base.__name__, (base,), {"limits": limits, "pruner": Pruner(limits)})
+        return type(GuardedHttpTools.__name__, (GuardedHttpTools,),
+                    {**shared, "fallback": h11_class})
+    return h11_class
 
 
 class Gate:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
+from typing import Concatenate, ParamSpec
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -376,6 +377,40 @@ def _linked(shown: Event, event: Event) -> bool:
             or (shown.delivery is not None and event.delivery == shown.delivery))
 
 
+P = ParamSpec("P")
+
+
+def _with_tabs(method: Callable[Concatenate[DetailPane, P], None]
+               ) -> Callable[Concatenate[DetailPane, P], None]:
+    """Run now if the tabs are mounted, else as soon as they are, in the order asked."""
+    @wraps(method)
+    def run(pane: DetailPane, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        if pane._waiting is None:
+            method(pane, *args, **kwargs)
+        else:
+            pane._waiting.append(partial(method, pane, *args, **kwargs))
+    return run
+
+
+def _tabs() -> TabbedContent:
+    tabs = TabbedContent(id="tabs")
+    for pane in (
+        TabPane("Overview", VerticalScroll(Static(id="overview")), id="tab-overview"),
+        TabPane("Headers", DataTable(id="headers", cursor_type="row", zebra_stripes=True),
+                id="tab-headers"),
+        TabPane("Body", Static(classes="notes", id="body-notes"), TextView(id="body"),
+                id="tab-body"),
+        TabPane("Raw", TextView(id="raw"), id="tab-raw"),
+        TabPane("Signature", VerticalScroll(Static(id="signature")), id="tab-signature"),
+        TabPane("Replay", Static(id="replays"), TextView(id="reply"), id="tab-replay"),
+        TabPane("Timeline", Static(id="timeline-heading"),
+                DataTable(id="timeline", cursor_type="row", zebra_stripes=True),
+                id="tab-timeline"),
+    ):
+        tabs.compose_add_child(pane)
+    return tabs
+
+
 class DetailPane(Vertical):
     """Shows the event selected in the list, which it loads itself, in a worker; empty
     until something is selected."""
@@ -408,6 +443,8 @@ class DetailPane(Vertical):
         self.seq: int | None = None  # the event selected in the list
         self._timer: Timer | None = None
         self._stale = False  # selected while busy: loaded by `catch_up`
+        # What was asked of the tabs before they were mounted (`_with_tabs`); None after.
+        self._waiting: list[Callable[[], None]] | None = []
 
     # -- what to show, and when ------------------------------------------------------------
 
@@ -478,6 +515,7 @@ class DetailPane(Vertical):
                 self.show_failure(f"{title}: {reason}")
             self.notify(reason, title=title, severity="error", markup=False, timeout=10)
 
+    @_with_tabs
     def show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
@@ -490,31 +528,22 @@ class DetailPane(Vertical):
             replay = Button("Replay (r)", id="replay", variant="primary", compact=True)
             replay.can_focus = False  # a mouse target; from the keyboard it is `r`
             yield replay
-        with TabbedContent(id="tabs"):
-            with TabPane("Overview", id="tab-overview"), VerticalScroll():
-                yield Static(id="overview")
-            with TabPane("Headers", id="tab-headers"):
-                yield DataTable(id="headers", cursor_type="row", zebra_stripes=True)
-            with TabPane("Body", id="tab-body"):
-                yield Static(classes="notes", id="body-notes")
-                yield TextView(id="body")
-            with TabPane("Raw", id="tab-raw"):
-                yield TextView(id="raw")
-            with TabPane("Signature", id="tab-signature"), VerticalScroll():
-                yield Static(id="signature")
-            with TabPane("Replay", id="tab-replay"):
-                yield Static(id="replays")
-                yield TextView(id="reply")
-            with TabPane("Timeline", id="tab-timeline"):
-                yield Static(id="timeline-heading")
-                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#headers", DataTable)
-        table.add_columns("Name", "Value")
-        self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
         self.query_one("#replay", Button).disabled = True
+        # The tabs (two tables, three text views) were most of the start-up's mount and of
+        # its first frame: they are mounted once that frame is on screen.
+        self.call_after_refresh(self._mount_tabs)
 
+    async def _mount_tabs(self) -> None:
+        await self.mount(_tabs())
+        self.query_one("#headers", DataTable).add_columns("Name", "Value")
+        self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
+        waiting, self._waiting = self._waiting or [], None
+        for call in waiting:
+            call()
+
+    @_with_tabs
     def focus_content(self) -> None:
         """Focus what the active tab shows (so arrows and PgDn scroll it)."""
         tabs = self.query_one(TabbedContent)
@@ -526,6 +555,7 @@ class DetailPane(Vertical):
                 widget.focus()
                 return
 
+    @_with_tabs
     def clear(self) -> None:
         self.detail = None
         self.query_one("#detail-title", Static).update(Text("No event selected", style="dim"))
@@ -537,12 +567,14 @@ class DetailPane(Vertical):
         for name in ("#overview", "#signature", "#replays", "#body-notes", "#timeline-heading"):
             self.query_one(name, Static).update("")
 
+    @_with_tabs
     def show_failure(self, message: str) -> None:
         """Say why the selected event cannot be shown, where it would have been."""
         self.clear()
         self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
         self.query_one("#overview", Static).update(inert(message, "red"))
 
+    @_with_tabs
     def show(self, detail: Detail) -> None:
         self.detail = detail
         event = detail.event

@@ -32,7 +32,6 @@ from inspector.faces.tui.messages import (
     TunnelChanged,
 )
 from inspector.faces.tui.pacing import Pacer
-from inspector.faces.tui.screens.held import HeldScreen
 from inspector.faces.tui.sink import TuiSink
 from inspector.faces.tui.widgets.detail import DetailPane, prepare
 from inspector.faces.tui.widgets.event_list import EventList
@@ -148,6 +147,8 @@ class InspectorApp(BaseApp):
         waiting = self.session.holds.waiting
         self.status_bar.held = len(waiting)
         self.event_list.set_held({held.event.seq for held in waiting})
+        from inspector.faces.tui.screens.held import HeldScreen  # loaded on use, as it opens
+
         if isinstance(self.screen, HeldScreen):
             self.screen.show()
 

@@ -4,6 +4,7 @@ become Settings (core/settings.py, which also reads the environment); nothing he
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import sys
@@ -174,6 +175,7 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     into, it opens as a viewer of that one (see `inspector view`).
     """
     if ctx.invoked_subcommand is not None:
+        gc.enable()  # off while starting (start.py): only the TUI paints first
         misplaced = flags_given(ctx)
         if misplaced:  # they would be dropped without a word: `inspector --db X events`
             raise click.UsageError(

@@ -8,6 +8,7 @@ features/; the list model, replays and re-verification are core services.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Iterable
@@ -88,6 +89,7 @@ class InspectorApp(BaseApp):
         self.call_after_refresh(self._start, said)
 
     async def _start(self, said: list[str]) -> None:
+        gc.enable()  # off since the command started (cli/start.py); the session collects now
         if self._stopping:
             return
         settings = self.session.settings

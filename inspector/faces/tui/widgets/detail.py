@@ -525,18 +525,19 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-bar"):
             yield Static(Text("No event selected", style="dim"), id="detail-title")
-            replay = Button("Replay (r)", id="replay", variant="primary", compact=True)
-            replay.can_focus = False  # a mouse target; from the keyboard it is `r`
-            yield replay
 
     def on_mount(self) -> None:
-        self.query_one("#replay", Button).disabled = True
-        # The tabs (two tables, three text views) were most of the start-up's mount and of
-        # its first frame: they are mounted once that frame is on screen.
+        # The tabs (two tables, three text views) and the button were most of the start-up's
+        # mount and of its first frame: they are mounted once that frame is on screen.
         self.call_after_refresh(self._mount_tabs)
 
     async def _mount_tabs(self) -> None:
-        await self.mount(_tabs())
+        replay = Button("Replay (r)", id="replay", variant="primary", compact=True,
+                        disabled=True)
+        replay.can_focus = False  # a mouse target; from the keyboard it is `r`
+        mounted = [self.query_one("#detail-bar").mount(replay), self.mount(_tabs())]
+        for done in mounted:
+            await done
         self.query_one("#headers", DataTable).add_columns("Name", "Value")
         self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
         waiting, self._waiting = self._waiting or [], None

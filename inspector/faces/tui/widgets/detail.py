@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from functools import partial, wraps
-from typing import Concatenate, ParamSpec
+from functools import partial
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -48,6 +47,7 @@ from inspector.core.signatures import Check
 from inspector.core.store import EventStore
 from inspector.faces.tui import failures
 from inspector.faces.tui.widgets.inert import inert
+from inspector.faces.tui.widgets.later import Later, when_mounted
 from inspector.faces.tui.widgets.text_view import Lines, TextView
 
 HEADER_VALUE_LIMIT = 400
@@ -377,21 +377,6 @@ def _linked(shown: Event, event: Event) -> bool:
             or (shown.delivery is not None and event.delivery == shown.delivery))
 
 
-P = ParamSpec("P")
-
-
-def _with_tabs(method: Callable[Concatenate[DetailPane, P], None]
-               ) -> Callable[Concatenate[DetailPane, P], None]:
-    """Run now if the tabs are mounted, else as soon as they are, in the order asked."""
-    @wraps(method)
-    def run(pane: DetailPane, /, *args: P.args, **kwargs: P.kwargs) -> None:
-        if pane._waiting is None:
-            method(pane, *args, **kwargs)
-        else:
-            pane._waiting.append(partial(method, pane, *args, **kwargs))
-    return run
-
-
 def _tabs() -> TabbedContent:
     tabs = TabbedContent(id="tabs")
     for pane in (
@@ -411,7 +396,7 @@ def _tabs() -> TabbedContent:
     return tabs
 
 
-class DetailPane(Vertical):
+class DetailPane(Later, Vertical):
     """Shows the event selected in the list, which it loads itself, in a worker; empty
     until something is selected."""
 
@@ -443,8 +428,6 @@ class DetailPane(Vertical):
         self.seq: int | None = None  # the event selected in the list
         self._timer: Timer | None = None
         self._stale = False  # selected while busy: loaded by `catch_up`
-        # What was asked of the tabs before they were mounted (`_with_tabs`); None after.
-        self._waiting: list[Callable[[], None]] | None = []
 
     # -- what to show, and when ------------------------------------------------------------
 
@@ -515,7 +498,7 @@ class DetailPane(Vertical):
                 self.show_failure(f"{title}: {reason}")
             self.notify(reason, title=title, severity="error", markup=False, timeout=10)
 
-    @_with_tabs
+    @when_mounted
     def show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
@@ -526,12 +509,8 @@ class DetailPane(Vertical):
         with Horizontal(id="detail-bar"):
             yield Static(Text("No event selected", style="dim"), id="detail-title")
 
-    def on_mount(self) -> None:
-        # The tabs (two tables, three text views) and the button were most of the start-up's
-        # mount and of its first frame: they are mounted once that frame is on screen.
-        self.call_after_refresh(self._mount_tabs)
-
-    async def _mount_tabs(self) -> None:
+    async def mount_later(self) -> None:
+        """The tabs (two tables, three text views) and the button, after the first frame."""
         replay = Button("Replay (r)", id="replay", variant="primary", compact=True,
                         disabled=True)
         replay.can_focus = False  # a mouse target; from the keyboard it is `r`
@@ -540,11 +519,8 @@ class DetailPane(Vertical):
             await done
         self.query_one("#headers", DataTable).add_columns("Name", "Value")
         self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
-        waiting, self._waiting = self._waiting or [], None
-        for call in waiting:
-            call()
 
-    @_with_tabs
+    @when_mounted
     def focus_content(self) -> None:
         """Focus what the active tab shows (so arrows and PgDn scroll it)."""
         tabs = self.query_one(TabbedContent)
@@ -556,7 +532,7 @@ class DetailPane(Vertical):
                 widget.focus()
                 return
 
-    @_with_tabs
+    @when_mounted
     def clear(self) -> None:
         self.detail = None
         self.query_one("#detail-title", Static).update(Text("No event selected", style="dim"))
@@ -568,14 +544,14 @@ class DetailPane(Vertical):
         for name in ("#overview", "#signature", "#replays", "#body-notes", "#timeline-heading"):
             self.query_one(name, Static).update("")
 
-    @_with_tabs
+    @when_mounted
     def show_failure(self, message: str) -> None:
         """Say why the selected event cannot be shown, where it would have been."""
         self.clear()
         self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
         self.query_one("#overview", Static).update(inert(message, "red"))
 
-    @_with_tabs
+    @when_mounted
     def show(self, detail: Detail) -> None:
         self.detail = detail
         event = detail.event

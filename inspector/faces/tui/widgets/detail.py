@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -19,7 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from inspector.core.analysis import decoding
@@ -49,6 +50,9 @@ from inspector.faces.tui import failures
 from inspector.faces.tui.widgets.inert import inert
 from inspector.faces.tui.widgets.later import Later, when_mounted
 from inspector.faces.tui.widgets.text_view import Lines, TextView
+
+if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
 
 HEADER_VALUE_LIMIT = 400
 TIMELINE_ROWS = 200  # events of a timeline shown around the selected one
@@ -378,6 +382,8 @@ def _linked(shown: Event, event: Event) -> bool:
 
 
 def _tabs() -> TabbedContent:
+    from textual.widgets import TabbedContent, TabPane  # with Tabs and ContentSwitcher: later
+
     tabs = TabbedContent(id="tabs")
     for pane in (
         TabPane("Overview", VerticalScroll(Static(id="overview")), id="tab-overview"),
@@ -500,6 +506,8 @@ class DetailPane(Later, Vertical):
 
     @when_mounted
     def show_tab(self, name: str) -> None:
+        from textual.widgets import TabbedContent
+
         self.query_one(TabbedContent).active = f"tab-{name}"
 
     # -- drawing ---------------------------------------------------------------------------
@@ -523,6 +531,8 @@ class DetailPane(Later, Vertical):
     @when_mounted
     def focus_content(self) -> None:
         """Focus what the active tab shows (so arrows and PgDn scroll it)."""
+        from textual.widgets import TabbedContent
+
         tabs = self.query_one(TabbedContent)
         pane = tabs.get_pane(tabs.active) if tabs.active else None
         if pane is None:

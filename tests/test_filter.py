@@ -345,6 +345,8 @@ async def test_filter_bar_posts_parsed_queries_and_shows_errors() -> None:
     app = BarApp()
     async with app.run_test() as pilot:
         bar = app.query_one(FilterBar)
+        # The input is mounted once the first frame is on screen (the bar starts closed).
+        await wait_for(lambda: bar.query("#filter-input"), what="the input")
         assert "method:POST" in bar.input.placeholder and "since:10m" in bar.input.placeholder
         await pilot.press(*"kind:ping a")
         await wait_for(lambda: app.changed, what="debounced query")

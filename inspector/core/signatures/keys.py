@@ -4,22 +4,25 @@ SHA-256 (SendGrid), through `cryptography`. No hand-written crypto.
 Keys are parsed from the text a person configures; each parser returns the key, or a
 sentence saying what is wrong with the text (never raises). Parsed keys are cached by their
 text: verification runs for every event, and parsing a key costs as much as a check.
+
+`cryptography` is imported where a key is read or checked, not with this module: the
+registry of providers loads it at every start, and it was a tenth of the TUI's imports.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING
 
 from inspector.core.signatures.base import b64decode_strict
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 ED25519_SIZE = 32  # bytes in a public key, and in a private key's seed
 ED25519_SIGNATURE = 64
@@ -34,6 +37,8 @@ class Ed25519Key:
     private: Ed25519PrivateKey | None = None
 
     def verify(self, signature: bytes, message: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         if len(signature) != ED25519_SIGNATURE:
             return False
         try:
@@ -56,6 +61,10 @@ class EcdsaKey:
     public: ec.EllipticCurvePublicKey
 
     def verify(self, signature: bytes, message: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         try:
             self.public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
         except (InvalidSignature, ValueError):
@@ -75,6 +84,8 @@ def b64(text: str) -> bytes | None:
 @lru_cache(maxsize=_CACHE)
 def ed25519_public(raw: bytes) -> Ed25519Key | str:
     """A 32-byte Ed25519 public key, or what is wrong with it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     if len(raw) != ED25519_SIZE:
         return f"is {len(raw)} bytes, not the {ED25519_SIZE} of an Ed25519 public key"
     try:
@@ -87,6 +98,8 @@ def ed25519_public(raw: bytes) -> Ed25519Key | str:
 def ed25519_private(raw: bytes) -> Ed25519Key | str:
     """An Ed25519 private key: the 32-byte seed, or seed and public key (64 bytes, as
     svix-server writes `whsk_` keys); or what is wrong with it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if len(raw) not in (ED25519_SIZE, 2 * ED25519_SIZE):
         return (f"is {len(raw)} bytes, not the {ED25519_SIZE} of an Ed25519 seed (or "
                 f"{2 * ED25519_SIZE}: seed and public key)")
@@ -101,6 +114,9 @@ def ed25519_private(raw: bytes) -> Ed25519Key | str:
 def ecdsa_public(text: str) -> EcdsaKey | str:
     """An ECDSA P-256 public key as base64 DER (SubjectPublicKeyInfo, as SendGrid shows it)
     or PEM; or what is wrong with it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     stripped = text.strip()
     try:
         if stripped.startswith("-----BEGIN"):

@@ -4,6 +4,8 @@ become Settings (core/settings.py, which also reads the environment); nothing he
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -29,11 +31,6 @@ from inspector.core.settings import (
 )
 from inspector.core.store import StoreError, is_url
 from inspector.faces import terminal
-from inspector.faces.cli.commands.connectly import connectly
-from inspector.faces.cli.commands.events import events
-from inspector.faces.cli.commands.export import export_command
-from inspector.faces.cli.commands.import_ import import_command
-from inspector.faces.cli.commands.mcp import mcp_command
 from inspector.faces.cli.commands.options import (
     config_option,
     fail,
@@ -44,9 +41,6 @@ from inspector.faces.cli.commands.options import (
     secret_option,
     usage_error,
 )
-from inspector.faces.cli.commands.trigger import trigger
-from inspector.faces.cli.commands.verify import verify
-from inspector.faces.cli.commands.wait import wait_command
 
 # What only the process that receives uses: given to a TUI that opens as a viewer, said to
 # be ignored.
@@ -56,6 +50,30 @@ RECEIVER_ONLY = frozenset({
     "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
     "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
     "delay", "reject_invalid", "keep", "keep_days"})
+
+# The commands in their own modules, imported when named (or listed by --help): the TUI,
+# started with no command, waits for none of their imports. Name: module:attribute.
+COMMANDS = {
+    "connectly": "connectly:connectly", "events": "events:events",
+    "export": "export:export_command", "import": "import_:import_command",
+    "mcp": "mcp:mcp_command", "trigger": "trigger:trigger", "verify": "verify:verify",
+    "wait": "wait:wait_command",
+}
+
+
+class Commands(click.Group):
+    """A group whose COMMANDS are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, name = COMMANDS[cmd_name].split(":")
+            found = importlib.import_module(f"inspector.faces.cli.commands.{module}")
+            self.add_command(getattr(found, name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 db_option = click.option(
     "--db", default=None, metavar="PATH|URL",
@@ -144,7 +162,8 @@ def make_settings(max_body: str = str(DEFAULT_MAX_BODY), **options: Any) -> Sett
     return settings
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @receiver_options
 @click.option("--no-follow", is_flag=True, help="Start with follow mode off.")
 @click.version_option(package_name="webhook-inspector")
@@ -156,6 +175,7 @@ def cli(ctx: click.Context, /, no_follow: bool, **options: Any) -> None:
     into, it opens as a viewer of that one (see `inspector view`).
     """
     if ctx.invoked_subcommand is not None:
+        gc.enable()  # off while starting (start.py): only the TUI paints first
         misplaced = flags_given(ctx)
         if misplaced:  # they would be dropped without a word: `inspector --db X events`
             raise click.UsageError(
@@ -375,11 +395,6 @@ def own_claim() -> presence.Claim | None:
         return presence.claim_database(str(control_dir() / f"web-{os.getpid()}"))
     except (ControlError, OSError, presence.Taken):
         return None
-
-
-for command in (verify, trigger, export_command, import_command, connectly, events,
-                wait_command, mcp_command):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ order is the help's order, and the footer's.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -18,22 +19,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
 from inspector.core.providers.connectly.samples import KINDS
-from inspector.faces.tui.features import (
-    answers,
-    compare,
-    connectly,
-    curl,
-    delete,
-    edit_replay,
-    export,
-    filtering,
-    replay,
-    rules,
-    samples,
-    secrets,
-    targets,
-)
-from inspector.faces.tui.screens.help import HelpScreen
+from inspector.faces.tui.features import connectly, delete, filtering, rules
 
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
@@ -89,8 +75,21 @@ def _tab(name: str) -> Handler:
     return lambda app: app.detail_pane.show_tab(name)
 
 
-def _sample(kind: str) -> Handler:
-    return lambda app: samples.send_sample(app, kind)
+def _later(module: str, function: str, *args: str) -> Handler:
+    """`function` of features/`module`, imported when it first runs: the features the app
+    itself does not route to load after the first frame, not before it."""
+
+    def run(app: BaseApp) -> object:
+        feature = importlib.import_module(f"inspector.faces.tui.features.{module}")
+        return getattr(feature, function)(app, *args)
+
+    return run
+
+
+def _help(app: BaseApp) -> object:
+    from inspector.faces.tui.screens.help import HelpScreen  # loads on use
+
+    return app.push_screen(HelpScreen(*help_lines()))
 
 
 MOVE = Row("↑ ↓  j k", "move in the event list")
@@ -132,12 +131,13 @@ ACTIONS: tuple[Action, ...] = (
            lambda app: app.action_quit(), (Key("q"), Key("ctrl+q", priority=True)), "Quit",
            palette=False),
     Action("replay", "Replay selected or marked events", "replay the selected event to your "
-           "app (the marked ones, if any, in the order they arrived)", replay.replay_selected,
-           _keys("r"), "Replay"),
+           "app (the marked ones, if any, in the order they arrived)",
+           _later("replay", "replay_selected"), _keys("r"), "Replay"),
     Action("edit-replay", "Edit and replay selected event", "edit method, URL, headers or "
-           "body, re-sign, then replay", edit_replay.edit_replay, _keys("R"), "Edit & replay"),
+           "body, re-sign, then replay", _later("edit_replay", "edit_replay"), _keys("R"),
+           "Edit & replay"),
     Action("resign-replay", "Re-sign and replay selected event", "re-sign (fresh timestamp) "
-           "and replay an event that arrived valid", replay.resign_replay, _keys("s")),
+           "and replay an event that arrived valid", _later("replay", "resign_replay"), _keys("s")),
     Action("follow", "Toggle follow mode", "toggle follow mode (select the newest event as "
            "it arrives)", lambda app: app.event_list.toggle_follow(),
            _keys("f"), "Follow"),
@@ -147,11 +147,11 @@ ACTIONS: tuple[Action, ...] = (
            "event's object) retry:yes; enter keeps it, escape clears it", filtering.open_bar,
            (Key("slash", "/"),), "Filter"),
     Action("copy-curl", "Copy as curl", "copy the selected event as a byte-exact curl "
-           "command", curl.copy_curl, _keys("c"), "Copy curl"),
+           "command", _later("curl", "copy_curl"), _keys("c"), "Copy curl"),
     Action("export", "Export events…", "export the marked events, or the list as shown "
-           "(jsonl, HAR, curl)", export.export, _keys("e"), "Export"),
+           "(jsonl, HAR, curl)", _later("export", "export"), _keys("e"), "Export"),
     Action("compare", "Compare two events", "compare the two marked events side by side",
-           compare.compare, (Key("equals_sign", "="),), "Compare"),
+           _later("compare", "compare"), (Key("equals_sign", "="),), "Compare"),
     Action("delete", "Delete selected event", "delete it at once, from every viewer too (u "
            f"brings it back within {delete.UNDO_SECONDS:.0f} s)", delete.delete, _keys("d"),
            "Delete", row=DELETE),
@@ -172,36 +172,38 @@ ACTIONS: tuple[Action, ...] = (
              _keys(str(i)), row=TAB_KEYS) for i, name in enumerate(TABS, 1)),
     Action("palette", "Command palette", "command palette: every action by name",
            "app.command_palette", _keys("ctrl+p"), where="textual", palette=False),
-    Action("help", "Show keys", "this help", lambda app: app.push_screen(HelpScreen(*help_lines())),
+    Action("help", "Show keys", "this help", _help,
            (Key("question_mark", "?"),), "Help"),
     Action("replay-view", "Replay all events in view", "every event the list shows, in the "
-           "order they arrived (asks first, naming the filter)", replay.replay_view),
+           "order they arrived (asks first, naming the filter)", _later("replay", "replay_view")),
     Action("related", "Show events about the same object", "filter the list to the "
            "selected event's timeline (related:this): its statuses, replies and retries",
            filtering.show_related),
     Action("clear-marks", "Clear marks", "unmark every event",
            lambda app: app.event_list.clear_marks()),
     Action("set-secret", "Set secret…", "set a provider's signing secret for this session "
-           "and re-verify the listed events, the visible ones first", secrets.set_secret),
+           "and re-verify the listed events, the visible ones first",
+           _later("secrets", "set_secret")),
     Action("response-status", "Respond with status…", "the status code deliveries get",
-           answers.status),
+           _later("answers", "status")),
     Action("response-body", "Respond with body…", "text or @file instead of our JSON",
-           answers.body),
+           _later("answers", "body")),
     Action("response-header", "Add response header…", "a header added to every answer",
-           answers.header),
-    Action("response-delay", "Set response delay…", "answer after N seconds", answers.delay),
+           _later("answers", "header")),
+    Action("response-delay", "Set response delay…", "answer after N seconds",
+           _later("answers", "delay")),
     Action("reject-invalid", "Toggle reject invalid signatures", "answer 401 to invalid "
-           "signatures, to watch the provider retry", answers.toggle_reject_invalid),
+           "signatures, to watch the provider retry", _later("answers", "toggle_reject_invalid")),
     Action("mirror", "Toggle answer with your app's response", "mirror what the --forward-to "
-           "app answered", answers.toggle_mirror),
+           "app answered", _later("answers", "toggle_mirror")),
     Action("response-default", "Reset the answer", 'back to 200 {"ok": true, "id": …}',
-           answers.default),
+           _later("answers", "default")),
     Action("forward-breakpoint", "Toggle forward breakpoint", "hold every forward before "
            "it leaves, to edit, send or skip it", rules.toggle_forward_breakpoint),
     Action("replay-target", "Set replay target…", "where replays go from now on, without "
-           "asking (the header shows it)", targets.replay_target),
+           "asking (the header shows it)", _later("targets", "replay_target")),
     Action("forward-target", "Set forward target…", "forward every new event to a URL from "
-           "now on, or stop (the header shows it)", targets.forward_target),
+           "now on, or stop (the header shows it)", _later("targets", "forward_target")),
     Action("register-connectly", "Register tunnel with Connectly", "both topics, to the "
            "tunnel's public URL; a topic registered already is offered for an update (asks "
            "for the business id and API key when not set)", connectly.register),
@@ -221,7 +223,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("copy-delete-connectly", "Copy delete-webhook curl…", "the command that deletes "
            "a Connectly webhook, as curl (asks for its id)", connectly.copy_delete),
     *(Action(f"sample-{kind}", f"Send sample event: {kind}", "post a signed sample "
-             f"Connectly {kind} event to this inspector", _sample(kind), row=SAMPLES)
+             f"Connectly {kind} event to this inspector", _later("samples", "send_sample", kind),
+             row=SAMPLES)
       for kind in KINDS),
 )
 BY_ID = {action.id: action for action in ACTIONS}

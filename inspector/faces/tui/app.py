@@ -8,6 +8,7 @@ features/; the list model, replays and re-verification are core services.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Iterable
@@ -32,7 +33,6 @@ from inspector.faces.tui.messages import (
     TunnelChanged,
 )
 from inspector.faces.tui.pacing import Pacer
-from inspector.faces.tui.screens.held import HeldScreen
 from inspector.faces.tui.sink import TuiSink
 from inspector.faces.tui.widgets.detail import DetailPane, prepare
 from inspector.faces.tui.widgets.event_list import EventList
@@ -89,6 +89,7 @@ class InspectorApp(BaseApp):
         self.call_after_refresh(self._start, said)
 
     async def _start(self, said: list[str]) -> None:
+        gc.enable()  # off since the command started (cli/start.py); the session collects now
         if self._stopping:
             return
         settings = self.session.settings
@@ -148,6 +149,8 @@ class InspectorApp(BaseApp):
         waiting = self.session.holds.waiting
         self.status_bar.held = len(waiting)
         self.event_list.set_held({held.event.seq for held in waiting})
+        from inspector.faces.tui.screens.held import HeldScreen  # loaded on use, as it opens
+
         if isinstance(self.screen, HeldScreen):
             self.screen.show()
 

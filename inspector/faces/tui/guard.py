@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import rich
 from rich.console import Console
 from rich.text import Text
-from rich.traceback import Traceback
 from textual.app import App
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
@@ -46,6 +45,8 @@ class GuardedApp(App[int]):
     def _fatal_error(self) -> None:
         """A crash: Textual's report shows every frame's local variables, secrets included.
         This one shows none, and cuts any known secret from the text (inspector.core.redact)."""
+        from rich.traceback import Traceback  # here: with pygments, a tenth of the start-up
+
         report = io.StringIO()
         report.write("webhook-inspector stopped on an unexpected error (a bug: please report "
                      "it; known secrets are cut out as [secret]).\n")

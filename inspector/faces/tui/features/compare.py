@@ -5,9 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from inspector.core.analysis import diff
-from inspector.faces.tui.screens.diff import DiffScreen
-
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
 
@@ -24,6 +21,9 @@ def compare(app: BaseApp) -> None:
 
 def _compare(app: BaseApp, older: int, newer: int) -> None:
     """Read and diff in a thread (the diff's work is bounded, but bodies can be large)."""
+    from inspector.core.analysis import diff  # both load on use, not at start-up
+    from inspector.faces.tui.screens.diff import DiffScreen
+
     left, right = app.store.event(older), app.store.event(newer)
     if left is None or right is None:
         app.call_from_thread(app.notify, "One of those events was deleted.",

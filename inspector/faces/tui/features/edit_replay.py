@@ -9,7 +9,6 @@ from inspector.core.delivery.resign import Signer
 from inspector.core.model import Event
 from inspector.faces.tui.features import selected_event
 from inspector.faces.tui.features.replay import finished
-from inspector.faces.tui.screens.replay_editor import ReplayEditor
 
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
@@ -20,6 +19,8 @@ def edit_replay(app: BaseApp) -> None:
     if event is None:
         app.notify("No event selected: nothing to edit.", severity="warning")
         return
+    from inspector.faces.tui.screens.replay_editor import ReplayEditor  # TextArea: on use
+
     signer = app.replayer.signer(event)
 
     def chosen(edit: Edit | None) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inspector.core.rules.rule import DEFAULT_HOLD
-from inspector.faces.tui.screens.held import HeldScreen
-from inspector.faces.tui.screens.rules import RulesScreen
 
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
@@ -27,12 +25,16 @@ def in_receiver(app: BaseApp, what: str) -> bool:
 def open_rules(app: BaseApp) -> None:
     if not in_receiver(app, "Answer rules"):
         return
+    from inspector.faces.tui.screens.rules import RulesScreen  # screens load on use
+
     app.push_screen(RulesScreen(app.session), lambda _: show(app))
 
 
 def open_held(app: BaseApp) -> None:
     if not in_receiver(app, "Held requests"):
         return
+    from inspector.faces.tui.screens.held import HeldScreen  # with TextArea: on use
+
     app.push_screen(HeldScreen(app.session))
 
 

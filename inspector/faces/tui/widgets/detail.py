@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -19,7 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from inspector.core.analysis import decoding
@@ -47,7 +48,11 @@ from inspector.core.signatures import Check
 from inspector.core.store import EventStore
 from inspector.faces.tui import failures
 from inspector.faces.tui.widgets.inert import inert
+from inspector.faces.tui.widgets.later import Later, when_mounted
 from inspector.faces.tui.widgets.text_view import Lines, TextView
+
+if TYPE_CHECKING:
+    from textual.widgets import TabbedContent
 
 HEADER_VALUE_LIMIT = 400
 TIMELINE_ROWS = 200  # events of a timeline shown around the selected one
@@ -375,7 +380,28 @@ def _linked(shown: Event, event: Event) -> bool:
             or (shown.delivery is not None and event.delivery == shown.delivery))
 
 
-class DetailPane(Vertical):
+def _tabs() -> TabbedContent:
+    from textual.widgets import TabbedContent, TabPane  # with Tabs and ContentSwitcher: later
+
+    tabs = TabbedContent(id="tabs")
+    for pane in (
+        TabPane("Overview", VerticalScroll(Static(id="overview")), id="tab-overview"),
+        TabPane("Headers", DataTable(id="headers", cursor_type="row", zebra_stripes=True),
+                id="tab-headers"),
+        TabPane("Body", Static(classes="notes", id="body-notes"), TextView(id="body"),
+                id="tab-body"),
+        TabPane("Raw", TextView(id="raw"), id="tab-raw"),
+        TabPane("Signature", VerticalScroll(Static(id="signature")), id="tab-signature"),
+        TabPane("Replay", Static(id="replays"), TextView(id="reply"), id="tab-replay"),
+        TabPane("Timeline", Static(id="timeline-heading"),
+                DataTable(id="timeline", cursor_type="row", zebra_stripes=True),
+                id="tab-timeline"),
+    ):
+        tabs.compose_add_child(pane)
+    return tabs
+
+
+class DetailPane(Later, Vertical):
     """Shows the event selected in the list, which it loads itself, in a worker; empty
     until something is selected."""
 
@@ -477,7 +503,10 @@ class DetailPane(Vertical):
                 self.show_failure(f"{title}: {reason}")
             self.notify(reason, title=title, severity="error", markup=False, timeout=10)
 
+    @when_mounted
     def show_tab(self, name: str) -> None:
+        from textual.widgets import TabbedContent
+
         self.query_one(TabbedContent).active = f"tab-{name}"
 
     # -- drawing ---------------------------------------------------------------------------
@@ -486,36 +515,23 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-bar"):
             yield Static(Text("No event selected", style="dim"), id="detail-title")
-            replay = Button("Replay (r)", id="replay", variant="primary", compact=True)
-            replay.can_focus = False  # a mouse target; from the keyboard it is `r`
-            yield replay
-        with TabbedContent(id="tabs"):
-            with TabPane("Overview", id="tab-overview"), VerticalScroll():
-                yield Static(id="overview")
-            with TabPane("Headers", id="tab-headers"):
-                yield DataTable(id="headers", cursor_type="row", zebra_stripes=True)
-            with TabPane("Body", id="tab-body"):
-                yield Static(classes="notes", id="body-notes")
-                yield TextView(id="body")
-            with TabPane("Raw", id="tab-raw"):
-                yield TextView(id="raw")
-            with TabPane("Signature", id="tab-signature"), VerticalScroll():
-                yield Static(id="signature")
-            with TabPane("Replay", id="tab-replay"):
-                yield Static(id="replays")
-                yield TextView(id="reply")
-            with TabPane("Timeline", id="tab-timeline"):
-                yield Static(id="timeline-heading")
-                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
 
-    def on_mount(self) -> None:
-        table = self.query_one("#headers", DataTable)
-        table.add_columns("Name", "Value")
+    async def mount_later(self) -> None:
+        """The tabs (two tables, three text views) and the button, after the first frame."""
+        replay = Button("Replay (r)", id="replay", variant="primary", compact=True,
+                        disabled=True)
+        replay.can_focus = False  # a mouse target; from the keyboard it is `r`
+        mounted = [self.query_one("#detail-bar").mount(replay), self.mount(_tabs())]
+        for done in mounted:
+            await done
+        self.query_one("#headers", DataTable).add_columns("Name", "Value")
         self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
-        self.query_one("#replay", Button).disabled = True
 
+    @when_mounted
     def focus_content(self) -> None:
         """Focus what the active tab shows (so arrows and PgDn scroll it)."""
+        from textual.widgets import TabbedContent
+
         tabs = self.query_one(TabbedContent)
         pane = tabs.get_pane(tabs.active) if tabs.active else None
         if pane is None:
@@ -525,6 +541,7 @@ class DetailPane(Vertical):
                 widget.focus()
                 return
 
+    @when_mounted
     def clear(self) -> None:
         self.detail = None
         self.query_one("#detail-title", Static).update(Text("No event selected", style="dim"))
@@ -536,12 +553,14 @@ class DetailPane(Vertical):
         for name in ("#overview", "#signature", "#replays", "#body-notes", "#timeline-heading"):
             self.query_one(name, Static).update("")
 
+    @when_mounted
     def show_failure(self, message: str) -> None:
         """Say why the selected event cannot be shown, where it would have been."""
         self.clear()
         self.query_one("#detail-title", Static).update(inert(message, "bold red", line=True))
         self.query_one("#overview", Static).update(inert(message, "red"))
 
+    @when_mounted
     def show(self, detail: Detail) -> None:
         self.detail = detail
         event = detail.event

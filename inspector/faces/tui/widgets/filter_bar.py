@@ -14,19 +14,18 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from inspector.core.store.filter import HELP, THIS, FilterError, Query, parse
 from inspector.faces.tui.widgets.inert import inert
+from inspector.faces.tui.widgets.later import Later, when_mounted
 
 DEBOUNCE = 0.15
 
 
-class FilterBar(Widget):
+class FilterBar(Later):
     DEFAULT_CSS = """
     FilterBar { height: auto; background: $panel; }
     FilterBar > Input { border: tall $primary; }
@@ -57,14 +56,16 @@ class FilterBar(Widget):
         self.applied = Query()  # the last query posted
         self.error = ""
 
-    def compose(self) -> ComposeResult:
-        yield Input(self._initial, placeholder=f"filter: {HELP}", id="filter-input")
-        yield Static(Text(""), id="filter-error")
+    async def mount_later(self) -> None:
+        """The input, after the first frame (the bar starts closed)."""
+        await self.mount(Input(self._initial, placeholder=f"filter: {HELP}", id="filter-input"),
+                         Static(Text(""), id="filter-error"))
 
     @property
     def input(self) -> Input:
         return self.query_one("#filter-input", Input)
 
+    @when_mounted
     def focus_input(self) -> None:
         self.input.focus()
 
@@ -88,10 +89,12 @@ class FilterBar(Widget):
         self.clear()
         self.post_message(self.Closed())
 
+    @when_mounted
     def clear(self) -> None:
         """Empty the input and show every event again (posted at once)."""
         self.set_text("")
 
+    @when_mounted
     def set_text(self, text: str) -> None:
         """Put `text` in the input and apply it at once."""
         with self.input.prevent(Input.Changed):

@@ -20,9 +20,12 @@ each needing a computed answer that the default `200 {"ok": true}` is not.
 
 Connectly has no handshake (it signs every delivery and registers by API).
 
-Handshakes are watched for only when one can be answered: a secret one of those four
-providers would verify with (its own, a route's, or --secret), or a Meta verify token; and
-not under --no-handshakes. Otherwise the receiver keeps its fast path and nothing here runs.
+Handshakes are watched for only when one of those four providers has a secret of its own
+(its variable such as ZOOM_WEBHOOK_SECRET_TOKEN, --provider-secret zoom=…, a config route
+pinning it, or one set in the TUI), or a Meta verify token is set; and not under
+--no-handshakes. `--secret` alone does not arm them: it is usually Connectly's, and most
+users never register with these providers; the receiver then keeps its fast path and
+nothing here runs. (Once armed, --secret verifies a handshake like any other request.)
 When armed, each event costs a dictionary lookup on its provider (and, for a GET, a look
 at its query); the decoded body is the analysis's own.
 
@@ -95,31 +98,31 @@ class Handshakes:
     def refresh(self) -> bool:
         """Whether a handshake can be answered with the secrets held now (the session
         asks again whenever they change)."""
-        secrets = self.resolver.secrets
+        own = self.resolver.secrets.by_provider
         self.armed = bool(
             self._meta_tokens
-            or any(secrets.for_provider(name) for name in self._rules)
-            or any(route.secrets and (route.provider is None or route.provider.name
-                                      in self._rules) for route in self.resolver.routes))
+            or any(own.get(name) for name in self._rules)
+            or any(route.secrets and route.provider is not None
+                   and route.provider.name in self._rules for route in self.resolver.routes))
         return self.armed
 
     def answer(self, event: Event, decoded: Decoded | None, check: Check | None
                ) -> Shake | None:
         """The answer to `event` when it is a handshake that can be answered; None
         otherwise (a handshake that cannot be says why in `event.answer_note`)."""
-        rule = self._rules.get(event.provider)
+        provider = event.provider
+        rule = self._rules.get(provider)
         if rule is not None:
             found = rule(event, decoded, check)
         elif event.method == "GET" and "hub.mode=" in event.query:
-            found = self._meta(event)
-        elif not event.provider and event.kind in (SLACK_KIND, ZOOM_KIND):
+            provider, found = "meta", self._meta(event)
+        elif not provider and event.kind in (SLACK_KIND, ZOOM_KIND):
+            provider = "slack" if event.kind == SLACK_KIND else "zoom"
             found = "it is unsigned"
         else:
             return None
         if isinstance(found, str):
-            title = TITLES.get(event.provider) or (
-                TITLES["slack"] if event.kind == SLACK_KIND else TITLES["zoom"])
-            event.answer_note = f"{title} not answered: {found}"
+            event.answer_note = f"{TITLES[provider]} not answered: {found}"
             return None
         return found
 

@@ -8,14 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +29,8 @@ from inspector.core.signatures import Secrets
 from inspector.faces.tui.widgets.detail import DetailPane
 from tests.conftest import SECRET, make_runtime, make_settings, running_app, wait_for
 from tests.test_injection import assert_inert, terminal_output
+from tests.test_responses import running
+from tests.test_serve import start
 
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ZOOM_SECRET = "zoom_secret_token_example"
@@ -46,19 +43,11 @@ ALL = {"slack": SLACK_SECRET, "zoom": ZOOM_SECRET, "twitch": TWITCH_SECRET,
        "discord": DISCORD_PUBLIC}
 
 
-@asynccontextmanager
-async def receiving(tmp_path: Path, own: dict[str, str] | None = None,
-                    **overrides: Any) -> AsyncIterator[tuple[Session, httpx.AsyncClient]]:
+def receiving(tmp_path: Path, own: dict[str, str] | None = None, **overrides: Any
+              ) -> AbstractAsyncContextManager[tuple[Session, httpx.AsyncClient]]:
     """The real receiver on port 0, with `own` provider secrets (plus --secret, as usual)."""
-    secrets = Secrets(SECRET, ALL if own is None else own)
-    runtime = make_runtime(make_settings(tmp_path, secrets=secrets, **overrides))
-    await runtime.start()
-    await wait_for(lambda: runtime._running and runtime._running.server.started)
-    try:
-        async with httpx.AsyncClient(base_url=runtime.url.rstrip("/")) as client:
-            yield runtime, client
-    finally:
-        await runtime.stop()
+    return running(tmp_path, secrets=Secrets(SECRET, ALL if own is None else own),
+                   **overrides)
 
 
 def stored(runtime: Session, response: httpx.Response) -> Event:
@@ -365,22 +354,11 @@ def test_settings_read_the_switch_and_the_token(tmp_path: Path) -> None:
 # -- the faces ------------------------------------------------------------------------------
 
 
-def serve(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inspector", "serve", "--port", "0", "--db",
-         str(tmp_path / "e.db"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
-    assert proc.stderr is not None
-    first = proc.stderr.readline()
-    match = re.search(r"listening on (http://\S+)", first)
-    assert match, first
-    return proc, match.group(1).rstrip("/")
-
-
-def test_serve_answers_handshakes_and_never_prints_the_token(tmp_path: Path) -> None:
-    proc, base = serve(tmp_path, env={"META_VERIFY_TOKEN": META_TOKEN,
-                                      "SLACK_SIGNING_SECRET": SLACK_SECRET})
+def test_serve_answers_handshakes_and_never_prints_the_token(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("META_VERIFY_TOKEN", META_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SLACK_SECRET)
+    proc, base = start(tmp_path)
     try:
         body, headers = slack_request("from-serve")
         slack = httpx.post(base + "/slack", content=body, headers=headers)
@@ -396,9 +374,9 @@ def test_serve_answers_handshakes_and_never_prints_the_token(tmp_path: Path) -> 
     assert META_TOKEN not in out + err and "Traceback" not in err
 
 
-def test_serve_no_handshakes_flag(tmp_path: Path) -> None:
-    proc, base = serve(tmp_path, "--no-handshakes",
-                       env={"SLACK_SIGNING_SECRET": SLACK_SECRET})
+def test_serve_no_handshakes_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SLACK_SECRET)
+    proc, base = start(tmp_path, "--no-handshakes")
     try:
         body, headers = slack_request("nope")
         slack = httpx.post(base + "/slack", content=body, headers=headers)

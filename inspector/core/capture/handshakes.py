@@ -51,7 +51,6 @@ from inspector.core.analysis.decoding import Decoded
 from inspector.core.model import Event, Verdict
 from inspector.core.signatures import PROVIDERS, Check
 from inspector.core.signatures.resolve import Resolver
-from inspector.core.signatures.twitch import ID as TWITCH_ID
 
 META_TOKEN_ENV = "META_VERIFY_TOKEN"
 META_TOKEN_FLAG = "--meta-verify-token"
@@ -130,15 +129,7 @@ class Handshakes:
 
     def _slack(self, event: Event, decoded: Decoded | None, check: Check | None
                ) -> Shake | str | None:
-        if event.kind != SLACK_KIND:
-            return None
-        refused = _unverified(event)
-        if refused:
-            return refused
-        challenge = _text(decoded, "challenge")
-        if challenge is None:
-            return "the body has no challenge"
-        return Shake(200, challenge.encode("utf-8"), TEXT, f"answered {TITLES['slack']}")
+        return _echo(event, decoded, "slack") if event.kind == SLACK_KIND else None
 
     def _zoom(self, event: Event, decoded: Decoded | None, check: Check | None
               ) -> Shake | str | None:
@@ -165,15 +156,7 @@ class Handshakes:
                 ) -> Shake | str | None:
         if event.header(TWITCH_TYPE) != TWITCH_KIND:
             return None
-        refused = _unverified(event)
-        if refused:
-            return refused
-        challenge = _text(decoded, "challenge")
-        if challenge is None:
-            return "the body has no challenge"
-        ident = event.header(TWITCH_ID) or ""
-        note = f"answered {TITLES['twitch']}" + (f" (message {ident[:64]})" if ident else "")
-        return Shake(200, challenge.encode("utf-8"), TEXT, note)
+        return _echo(event, decoded, "twitch")
 
     def _discord(self, event: Event, decoded: Decoded | None, check: Check | None
                  ) -> Shake | str | None:
@@ -229,6 +212,17 @@ class Handshakes:
     def _discord_key(self, event: Event) -> bool:
         discord = PROVIDERS["discord"]
         return any(not discord.key_problem(key) for key in self._keys(event))
+
+
+def _echo(event: Event, decoded: Decoded | None, provider: str) -> Shake | str:
+    """The body's `challenge`, as text, once the request is verified (Slack, Twitch)."""
+    refused = _unverified(event)
+    if refused:
+        return refused
+    challenge = _text(decoded, "challenge")
+    if challenge is None:
+        return "the body has no challenge"
+    return Shake(200, challenge.encode("utf-8"), TEXT, f"answered {TITLES[provider]}")
 
 
 def _unverified(event: Event) -> str:

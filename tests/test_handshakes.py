@@ -24,7 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from inspector.core.model import Event
 from inspector.core.rules.rule import rule_from_text
 from inspector.core.session import Session
-from inspector.core.settings import OptionError, Settings
+from inspector.core.settings import OptionError, Settings, apply_options
 from inspector.core.signatures import Secrets
 from inspector.faces.tui.widgets.detail import DetailPane
 from tests.conftest import SECRET, make_runtime, make_settings, running_app, wait_for
@@ -280,8 +280,6 @@ async def test_meta_check_without_a_token_says_what_to_set(tmp_path: Path) -> No
 
 async def test_a_handshake_beats_the_policy_and_rules_for_deliveries_but_not_a_rule_naming_it(
         tmp_path: Path) -> None:
-    from inspector.core.settings import apply_options
-
     policy = apply_options(Settings(), status=500, delay=30, reject_invalid=True).policy
     async with receiving(tmp_path, policy=policy) as (runtime, client):
         runtime.put_rule(rule_from_text('name = "all down"\npath = "/*"\nrespond = 503\n'

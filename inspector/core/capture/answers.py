@@ -50,7 +50,6 @@ from inspector.core.model import Answer, Attempt, Event, HeaderList, Plan, Verdi
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
-    from inspector.core.capture.handshakes import Handshakes
     from inspector.core.signatures import Check
     from inspector.core.store import EventStore
 
@@ -253,6 +252,26 @@ class Rules(Protocol):
 
     def apply(self, event: Event, plan: Plan, decoded: Decoded | None, *,
               handshake: bool = False) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Shake:
+    """A provider handshake's answer: what the sender gets, and the note saying why."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    note: str
+
+
+class Handshakes(Protocol):
+    """The provider handshakes (handshakes.Handshakes, which imports this module)."""
+
+    @property
+    def armed(self) -> bool: ...
+
+    def answer(self, event: Event, decoded: Decoded | None, check: Check | None
+               ) -> Shake | None: ...
 
 
 class Downstream(Protocol):

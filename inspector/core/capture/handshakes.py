@@ -43,11 +43,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from inspector.core.analysis.decoding import Decoded
+from inspector.core.capture.answers import Shake
 from inspector.core.model import Event, Verdict
 from inspector.core.signatures import PROVIDERS, Check
 from inspector.core.signatures.resolve import Resolver
@@ -67,16 +67,6 @@ JSON = [("content-type", "application/json")]
 TITLES = {"slack": "Slack's url_verification", "zoom": "Zoom's endpoint.url_validation",
           "twitch": "Twitch's webhook_callback_verification",
           "discord": "Discord's PING", "meta": "Meta's hub.mode=subscribe verification"}
-
-
-@dataclass(frozen=True, slots=True)
-class Shake:
-    """A handshake's answer: what the sender gets, and the note saying why."""
-
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]]
-    note: str
 
 
 class Handshakes:

@@ -222,6 +222,8 @@ async def test_discord_ping_pongs_and_a_forged_request_gets_401(tmp_path: Path) 
         refused_event = stored(runtime, refused)
         command_body, command = discord_request({"type": 2, "data": {"name": "hello"}})
         normal = await client.post("/interactions", content=command_body, headers=command)
+        odd_body, odd = discord_request({"type": True})  # true == 1 in Python: not a PING
+        odd_response = await client.post("/interactions", content=odd_body, headers=odd)
     assert pong.status_code == 200
     assert pong.json() == {"type": InteractionResponseType.PONG}
     assert pong.headers["content-type"] == "application/json"
@@ -229,6 +231,7 @@ async def test_discord_ping_pongs_and_a_forged_request_gets_401(tmp_path: Path) 
     assert refused.status_code == 401 and refused_event.status == 401
     assert refused_event.answer_note.startswith("answered 401: the Discord signature")
     assert normal.status_code == 200 and normal.json()["ok"] is True  # not a handshake
+    assert odd_response.json()["ok"] is True
 
 
 async def test_discord_forgeries_are_not_refused_without_a_usable_public_key(
@@ -263,6 +266,18 @@ async def test_a_wrong_meta_token_gets_403_and_ours_is_never_stored(tmp_path: Pa
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"guess" in written  # what arrived is kept...
     assert META_TOKEN.encode() not in written  # ...and the configured token never is
+
+
+async def test_a_hostile_meta_query_is_recorded_not_answered(tmp_path: Path) -> None:
+    crowded = "&".join(f"f{n}=1" for n in range(150))
+    async with receiving(tmp_path, {}, meta_verify_tokens=(META_TOKEN,)) as (runtime, client):
+        response = await client.get(f"/w?hub.mode=subscribe&hub.verify_token={META_TOKEN}"
+                                    f"&hub.challenge=7&{crowded}")
+        twice = await client.get(f"/w?hub.mode=subscribe&hub.verify_token={META_TOKEN}"
+                                 "&hub.challenge=7&hub.challenge=8")
+        event = stored(runtime, twice)
+    assert response.status_code == 200 and response.json()["ok"] is True
+    assert twice.json()["ok"] is True and "no single hub.challenge" in event.answer_note
 
 
 async def test_meta_check_without_a_token_says_what_to_set(tmp_path: Path) -> None:

@@ -43,6 +43,11 @@ and the flags (see inspector.core.rules.rule for every key):
     when = 'body.statusUpdate.status == "read"'
     respond = [503, 503, 200]
 
+Provider handshakes (Slack's url_verification, Zoom's endpoint.url_validation, ...:
+capture/handshakes.py) are answered unless the file says, at its top:
+
+    handshakes = false
+
 A route's `secret_env` is looked up in the environment the caller passes (core/settings.py
 reads it, once, at start-up); secrets are never written anywhere. A secret the route's
 provider cannot use (a Discord public key that is not hex, a whpk_ key that is not 32
@@ -117,6 +122,7 @@ class Config:
     path: Path | None = None  # None: no config file
     named: bool = False  # given with --config (else found in the working directory)
     rules: list[Rule] = field(default_factory=list)
+    handshakes: bool = True  # `handshakes = false`: --no-handshakes
 
     def describe(self) -> str:
         """"config: /abs/inspector.toml (found in the working directory), 3 routes"."""
@@ -135,9 +141,8 @@ def load_config(explicit: str | None = None, cwd: Path | None = None,
     path = config_path(explicit, cwd)
     if path is None:
         return Config()
-    named = bool(explicit)
-    routes, rules = load_file(path, environ, confined=not named)
-    return Config(routes, path, named, rules)
+    parsed = _load(path, environ, confined=not explicit)
+    return Config(parsed.routes, path, bool(explicit), parsed.rules, parsed.handshakes)
 
 
 def config_path(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
@@ -162,6 +167,13 @@ def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
     """Parse a config file into routes and answer rules; every mistake raises ConfigError.
     `environ` holds the variables routes name with `secret_env` (none when not given).
     `confined`: files named with `@` must be inside the config file's folder."""
+    parsed = _load(path, environ, confined=confined)
+    return parsed.routes, parsed.rules
+
+
+def _load(path: str | os.PathLike[str], environ: Mapping[str, str] | None,
+          *, confined: bool) -> Config:
+    """The whole file (see load_file), without where it was found."""
     name = visible_line(str(path))
     try:
         with Path(path).open("rb") as file:
@@ -183,9 +195,14 @@ def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
     lines = text.splitlines()
     where = Lines(name, lines, "route")
     for key in data:
-        if key not in ("route", "rule"):
+        if key not in ("route", "rule", "handshakes"):
             raise ConfigError(f"{where.key(None, key)}: unknown key {key!r} "
-                              "(the file holds [[route]] and [[rule]] tables)")
+                              "(the file holds handshakes = true|false, [[route]] and "
+                              "[[rule]] tables)")
+    handshakes = data.get("handshakes", True)
+    if not isinstance(handshakes, bool):
+        raise ConfigError(f"{where.key(None, 'handshakes')}: handshakes must be true or "
+                          "false")
     env = {} if environ is None else environ
     routes = [_route(table, index, where, env, confined)
               for index, table in enumerate(_tables(data, "route", where, inline=True))]
@@ -194,7 +211,7 @@ def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
     rules: list[Rule] = []
     for index, table in enumerate(_tables(data, "rule", rule_lines)):
         rules.append(_rule(table, index, rule_lines, context, rules))
-    return routes, rules
+    return Config(routes, rules=rules, handshakes=handshakes)
 
 
 def _tables(data: dict[str, Any], key: str, where: Lines, *, inline: bool = False

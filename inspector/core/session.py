@@ -42,6 +42,7 @@ from inspector.core.capture.answers import (
     check_status,
     custom_answer,
 )
+from inspector.core.capture.handshakes import Handshakes
 from inspector.core.capture.holds import FORWARD, REQUEST, Held, Holds
 from inspector.core.capture.ratelimit import RateLimit
 from inspector.core.capture.receiver import Receiver
@@ -132,7 +133,12 @@ class Session:
         self.rules = RuleBook(settings.rules)
         self._sinks = Fanout()
         self.holds = Holds(on_change=self._sinks.held)
-        self.responder = Responder(settings.policy, settings.routes, self.rules, self.holds)
+        # Provider handshakes (Slack, Zoom, Twitch, Discord, Meta): armed only while a
+        # secret or token could answer one (`_arm`); a viewer answers nothing.
+        self.handshakes = (Handshakes(self.resolver, settings.meta_verify_tokens)
+                           if settings.handshakes and not view else None)
+        self.responder = Responder(settings.policy, settings.routes, self.rules, self.holds,
+                                   self.handshakes)
         kept = settings.db != ":memory:"  # another process can see it (a file, or a server)
         # A file has one receiver (others open as its viewers); PostgreSQL takes several.
         claimable = kept and not is_url(settings.db)
@@ -251,6 +257,8 @@ class Session:
         """Answer through the responder only when something can change an answer: the
         default answer costs nothing extra (no hook in the writer, the receiver's fast
         path)."""
+        if self.handshakes is not None:
+            self.handshakes.refresh()
         active = self.responder.active
         self.store.prepare = self._prepare if active else self.analyzer.analyze
         self.receiver.respond = self.responder.respond if active else None
@@ -357,7 +365,7 @@ class Session:
         self.live.secrets.by_provider[provider] = (secret,)
         if not self.view:
             self._secret_changes += 1
-            self._announce()
+            self._arm()  # a handshake may now be answerable
 
     def _announce(self) -> None:
         """The receiver's live state changed: tell its faces and its viewers."""
@@ -388,7 +396,7 @@ class Session:
         """Runs in the store's writer thread, before the insert: the verdict, then the status
         the policy gives it (so the stored status is the one answered)."""
         result, decoded = self.analyzer.examine(event)
-        self.responder.decide(event, decoded)
+        self.responder.decide(event, decoded, result)
         return result
 
     def _committed(self, events: list[Event]) -> None:

@@ -2,7 +2,8 @@
 
 This module is the only one that reads the environment for configuration: the secrets
 (`--secret`'s variables and each provider's own), the variables config routes name with
-`secret_env`, and Connectly's business id, API key and API base. The faces pass option
+`secret_env`, Meta's verify token (META_VERIFY_TOKEN), and Connectly's business id, API
+key and API base. The faces pass option
 values in and get `Settings` (or, for the small commands, a secret) back.
 
 Secrets come in lists, for key rotation: a repeated `--provider-secret NAME=…`, several
@@ -27,6 +28,7 @@ from pathlib import Path
 import platformdirs
 
 from inspector.core.capture.answers import DEFAULT_POLICY, PolicyError, ResponsePolicy, build_policy
+from inspector.core.capture.handshakes import META_TOKEN_ENV, META_TOKEN_FLAG
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
 from inspector.core.capture.tunnel import Spec, TunnelError, parse_spec
 from inspector.core.config import Config, ConfigError, Route, load_config
@@ -102,7 +104,8 @@ def secrets_in_env(environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret the environment holds under a name we read one from (each of several
     separated by spaces, and the whole value)."""
     env = _env(environ)
-    names = {*SECRET_ENVS, KEY_ENV, *(n for ns in PROVIDER_SECRET_ENVS.values() for n in ns)}
+    names = {*SECRET_ENVS, KEY_ENV, META_TOKEN_ENV,
+             *(n for ns in PROVIDER_SECRET_ENVS.values() for n in ns)}
     values = [env[name] for name in sorted(names) if env.get(name)]
     return [*values, *(s for v in values for s in split_secrets(v))]
 
@@ -142,6 +145,20 @@ def read_secrets(secret: str | Sequence[str] | None, provider_secrets: Sequence[
     # (else a stale CONNECTLY_WEBHOOK_SECRET in the shell would beat the flag for Connectly).
     own = {k: v for k, v in env.items() if k not in SECRET_ENVS} if flagged else env
     return Secrets(flagged or secrets_from_env(env), {**provider_secrets_in_env(own), **given})
+
+
+def meta_tokens(given: Sequence[str] = (), environ: Mapping[str, str] | None = None
+                ) -> Keys:
+    """Meta's verify tokens: --meta-verify-token (repeated for a change of token), else
+    META_VERIFY_TOKEN (several separated by spaces). Tokens with spaces or controls cannot
+    travel in a query unmangled: an OptionError names the flag."""
+    tokens = keys(given) or split_secrets(_env(environ).get(META_TOKEN_ENV, ""))
+    for token in tokens:
+        if not token.isprintable() or " " in token:
+            raise OptionError("a verify token of spaces, tabs or control characters cannot "
+                              "match what Meta sends: use letters, digits and punctuation",
+                              META_TOKEN_FLAG)
+    return tokens
 
 
 def secret_warnings(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -213,6 +230,10 @@ class Settings:
     connectly_business_id: str = ""
     connectly_api_key: str = field(default="", repr=False)
     connectly_api_base: str = DEFAULT_API_BASE
+    # Provider handshakes (capture/handshakes.py): off with --no-handshakes or the config's
+    # `handshakes = false`; Meta's verify tokens are secrets (never stored or shown).
+    handshakes: bool = True
+    meta_verify_tokens: Keys = field(default=(), repr=False)
 
     @classmethod
     def build(
@@ -246,6 +267,8 @@ class Settings:
         reset_db: bool = False,
         keep: int | None = None,
         keep_days: float | None = None,
+        meta_verify_token: Sequence[str] = (),
+        no_handshakes: bool = False,
     ) -> Settings:
         """Settings from raw option values and the environment (os.environ unless given).
         OptionError names the option at fault."""
@@ -282,6 +305,8 @@ class Settings:
             connectly_business_id=env.get(BUSINESS_ENV, ""),
             connectly_api_key=env.get(KEY_ENV, ""),
             connectly_api_base=env.get(API_BASE_ENV, DEFAULT_API_BASE),
+            handshakes=config_file.handshakes and not no_handshakes,
+            meta_verify_tokens=meta_tokens(meta_verify_token, env),
         )
         settings = apply_options(
             settings, forward_to=forward_to, resign=resign, status=status,
@@ -295,7 +320,7 @@ class Settings:
     def secret_values(self) -> list[str | None]:
         """Every secret these settings hold (the session adds the ones set while it runs)."""
         return [*self.secrets.values(), *(s for route in self.routes for s in route.secrets),
-                self.connectly_api_key]
+                self.connectly_api_key, *self.meta_verify_tokens]
 
 
 def retention(value: float | None, option: str) -> float:

@@ -9,9 +9,12 @@ be changed live (`Session.set_policy`); route overrides stay as the file says.
 Every answer carries `X-Inspector-Event-Id`. A custom body replaces our JSON, so the id is
 then only in that header.
 
-Answer rules (inspector.core.rules) come first: the first matching rule decides the status,
-the answer, the delay, a fault (close, reset, timeout: no answer at all), a hold at a
-breakpoint and what is forwarded; a request no rule answers gets the policy's answer.
+A provider's handshake (an endpoint check at registration: handshakes.py) comes first: it
+gets its computed answer, whatever the policy, the routes, the breakpoints and the rules
+say, unless a rule names its kind. Then answer rules (inspector.core.rules): the first
+matching rule decides the status, the answer, the delay, a fault (close, reset, timeout: no
+answer at all), a hold at a breakpoint and what is forwarded; a request no rule answers
+gets the policy's answer.
 
 The status, and the whole answer when it is not the default one, are decided in the store's
 writer thread before the insert (`Responder.decide`), with how to give it (the event's
@@ -47,6 +50,7 @@ from inspector.core.model import Answer, Attempt, Event, HeaderList, Plan, Verdi
 from inspector.core.sanitize import visible_line
 
 if TYPE_CHECKING:
+    from inspector.core.signatures import Check
     from inspector.core.store import EventStore
 
 REJECT_STATUS = 401
@@ -246,7 +250,28 @@ class Rules(Protocol):
     @property
     def active(self) -> bool: ...
 
-    def apply(self, event: Event, plan: Plan, decoded: Decoded | None) -> bool: ...
+    def apply(self, event: Event, plan: Plan, decoded: Decoded | None, *,
+              handshake: bool = False) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Shake:
+    """A provider handshake's answer: what the sender gets, and the note saying why."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+    note: str
+
+
+class Handshakes(Protocol):
+    """The provider handshakes (handshakes.Handshakes, which imports this module)."""
+
+    @property
+    def armed(self) -> bool: ...
+
+    def answer(self, event: Event, decoded: Decoded | None, check: Check | None
+               ) -> Shake | None: ...
 
 
 class Downstream(Protocol):
@@ -274,8 +299,10 @@ class Responder:
     """Decides each event's answer (writer thread) and sends it (event loop)."""
 
     def __init__(self, policy: ResponsePolicy, routes: Sequence[Overrides] = (),
-                 rules: Rules | None = None, holds: Holds | None = None) -> None:
+                 rules: Rules | None = None, holds: Holds | None = None,
+                 handshakes: Handshakes | None = None) -> None:
         self.policy = policy
+        self.handshakes = handshakes  # None: --no-handshakes
         self.routes = list(routes)
         self.overrides = any(r.response is not None for r in self.routes)
         self.rules = rules
@@ -289,7 +316,8 @@ class Responder:
     def active(self) -> bool:
         """False when every answer is the default one: the receiver's fast path."""
         return (self.overrides or not self.policy.is_default
-                or (self.rules is not None and self.rules.active))
+                or (self.rules is not None and self.rules.active)
+                or (self.handshakes is not None and self.handshakes.armed))
 
     def policy_for(self, path: str) -> ResponsePolicy:
         policy = self.policy  # read once: the loop may swap it meanwhile
@@ -299,16 +327,31 @@ class Responder:
                 return policy.merged(route.response)
         return policy
 
-    def decide(self, event: Event, decoded: Decoded | None = None) -> None:
+    def decide(self, event: Event, decoded: Decoded | None = None,
+               check: Check | None = None) -> None:
         """Set the status the sender will get, the answer itself when it is not the default
-        one, and how to give it (`event.plan`): the first matching rule decides, else the
-        policy (runs before the insert, in the writer: all of it is stored with it).
-        `decoded`: the body as the analysis decoded it, if it did (rules read it)."""
+        one, and how to give it (`event.plan`): a provider's handshake, else the first
+        matching rule, else the policy (runs before the insert, in the writer: all of it is
+        stored with it). `decoded`: the body as the analysis decoded it, if it did (rules
+        and handshakes read it); `check`: its signature check (which secret verified it)."""
         if event.refused:
             return
+        rules = self.rules
+        handshakes = self.handshakes
+        if handshakes is not None and handshakes.armed:
+            shake = handshakes.answer(event, decoded, check)
+            if shake is not None:
+                plan = Plan()
+                # Only a rule naming the handshake's kind decides it (no breakpoint holds it).
+                if rules is None or not rules.apply(event, plan, decoded, handshake=True):
+                    event.status = shake.status
+                    event.answer = make_answer(shake.status, shake.body, shake.headers,
+                                               event.id)
+                    event.answer_note = shake.note
+                event.plan = plan
+                return
         policy = self.policy_for(event.path)
         plan = Plan(delay=policy.delay)
-        rules = self.rules
         if rules is None or not rules.apply(event, plan, decoded):
             self._by_policy(event, policy, plan)
         event.plan = plan

@@ -94,7 +94,48 @@ def slack(headers: HeaderList, value: Any) -> tuple[str, str]:
     if isinstance(event, dict):
         line = first_line(event.get("text"))
         return as_text(event.get("type")) or "event", join(as_text(event.get("user")), line)
-    return as_text(value.get("type")), ""
+    kind = as_text(value.get("type"))
+    return kind, "Slack endpoint check" if kind == "url_verification" else ""
+
+
+def zoom(headers: HeaderList, value: Any) -> tuple[str, str]:
+    """meeting.started, endpoint.url_validation (the endpoint check), ...: the event."""
+    kind = as_text(get(value, "event"))
+    if kind == "endpoint.url_validation":
+        return kind, "Zoom endpoint check"
+    return kind, as_text(get(value, "payload", "object", "topic"))
+
+
+def twitch(headers: HeaderList, value: Any) -> tuple[str, str]:
+    """EventSub: a notification is listed by its subscription type (channel.follow, ...);
+    the endpoint check (webhook_callback_verification) and a revocation by the message
+    type, with the subscription type as the summary."""
+    message = header_value(headers, "Twitch-Eventsub-Message-Type") or ""
+    subscription = as_text(get(value, "subscription", "type"))
+    if message == "notification":
+        return subscription, as_text(get(value, "event", "broadcaster_user_login"))
+    return message, subscription
+
+
+DISCORD_TYPES = {1: "ping", 2: "application_command", 3: "message_component",
+                 4: "application_command_autocomplete", 5: "modal_submit"}
+
+
+def discord(headers: HeaderList, value: Any) -> tuple[str, str]:
+    """Interactions by type (ping: the endpoint check; application_command with its name);
+    webhook events by their event's type."""
+    if not isinstance(value, dict):
+        return "", ""
+    event = value.get("event")
+    if isinstance(event, dict):
+        return as_text(event.get("type")), ""
+    kind = value.get("type")
+    if type(kind) is not int:  # not a bool either: true == 1
+        return "", ""
+    if kind == 1:
+        return "ping", "Discord endpoint check"
+    name = as_text(get(value, "data", "name") or get(value, "data", "custom_id"))
+    return DISCORD_TYPES.get(kind, ""), name
 
 
 def standard_webhooks(headers: HeaderList, value: Any) -> tuple[str, str]:
@@ -128,6 +169,9 @@ DESCRIBERS: dict[str, Describer] = {
     "stripe": stripe,
     "shopify": shopify,
     "slack": slack,
+    "zoom": zoom,
+    "twitch": twitch,
+    "discord": discord,
     "standard-webhooks": standard_webhooks,
     "svix": standard_webhooks,
     "twilio": twilio,

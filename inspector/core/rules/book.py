@@ -142,28 +142,32 @@ class RuleBook:
 
     # -- matching (in the store's writer thread) ----------------------------------------------
 
-    def apply(self, event: Event, plan: Plan, decoded: decoding.Decoded | None = None
-              ) -> bool:
+    def apply(self, event: Event, plan: Plan, decoded: decoding.Decoded | None = None, *,
+              handshake: bool = False) -> bool:
         """Let the first matching rule decide `event`'s answer and `plan`; then the
         breakpoints. True when a rule set the answer (else the answer policy's applies).
-        `decoded`: the body, if the analysis decoded it."""
+        `decoded`: the body, if the analysis decoded it. `handshake`: a provider's endpoint
+        check, which only a rule naming its kind decides, and no breakpoint holds."""
         answered = False
-        entry = self.match(event, decoded)
+        entry = self.match(event, decoded, named=handshake)
         if entry is not None:
             answered = self._decide(entry, event, plan)
+        if handshake:
+            return answered
         if self.hold_all and not plan.hold:
             plan.hold = self.hold_all
         if self.hold_forwards and not plan.hold_forward:
             plan.hold_forward = self.hold_forwards
         return answered
 
-    def match(self, event: Event, decoded: decoding.Decoded | None = None) -> Entry | None:
+    def match(self, event: Event, decoded: decoding.Decoded | None = None, *,
+              named: bool = False) -> Entry | None:
         """The first enabled rule that matches (counting it, and the failed evaluations of
-        the rules before it)."""
+        the rules before it); `named`: of the rules that name a kind."""
         request: Request | None = None
         for entry in self.entries:
             rule = entry.rule
-            if not rule.enabled:
+            if not rule.enabled or (named and not rule.kind):
                 continue
             if rule.methods and event.method not in rule.methods:
                 continue

@@ -3,8 +3,9 @@ signature of `X-Signature-Timestamp` followed by the raw body, under the applica
 public key (64 hex characters, from the Developer Portal).
 
 Discord keeps the private key, so nothing can be re-signed. It also sends deliberately
-invalid signatures now and then to check that the endpoint refuses them (with 401:
-`--reject-invalid`).
+invalid signatures now and then to check that the endpoint refuses them: with a usable
+public key set, the receiver answers those 401, and a valid PING `{"type": 1}`
+(core/capture/handshakes.py).
 """
 
 from __future__ import annotations

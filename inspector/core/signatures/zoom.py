@@ -3,8 +3,8 @@ secret token: Slack's scheme under Zoom's header names.
 
 Zoom documents no timestamp window (its samples check none), so none is enforced here; a
 re-sign still gives a fresh timestamp. Zoom checks an endpoint first with a signed
-`endpoint.url_validation` event, which verifies here like any other (answering it with the
-token's HMAC is the receiver's business, not yet done).
+`endpoint.url_validation` event, which verifies here like any other; the receiver answers
+it with the token's HMAC only when it verifies (core/capture/handshakes.py).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from inspector.core import redact
+from inspector.core.capture.handshakes import META_TOKEN_ENV, META_TOKEN_FLAG
 from inspector.core.capture.receiver import DEFAULT_MAX_BODY
 from inspector.core.capture.server import BindError, bind, check_parser, exposure_warning
 from inspector.core.control import presence
@@ -49,7 +50,7 @@ DEFAULT_TABS = 8
 RECEIVER_ONLY = frozenset({
     "host", "port", "max_body", "public_url", "http", "rate_limit", "reset_db", "tunnel",
     "forward_to", "respond_with_downstream", "status", "response_body", "response_headers",
-    "delay", "reject_invalid", "keep", "keep_days"})
+    "delay", "reject_invalid", "keep", "keep_days", "meta_verify_token", "no_handshakes"})
 
 # The commands in their own modules, imported when named (or listed by --help): the TUI,
 # started with no command, waits for none of their imports. Name: module:attribute.
@@ -146,6 +147,14 @@ def receiver_options(fn: Callable[..., Any], *, host: str = "--host", port: str 
         click.option("--reject-invalid", is_flag=True,
                      help="Answer 401 to events whose signature is invalid, as a production "
                           "endpoint would, to watch the provider retry."),
+        click.option(META_TOKEN_FLAG, "meta_verify_token", multiple=True, metavar="TOKEN",
+                     help=f"Answer Meta's (WhatsApp Cloud API) endpoint check when its "
+                          f"hub.verify_token is this one, 403 otherwise [default: "
+                          f"${META_TOKEN_ENV}, safer: not shown in the process list]."),
+        click.option("--no-handshakes", is_flag=True,
+                     help="Do not answer providers' endpoint checks (Slack url_verification, "
+                          "Zoom url_validation, Twitch, Discord PING, Meta hub.challenge): "
+                          "they get the usual answer."),
     ]
     for option in reversed(options):
         fn = option(fn)

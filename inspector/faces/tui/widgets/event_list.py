@@ -20,6 +20,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from inspector.core.display import (
@@ -34,6 +35,7 @@ from inspector.core.display import (
 from inspector.core.model import Event, Row
 from inspector.core.sanitize import visible_line
 from inspector.core.store import StoreError
+from inspector.faces.tui.widgets.thumb_bar import ThumbBar
 
 ROW_CACHE = 4096
 STRIP_CACHE = 512
@@ -489,6 +491,16 @@ class EventList(ScrollView, can_focus=True):
         return self._styles
 
     # -- rendering ----------------------------------------------------------------------------
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's, made a ThumbBar: the list grows every frame, its thumb rarely moves."""
+        if self._vertical_scrollbar is None:
+            bar = ThumbBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     def _column_widths(self, width: int) -> list[int]:
         if width != self._width_for:

@@ -55,6 +55,7 @@ COLUMNS: list[tuple[str, int | None]] = [
 ANSWER_COLUMN = ("answer", 18)
 
 
+_HEADER = (-1, False)  # the header's key among the cached strips (no seq is negative)
 _BOLD = Style(bold=True)
 _VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned",
                   "no_secret": "no-secret"}
@@ -518,9 +519,13 @@ class EventList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         widths = self._column_widths(width)
         if y == 0:
-            style = self._style_table()["header"]
-            cells = [title.upper() for title, _ in self.columns]
-            return self._strip(cells, [style] * len(cells), widths, style, width)
+            header = self._strips.get(_HEADER)
+            if header is None or header.cell_length != width:
+                style = self._style_table()["header"]
+                cells = [title.upper() for title, _ in self.columns]
+                header = self._strip(cells, [style] * len(cells), widths, style, width)
+                self._strips[_HEADER] = header
+            return header
         index = int(self.scroll_y) + y - 1
         if index >= len(self.seqs):
             return Strip.blank(width, self.rich_style)
@@ -590,12 +595,16 @@ class EventList(ScrollView, can_focus=True):
     ) -> Strip:
         segments = [Segment(lead, lead_style or base)]
         used = 1
+        gap = Segment(" ", base)
         for text, style, cell_width in zip(cells, styles, widths, strict=True):
             # Every cell goes through here: escapes made visible first, then measured (Rich
             # counts a control character as zero cells, so a raw one would skew the width).
             segments.append(Segment(_fit(visible_line(text), cell_width), style))
-            segments.append(Segment(" ", base))
+            segments.append(gap)
             used += cell_width + 1
+        if used == width + 1:  # the usual case: the last gap is the cell past the edge
+            segments.pop()
+            return Strip(segments, width)
         if used < width:
             segments.append(Segment(" " * (width - used), base))
         strip = Strip(segments, max(used, width))
@@ -611,9 +620,14 @@ def summary_cell(row: Row) -> str:
     return f"↻ {retry_label(row.retry, first, row.since_first)} · {row.summary}"
 
 
+# The glyphs of our own labels ("↻ retry #2 of … · …", "✓ valid", "—"), one cell each as Rich
+# measures them: text of ASCII and these is cut as fast as ASCII, not measured by Rich.
+_NARROW = str.maketrans({c: "." for c in "↻·—✓✗‖…→●" if cell_len(c) == 1})
+
+
 def _fit(text: str, width: int) -> str:
     """Pad or cut to exactly `width` cells, with an ellipsis when cut."""
-    if text.isascii():  # one cell per character: plain string operations
+    if text.isascii() or text.translate(_NARROW).isascii():  # one cell per character
         return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
     if cell_len(text) <= width:
         return set_cell_size(text, width)

@@ -187,6 +187,15 @@ class EventList(ScrollView, can_focus=True):
         if self.follow or self.cursor < 0:
             self._set_cursor(len(self.seqs) - 1, by_user=False)
         self.refresh()
+        self._warm()
+
+    def _warm(self) -> None:
+        """Render the rows now in view into the strip cache. In follow mode every frame
+        shows new rows: their rendering happens here, in the callback that took the events,
+        and the screen's paint (a callback of its own) only copies them. The receiver,
+        sharing the loop, waits for two short stalls rather than one long one."""
+        for y in range(1, self.scrollable_content_region.height):
+            self.render_line(y)
 
     def update_row(self, row: Row) -> None:
         """A stored row changed (verdict, replay result): redraw it if cached."""

@@ -7,6 +7,7 @@ into a Strip and cached. New events append seqs in O(1); nothing is mounted per 
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
@@ -142,6 +143,7 @@ class EventList(ScrollView, can_focus=True):
         self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
         self._answers = False  # the answer column is shown
         self._held: set[int] = set()  # seqs held at a breakpoint: not answered yet
+        self._prepaint_due = False
 
     # -- data -------------------------------------------------------------------------------
 
@@ -192,10 +194,23 @@ class EventList(ScrollView, can_focus=True):
     def _warm(self) -> None:
         """Render the rows now in view into the strip cache. In follow mode every frame
         shows new rows: their rendering happens here, in the callback that took the events,
-        and the screen's paint (a callback of its own) only copies them. The receiver,
-        sharing the loop, waits for two short stalls rather than one long one."""
+        then Textual's part (styles, colour filter) in a loop callback of its own, and the
+        screen's paint only copies the lines. The receiver, sharing the loop, waits for
+        three short stalls rather than one long one."""
+        if not self.is_mounted:
+            return
         for y in range(1, self.scrollable_content_region.height):
             self.render_line(y)
+        if not self._prepaint_due:
+            self._prepaint_due = True
+            asyncio.get_running_loop().call_soon(self._prepaint)
+
+    def _prepaint(self) -> None:
+        """Textual's lines of the list, ready before the screen's paint asks for them (a
+        refresh in between clears them: the paint then renders them itself)."""
+        self._prepaint_due = False
+        if self.is_attached and self.screen.is_current:
+            self.render_lines(self.region.size.region)
 
     def update_row(self, row: Row) -> None:
         """A stored row changed (verdict, replay result): redraw it if cached."""

@@ -143,7 +143,7 @@ class EventList(ScrollView, can_focus=True):
         self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
         self._answers = False  # the answer column is shown
         self._held: set[int] = set()  # seqs held at a breakpoint: not answered yet
-        self._prepaint_due = False
+        self._warming = False  # _warm and _prepaint are on their way
 
     # -- data -------------------------------------------------------------------------------
 
@@ -189,26 +189,29 @@ class EventList(ScrollView, can_focus=True):
         if self.follow or self.cursor < 0:
             self._set_cursor(len(self.seqs) - 1, by_user=False)
         self.refresh()
-        self._warm()
+        if self.is_mounted and not self._warming:
+            self._warming = True
+            asyncio.get_running_loop().call_soon(self._warm)
+
+    # In follow mode every frame shows new rows. Rendering them inside the screen's paint made
+    # it the longest callback on the loop the receiver shares (the p99 of a delivery at a few
+    # hundred a second), so the work comes in three loop callbacks of its own, with
+    # deliveries served in between: our rows, Textual's lines of them, and the paint, which
+    # then only copies lines. Whatever changes in between is drawn by the paint, as always.
 
     def _warm(self) -> None:
-        """Render the rows now in view into the strip cache. In follow mode every frame
-        shows new rows: their rendering happens here, in the callback that took the events,
-        then Textual's part (styles, colour filter) in a loop callback of its own, and the
-        screen's paint only copies the lines. The receiver, sharing the loop, waits for
-        three short stalls rather than one long one."""
-        if not self.is_mounted:
+        """The rows now in view, rendered into the strip cache."""
+        if not self.is_attached:
+            self._warming = False
             return
         for y in range(1, self.scrollable_content_region.height):
             self.render_line(y)
-        if not self._prepaint_due:
-            self._prepaint_due = True
-            asyncio.get_running_loop().call_soon(self._prepaint)
+        asyncio.get_running_loop().call_soon(self._prepaint)
 
     def _prepaint(self) -> None:
-        """Textual's lines of the list, ready before the screen's paint asks for them (a
+        """Textual's lines of the list (styles, colour filter), ready for the paint (a
         refresh in between clears them: the paint then renders them itself)."""
-        self._prepaint_due = False
+        self._warming = False
         if self.is_attached and self.screen.is_current:
             self.render_lines(self.region.size.region)
 

@@ -124,8 +124,13 @@ class InspectorApp(BaseApp):
         self.detail_pane.arrived(events, busy=self.pacer.busy(now))
         if updated:
             self.detail_pane.changed(self.event_list.reread(updated), busy=self.pacer.busy(now))
+        # The header repaints after the list, in a paint of its own: the loop the receiver
+        # shares stalls twice briefly rather than once for both.
+        self.call_after_refresh(self._show_status, self.pacer.drawn(now))
+
+    def _show_status(self, rate: float) -> None:
         self.show_counts()
-        self.status_bar.rate = self.pacer.drawn(now)
+        self.status_bar.rate = rate
 
     def on_store_failed(self, message: StoreFailed) -> None:
         self.status_bar.error = message.message or ""

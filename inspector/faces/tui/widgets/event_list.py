@@ -7,6 +7,7 @@ into a Strip and cached. New events append seqs in O(1); nothing is mounted per 
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from inspector.core.display import (
@@ -34,6 +36,7 @@ from inspector.core.display import (
 from inspector.core.model import Event, Row
 from inspector.core.sanitize import visible_line
 from inspector.core.store import StoreError
+from inspector.faces.tui.widgets.thumb_bar import ThumbBar
 
 ROW_CACHE = 4096
 STRIP_CACHE = 512
@@ -53,6 +56,7 @@ COLUMNS: list[tuple[str, int | None]] = [
 ANSWER_COLUMN = ("answer", 18)
 
 
+_HEADER = (-1, False)  # the header's key among the cached strips (no seq is negative)
 _BOLD = Style(bold=True)
 _VERDICT_STYLE = {"valid": "valid", "invalid": "invalid", "unsigned": "unsigned",
                   "no_secret": "no-secret"}
@@ -139,6 +143,7 @@ class EventList(ScrollView, can_focus=True):
         self.marked: set[int] = set()  # seqs marked with space, for replay/export/compare
         self._answers = False  # the answer column is shown
         self._held: set[int] = set()  # seqs held at a breakpoint: not answered yet
+        self._warming = False  # _warm and _prepaint are on their way
 
     # -- data -------------------------------------------------------------------------------
 
@@ -184,6 +189,31 @@ class EventList(ScrollView, can_focus=True):
         if self.follow or self.cursor < 0:
             self._set_cursor(len(self.seqs) - 1, by_user=False)
         self.refresh()
+        if self.is_mounted and not self._warming:
+            self._warming = True
+            asyncio.get_running_loop().call_soon(self._warm)
+
+    # In follow mode every frame shows new rows. Rendering them inside the screen's paint made
+    # it the longest callback on the loop the receiver shares (the p99 of a delivery at a few
+    # hundred a second), so the work comes in three loop callbacks of its own, with
+    # deliveries served in between: our rows, Textual's lines of them, and the paint, which
+    # then only copies lines. Whatever changes in between is drawn by the paint, as always.
+
+    def _warm(self) -> None:
+        """The rows now in view, rendered into the strip cache."""
+        if not self.is_attached:
+            self._warming = False
+            return
+        for y in range(1, self.scrollable_content_region.height):
+            self.render_line(y)
+        asyncio.get_running_loop().call_soon(self._prepaint)
+
+    def _prepaint(self) -> None:
+        """Textual's lines of the list (styles, colour filter), ready for the paint (a
+        refresh in between clears them: the paint then renders them itself)."""
+        self._warming = False
+        if self.is_attached and self.screen.is_current:
+            self.render_lines(self.region.size.region)
 
     def update_row(self, row: Row) -> None:
         """A stored row changed (verdict, replay result): redraw it if cached."""
@@ -490,6 +520,16 @@ class EventList(ScrollView, can_focus=True):
 
     # -- rendering ----------------------------------------------------------------------------
 
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's, made a ThumbBar: the list grows every frame, its thumb rarely moves."""
+        if self._vertical_scrollbar is None:
+            bar = ThumbBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
     def _column_widths(self, width: int) -> list[int]:
         if width != self._width_for:
             columns = self.columns
@@ -506,9 +546,13 @@ class EventList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         widths = self._column_widths(width)
         if y == 0:
-            style = self._style_table()["header"]
-            cells = [title.upper() for title, _ in self.columns]
-            return self._strip(cells, [style] * len(cells), widths, style, width)
+            header = self._strips.get(_HEADER)
+            if header is None or header.cell_length != width:
+                style = self._style_table()["header"]
+                cells = [title.upper() for title, _ in self.columns]
+                header = self._strip(cells, [style] * len(cells), widths, style, width)
+                self._strips[_HEADER] = header
+            return header
         index = int(self.scroll_y) + y - 1
         if index >= len(self.seqs):
             return Strip.blank(width, self.rich_style)
@@ -578,12 +622,16 @@ class EventList(ScrollView, can_focus=True):
     ) -> Strip:
         segments = [Segment(lead, lead_style or base)]
         used = 1
+        gap = Segment(" ", base)
         for text, style, cell_width in zip(cells, styles, widths, strict=True):
             # Every cell goes through here: escapes made visible first, then measured (Rich
             # counts a control character as zero cells, so a raw one would skew the width).
             segments.append(Segment(_fit(visible_line(text), cell_width), style))
-            segments.append(Segment(" ", base))
+            segments.append(gap)
             used += cell_width + 1
+        if used == width + 1:  # the usual case: the last gap is the cell past the edge
+            segments.pop()
+            return Strip(segments, width)
         if used < width:
             segments.append(Segment(" " * (width - used), base))
         strip = Strip(segments, max(used, width))
@@ -599,9 +647,14 @@ def summary_cell(row: Row) -> str:
     return f"↻ {retry_label(row.retry, first, row.since_first)} · {row.summary}"
 
 
+# The glyphs of our own labels ("↻ retry #2 of … · …", "✓ valid", "—"), one cell each as Rich
+# measures them: text of ASCII and these is cut as fast as ASCII, not measured by Rich.
+_NARROW = str.maketrans({c: "." for c in "↻·—✓✗‖…→●" if cell_len(c) == 1})
+
+
 def _fit(text: str, width: int) -> str:
     """Pad or cut to exactly `width` cells, with an ellipsis when cut."""
-    if text.isascii():  # one cell per character: plain string operations
+    if text.isascii() or text.translate(_NARROW).isascii():  # one cell per character
         return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
     if cell_len(text) <= width:
         return set_cell_size(text, width)

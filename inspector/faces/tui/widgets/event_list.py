@@ -365,6 +365,8 @@ class EventList(ScrollView, can_focus=True):
         overflow = size.height > self.size.height
         if overflow != (self.virtual_size.height > self.size.height) or not self.is_mounted:
             self.virtual_size = size  # the scrollbar appears or goes: a layout pass is due
+            if self.is_mounted:  # a scroll before it is clamped to the old height
+                self.call_after_refresh(self._keep_cursor_in_view)
             return
         # Growing list, same scrollbar: skip the screen-wide layout pass that setting
         # virtual_size normally triggers, and only move the scrollbar thumb.
@@ -381,6 +383,10 @@ class EventList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
         self.post_message(self.Selected(self.selected, self._by_user))
+
+    def _keep_cursor_in_view(self) -> None:
+        if self.cursor >= 0:
+            self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> None:
         top = int(self.scroll_y)

@@ -215,8 +215,9 @@ def test_every_command_takes_the_database_from_inspector_db(tmp_path: Path,
         store.close()
 
 
+@pytest.mark.parametrize("stop", ["fast", "immediate"])  # every session closed; a crash
 async def test_the_tui_rides_out_a_database_restart(tmp_path: Path, pg_cluster: Cluster,
-                                                    pg_url: str) -> None:
+                                                    pg_url: str, stop: str) -> None:
     """The real TUI receiving into PostgreSQL, and `inspector view` on the same database:
     the server stops, the header says why, deliveries get 503, keys still work; it starts
     again, and both carry on by themselves with nothing acknowledged lost."""
@@ -238,7 +239,7 @@ async def test_the_tui_rides_out_a_database_restart(tmp_path: Path, pg_cluster: 
             def shown() -> str:
                 return str(detail.query_one("#detail-title", Static).render())
 
-            await asyncio.to_thread(pg_cluster.stop, "fast")
+            await asyncio.to_thread(pg_cluster.stop, stop)
             try:
                 # Said before any delivery fails, by the receiver and by the viewer.
                 await wait_for(lambda: "database unreachable" in header(),

@@ -261,12 +261,10 @@ async def test_the_tui_rides_out_a_database_restart(tmp_path: Path, pg_cluster: 
                                what="the detail pane saying why")
             finally:
                 await asyncio.to_thread(pg_cluster.start_again)
-            restarted = time.monotonic()
 
             # Back by itself, before any delivery: the warning clears, the event shows.
             await wait_for(lambda: "database unreachable" not in header(),
                            what="the header's warning to clear")
-            cleared = time.monotonic() - restarted
             second = events.row(events.seqs[1])
             assert second is not None
             await wait_for(lambda: second.id in shown(), what="the selected event again")
@@ -280,6 +278,5 @@ async def test_the_tui_rides_out_a_database_restart(tmp_path: Path, pg_cluster: 
             said = [f"{n.title}: {n.message}" for n in app._notifications]
             assert said and not [s for s in said if "Error" in s or "Traceback" in s], said
             assert "Traceback" not in term.text()
-            print(f"warning cleared {cleared * 1000:.0f} ms after the server was back")
         finally:
             term.close()

@@ -14,15 +14,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual.widgets import Static
 
 from inspector.core.capture.answers import DEFAULT_POLICY
 from inspector.core.control.protocol import ControlError
 from inspector.core.session import Session
 from inspector.core.settings import DB_ENV
 from inspector.core.store import Changes, open_store
-from tests.conftest import SECRET, Heard, connectly_event, make_settings, wait_for
+from inspector.faces.tui.widgets.detail import DetailPane
+from inspector.faces.tui.widgets.event_list import EventList
+from inspector.faces.tui.widgets.status_bar import StatusBar
+from tests.conftest import SECRET, Heard, connectly_event, make_settings, running_app, wait_for
 from tests.postgres import Cluster
-from tests.reliability.conftest import ROOT, child_env, inspector_argv, serve
+from tests.reliability.conftest import ROOT, Pty, child_env, inspector_argv, serve
+from tests.test_two_terminals import last_count, post
 
 
 @dataclass
@@ -208,3 +213,70 @@ def test_every_command_takes_the_database_from_inspector_db(tmp_path: Path,
         assert copied[1].body == case["body"].encode()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("stop", ["fast", "immediate"])  # every session closed; a crash
+async def test_the_tui_rides_out_a_database_restart(tmp_path: Path, pg_cluster: Cluster,
+                                                    pg_url: str, stop: str) -> None:
+    """The real TUI receiving into PostgreSQL, and `inspector view` on the same database:
+    the server stops, the header says why, deliveries get 503, keys still work; it starts
+    again, and both carry on by themselves with nothing acknowledged lost."""
+    async with running_app(tmp_path, notifications=True, db=pg_url) as (app, pilot, base):
+        status, events = app.query_one(StatusBar), app.query_one(EventList)
+        detail = app.query_one(DetailPane)
+        term = Pty(inspector_argv("view", "--db", pg_url))
+        try:
+            await wait_for(lambda: last_count(term) == 0, 30, "the viewer")
+            before = [await post(base) for _ in range(3)]
+            assert [a.status_code for a in before] == [200] * 3
+            acked = {a.json()["id"] for a in before}
+            await wait_for(lambda: len(events.seqs) == 3, what="the events in the list")
+            await wait_for(lambda: last_count(term) == 3, what="them in the viewer")
+
+            def header() -> str:
+                return str(status.render())
+
+            def shown() -> str:
+                return str(detail.query_one("#detail-title", Static).render())
+
+            await asyncio.to_thread(pg_cluster.stop, stop)
+            try:
+                # Said before any delivery fails, by the receiver and by the viewer.
+                await wait_for(lambda: "database unreachable" in header(),
+                               what="the header saying why")
+                await wait_for(lambda: "database unreachable" in term.text(),
+                               what="the viewer saying why")
+                down = [await post(base) for _ in range(3)]
+                assert [a.status_code for a in down] == [503] * 3  # never 200 unstored
+                for answer in down:  # why, without psycopg's noise: the socket path again
+                    error = answer.json()["error"]
+                    assert "not stored: database unreachable" in error, error
+                    assert "connection to server on socket" not in error, error
+                # Keys are handled: the selection moves, and the pane says why it is empty.
+                await pilot.press("home")
+                assert events.selected == events.seqs[0]
+                await pilot.press("down")
+                assert events.selected == events.seqs[1]
+                await wait_for(lambda: "database unreachable" in shown(),
+                               what="the detail pane saying why")
+            finally:
+                await asyncio.to_thread(pg_cluster.start_again)
+
+            # Back by itself, before any delivery: the warning clears, the event shows.
+            await wait_for(lambda: "database unreachable" not in header(),
+                           what="the header's warning to clear")
+            second = events.row(events.seqs[1])
+            assert second is not None
+            await wait_for(lambda: second.id in shown(), what="the selected event again")
+            again = await post(base)
+            assert again.status_code == 200, again.text
+            acked.add(again.json()["id"])
+            await wait_for(lambda: len(events.seqs) == 4, what="the new event in the list")
+            await wait_for(lambda: last_count(term) == 4, 30, what="it in the viewer")
+            store = app.session.store
+            assert {e.id for e in store.iter_events(store.seqs())} == acked
+            said = [f"{n.title}: {n.message}" for n in app._notifications]
+            assert said and not [s for s in said if "Error" in s or "Traceback" in s], said
+            assert "Traceback" not in term.text()
+        finally:
+            term.close()

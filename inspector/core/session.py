@@ -188,8 +188,7 @@ class Session:
         # deletions reach the faces through it too (a database in memory included).
         self.follower: Follower | None = None
         if (kept and (view or receiving)) or self.retention is not None:
-            self.follower = Follower(self.store, self._changed,
-                                     on_error=self._sinks.failed if view else None)
+            self.follower = Follower(self.store, self._changed, on_error=self._feed_failed)
         self.link: Link | None = (Link(settings.receiver or settings.db, self._heard) if view
                                   else None)
         self.remote: ReceiverState | None = None  # a viewer's receiver (None: none runs)
@@ -411,6 +410,16 @@ class Session:
     def _failed(self, message: str) -> None:
         self._failing = True
         self._sinks.failed(message)
+
+    def _feed_failed(self, message: str | None) -> None:
+        """The feed cannot be read (a database server gone away: said before a delivery
+        fails), or can again (None: the server is back, and the writer reconnects with the
+        next batch)."""
+        if message is not None:
+            self._failed(message)
+        elif self._failing:
+            self._failing = False
+            self._sinks.failed(None)
 
     def _pruned(self, count: int) -> None:
         """Retention deleted old events: the faces hear of it from the feed, now."""

@@ -37,7 +37,7 @@ class Follower(Background):
         self.interval = interval
         self.cursor = store.cursor() if cursor is None else cursor
         self._seen = -1  # data_version at the last read (-1: read at the first poll)
-        self._failing = False
+        self._failure: str | None = None  # what on_error heard last (None: reading works)
         self._wake = asyncio.Event()
         # One read of the feed at a time: two from the same cursor would tell the same
         # changes twice (the loop's poll, and one a caller awaits).
@@ -69,13 +69,16 @@ class Follower(Background):
             except StoreError as exc:
                 self._failed(str(exc))
             else:
-                if self._failing:
-                    self._failed(None)
+                self._failed(None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
 
     def _failed(self, message: str | None) -> None:
-        self._failing = message is not None
+        """Tell `on_error` of a new failure, or of the recovery; not again at every poll
+        (a receiver's `serve` prints each)."""
+        if message == self._failure:
+            return
+        self._failure = message
         if self.on_error is not None:
             self.on_error(message)

@@ -135,6 +135,7 @@ class InspectorApp(BaseApp):
     def on_store_failed(self, message: StoreFailed) -> None:
         self.status_bar.error = message.message or ""
         if message.message is None:
+            self.detail_pane.recovered()
             self.notify("Events are being stored again.", title="Storage recovered", timeout=5)
         else:
             self.notify(message.message, title="Events are not being stored", severity="error",

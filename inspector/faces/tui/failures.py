@@ -8,6 +8,7 @@ from typing import Any
 from textual.worker import Worker
 
 from inspector.core.sanitize import clip, visible_line
+from inspector.core.store import StoreError
 
 # What a failure is called, by worker group.
 TITLES = {
@@ -26,5 +27,7 @@ TITLES = {
 def describe(worker: Worker[Any]) -> tuple[str, str]:
     """(title, reason) for a failed worker; the reason is one inert line."""
     error = worker.error
-    reason = clip(visible_line(f"{type(error).__name__}: {error}"), 300)
+    # The store words its errors for a person; anything else is a bug: named by its type.
+    said = str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
+    reason = clip(visible_line(said), 300)
     return TITLES.get(worker.group, f"{worker.name or worker.group} failed"), reason

@@ -93,6 +93,6 @@ def explain(exc: BaseException, url: str) -> StoreError:
 
 def _short(text: str) -> str:
     """psycopg's message without the socket path noise."""
-    text = re.sub(r'^connection failed: connection to server (at|on socket) "[^"]*"'
+    text = re.sub(r'^connection (failed|is bad): connection to server (at|on socket) "[^"]*"'
                   r"(, port \d+)? failed: ", "", text)
     return text.replace("FATAL:  ", "")

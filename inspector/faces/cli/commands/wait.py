@@ -79,8 +79,6 @@ def wait_command(expr: str, count: int, timeout: float, since: str, as_json: boo
 
 async def _wait(store: EventStore, query: Query, start: Start, count: int, timeout: float,
                 as_json: bool) -> list[int]:
-    said: list[str | None] = [None]
-
     def show(seqs: list[int]) -> None:
         rows = store.rows(seqs)
         for seq in seqs:
@@ -89,10 +87,9 @@ async def _wait(store: EventStore, query: Query, start: Start, count: int, timeo
                 click.echo(jsonview.line(jsonview.summary(row)) if as_json
                            else row_line(row, display.DATE_TIME))
 
-    def failing(message: str | None) -> None:
-        if message is not None and message != said[0]:
+    def failing(message: str | None) -> None:  # told once per new failure (follow.py)
+        if message is not None:
             click.echo(f"warning: {message} (still waiting)", err=True)
-        said[0] = message
 
     watch = Watch(store, query, start, on_error=failing)
     click.echo(f"waiting for {display.count(count, 'event')} matching "

@@ -474,6 +474,11 @@ class DetailPane(Later, Vertical):
         if self.seq is not None and self.seq in seqs:
             self.load(self.seq, tab)
 
+    def recovered(self) -> None:
+        """The store can be read again: show the selected event if reading it failed."""
+        if self.seq is not None and self.detail is None:
+            self.load(self.seq)
+
     def load(self, seq: int, tab: str | None = None) -> None:
         self.run_worker(partial(self._read, seq, tab), thread=True, exclusive=True,
                         group="detail", exit_on_error=False)

@@ -4,6 +4,7 @@ latest event of each delivery key is read differs between backends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from inspector.core.model import Event, Verdict
@@ -30,29 +31,41 @@ class Delivery(NamedTuple):
     retry_of: str | None
     retry: int
     since_first: float
+    invalid: bool  # its signature was invalid
 
 
 # An event whose signature is invalid is kept apart from those that are not: a forgery that
 # reuses a genuine delivery id is no retry of it (nor the genuine one a retry of a forgery),
 # while deliveries checked with a wrong secret, all invalid, still link to one another.
-Latest = dict[tuple[str, bool], Delivery]  # (delivery key, invalid) -> the latest event
 FORGED_NOTE = ("the delivery id of {} (its signature valid) with an invalid signature: not "
                "counted as a retry of it")
+Genuine = Callable[[str], "Delivery | None"]  # the latest stored not-invalid event of a key
 
 
-def link(events: list[Event], latest: Latest) -> None:
+def link(events: list[Event], latest: dict[str, Delivery], genuine: Genuine) -> None:
     """Mark each event that repeats an earlier delivery (the same delivery key, see
     providers.correlate) as a retry of the first one: its id, the retry's number, the time
-    since. `latest`: the stored latest event of each key the events have, for invalid
-    signatures and for the rest (updated here). Earlier means stored before it (or earlier in
-    `events`) and received no later; a body hash counts only within its window of the
-    previous delivery."""
+    since. `latest`: the stored latest event of each key the events have (updated here);
+    `genuine` looks up the latest one whose signature was not invalid, needed only when a
+    forgery came last. Earlier means stored before it (or earlier in `events`) and received
+    no later; a body hash counts only within its window of the previous delivery."""
+    known: dict[str, Delivery | None] = {}  # the latest not-invalid event of a key
     for event in events:
         key = event.delivery
         if key is None:
             continue
         invalid = event.verdict == Verdict.INVALID
-        prior = latest.get((key, invalid))
+        prior = latest.get(key)
+        if prior is not None and prior.invalid != invalid:
+            if invalid:
+                note = FORGED_NOTE.format(prior.retry_of or prior.id)
+                if note not in event.notes:  # an import links again what it reads
+                    event.notes.append(note)
+                prior = None
+            else:
+                if key not in known:
+                    known[key] = genuine(key)
+                prior = known[key]
         if prior is not None:
             gap = event.received_at - prior.received_at
             window = retry_window(key)
@@ -60,7 +73,7 @@ def link(events: list[Event], latest: Latest) -> None:
                 event.retry_of = prior.retry_of or prior.id
                 event.retry = prior.retry + 1
                 event.since_first = gap + prior.since_first
-        elif invalid and (genuine := latest.get((key, False))) is not None:
-            event.notes.append(FORGED_NOTE.format(genuine.retry_of or genuine.id))
-        latest[key, invalid] = Delivery(event.id, event.received_at, event.retry_of,
-                                        event.retry, event.since_first)
+        latest[key] = Delivery(event.id, event.received_at, event.retry_of, event.retry,
+                               event.since_first, invalid)
+        if not invalid:
+            known[key] = latest[key]

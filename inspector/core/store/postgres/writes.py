@@ -44,11 +44,13 @@ NUL = "\x00"
 SEQS = ("SELECT pg_current_xact_id(), nextval('events_seq') "
          "FROM generate_series(1, %s)")
 # The latest stored event of each delivery key (what derive.link needs).
-# The latest stored event of each delivery key, among invalid signatures and among the rest
-# (what derive.link needs).
-_LATEST = ("SELECT DISTINCT ON (delivery, verdict = 'invalid') delivery, verdict = 'invalid', "
-           "id, received_at, retry_of, retry, since_first FROM events "
-           "WHERE delivery = ANY(%s) ORDER BY delivery, verdict = 'invalid', seq DESC")
+# The latest stored event of each delivery key (what derive.link needs), and the latest whose
+# signature was not invalid (needed only when a forgery came last).
+_LATEST = ("SELECT DISTINCT ON (delivery) delivery, id, received_at, retry_of, retry, "
+           "since_first, verdict = 'invalid' FROM events WHERE delivery = ANY(%s) "
+           "ORDER BY delivery, seq DESC")
+_GENUINE = ("SELECT id, received_at, retry_of, retry, since_first FROM events "
+            "WHERE delivery = %s AND verdict <> 'invalid' ORDER BY seq DESC LIMIT 1")
 
 
 def clean(value: Any) -> Any:
@@ -80,8 +82,12 @@ def insert_many(conn: Any, events: list[Event], prepare: Prepare | None) -> list
                                strict=True):
         event.seq = seq
     if found is not None:
-        derive.link(events, {(key, invalid): derive.Delivery(*rest)
-                             for key, invalid, *rest in found.fetchall()})
+        def genuine(key: str) -> derive.Delivery | None:
+            row = conn.execute(_GENUINE, (key,)).fetchone()
+            return None if row is None else derive.Delivery._make((*row, False))
+
+        derive.link(events, {key: derive.Delivery._make(rest) for key, *rest in found.fetchall()},
+                    genuine)
     _insert_events(conn, events)
     return events
 

@@ -68,13 +68,15 @@ def _insert_events(conn: sqlite3.Connection, events: list[Event]) -> None:
         _insert_rows(conn, "answers", ("seq", "headers", "body"), answers)
 
 
-# The latest stored event of each delivery key, among invalid signatures and among the rest
-# (derive.link), in a VALUES list: one indexed probe per pair (max(seq) of a key is the last
-# entry of its run in the delivery index).
-_LATEST = ("SELECT k.column1, k.column2, e.id, e.received_at, e.retry_of, e.retry, "
-           "e.since_first FROM (VALUES {}) k JOIN events e ON e.seq = "
-           "(SELECT max(seq) FROM events WHERE delivery = k.column1 "
-           "AND (verdict = 'invalid') = k.column2)")
+# The latest stored event of each delivery key in a VALUES list: one indexed probe per key
+# (max(seq) of a key is the last entry of its run in the delivery index).
+_LATEST = ("SELECT k.column1, e.id, e.received_at, e.retry_of, e.retry, e.since_first, "
+           "e.verdict = 'invalid' FROM (VALUES {}) k JOIN events e ON e.seq = "
+           "(SELECT max(seq) FROM events WHERE delivery = k.column1)")
+# The latest of a key whose signature was not invalid: back along the key's run, past the
+# forgeries since (needed only when a forgery came last).
+_GENUINE = ("SELECT id, received_at, retry_of, retry, since_first FROM events "
+            "WHERE delivery = ? AND verdict != 'invalid' ORDER BY seq DESC LIMIT 1")
 
 
 def link_retries(conn: sqlite3.Connection, events: list[Event]) -> None:
@@ -82,17 +84,21 @@ def link_retries(conn: sqlite3.Connection, events: list[Event]) -> None:
     wanted = list({e.delivery for e in events if e.delivery is not None})
     if not wanted:
         return
-    latest: derive.Latest = {}
+    latest: dict[str, derive.Delivery] = {}
     start = 0
     while start < len(wanted):
         size = next(c for c in _CHUNKS if c <= len(wanted) - start)
         chunk = wanted[start : start + size]
-        pairs = [value for key in chunk for value in (key, key)]
-        sql = _LATEST.format(",".join(["(?, 0), (?, 1)"] * size))
-        for key, invalid, *found in conn.execute(sql, pairs):
-            latest[key, bool(invalid)] = derive.Delivery(*found)
+        for key, *found, invalid in conn.execute(_LATEST.format(",".join(["(?)"] * size)),
+                                                 chunk):
+            latest[key] = derive.Delivery._make((*found, bool(invalid)))
         start += size
-    derive.link(events, latest)
+
+    def genuine(key: str) -> derive.Delivery | None:
+        row = conn.execute(_GENUINE, (key,)).fetchone()
+        return None if row is None else derive.Delivery._make((*row, False))
+
+    derive.link(events, latest, genuine)
 
 
 def _insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],

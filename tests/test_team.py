@@ -116,6 +116,21 @@ async def test_a_viewer_of_a_shared_database_says_why_it_cannot_change_the_answe
         await viewer.stop()
 
 
+async def test_a_viewers_header_on_a_shared_database_names_it(tmp_path: Path,
+                                                               pg_url: str) -> None:
+    """It said "looking for the receiver…" forever: on a shared database there is no one
+    receiver to find, and the header says whose capture it shows instead."""
+    from inspector.faces.tui.app import InspectorApp
+
+    app = InspectorApp(Session(make_settings(tmp_path, db=pg_url), None, view=True))
+    async with app.run_test(size=(160, 45)):
+        status = app.query_one(StatusBar)
+        await wait_for(lambda: "◇ viewer of postgresql://" in str(status.render()),
+                       what="the header")
+        assert status.viewer.endswith("(shared by its receivers)")  # the header cuts it here
+        assert "looking for" not in str(status.render())
+
+
 async def test_the_database_going_away_under_load_loses_nothing_acknowledged(
         tmp_path: Path) -> None:
     # Its own cluster, since this test crashes it; and one whose default would acknowledge

@@ -72,7 +72,7 @@ class InspectorApp(BaseApp):
         status.replay_to = settings.replay_to
         status.follow = self.event_list.follow
         if self.session.view:  # the receiver's own settings come with its state
-            status.viewer = following.LOOKING
+            status.viewer = following.looking(self.session.shared, settings.receiver)
         else:
             status.forward_to = settings.forward_to
             status.policy = "" if settings.policy.is_default else settings.policy.describe()

@@ -47,6 +47,12 @@ def viewing(state: ReceiverState | None, shared: str = "") -> str:
     return f"of {shared} (shared by its receivers)" if shared else NO_RECEIVER
 
 
+def looking(shared: str, receiver: str) -> str:
+    """A viewer's header before its receiver is heard from; on a shared database with no
+    receiver of its own (`inspector web` names one), there is none to look for."""
+    return viewing(None, shared) if shared and not receiver else LOOKING
+
+
 def receiver_changed(app: BaseApp, state: ReceiverState | None) -> None:
     status = app.status_bar
     status.policy = "" if state is None or state.policy.is_default else state.policy.describe()

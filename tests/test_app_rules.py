@@ -124,6 +124,9 @@ async def test_save_writes_the_rules_to_the_config_file(tmp_path: Path,
         app.session.put_rule(_rule('name = "kept"\nrespond = 202\n'))
         await pilot.press("a")
         await opened(app, RulesScreen, DataTable.__name__)
+        # Nothing is on file until `w`: the title must not say the rules are saved.
+        title = str(app.screen.query_one("#table-title").render())
+        assert "w saves them to ./inspector.toml" in title and "saved to" not in title
         await pilot.press("w")
         await wait_for(lambda: "[[rule]]" in (tmp_path / "inspector.toml").read_text(),
                        what="saved")

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Label, TextArea
+from textual.widgets import Button, DataTable, Input, Label, TextArea
 
 from inspector.core.config import load_file
 from inspector.core.rules.rule import Rule, rule_from_text
@@ -178,6 +178,8 @@ async def set_target(pilot: Any, what: str, url: str) -> None:
     app = pilot.app
     app.action_run(f"{what}-target")
     await opened(app, URLPrompt, "Input")
+    # It sets a target and sends nothing: the button says so.
+    assert str(app.screen.query_one("#ok", Button).label) == "Set"
     app.screen.query_one(Input).value = url
     await pilot.press("enter")
     await wait_for(lambda: f"{what} → {url}" in header(app), what=f"the {what} target shown")

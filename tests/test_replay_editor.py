@@ -97,8 +97,9 @@ async def test_edit_body_resign_and_send(recorder: Recorder) -> None:
 
 def on_screen(app: App[None], widget: Widget) -> bool:
     """Whether `widget` is where a person sees it (and a click lands on it)."""
+    x, y = widget.region.center
     try:
-        return app.screen.get_widget_at(*widget.region.center)[0] is widget
+        return app.screen.get_widget_at(int(x), int(y))[0] is widget
     except NoWidget:
         return False
 

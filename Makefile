@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,dev]'
 	@touch $(STAMP)
 
+# $(value ARGS): the shell, not make, expands what ARGS names (make would read the
+# "$CONNECTLY_WEBHOOK_SECRET" of the README as $C followed by "ONNECTLY_WEBHOOK_SECRET").
 run: $(STAMP)
-	$(VENV)/bin/inspector $(ARGS)
+	$(VENV)/bin/inspector $(value ARGS)
 
 test: $(STAMP) browser postgres
 	$(PY) -m pytest -q

@@ -5,6 +5,7 @@ forwarded and expired, and forwards retried on schedule into a real local server
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import subprocess
@@ -26,6 +27,7 @@ from inspector.core.model import Event
 from inspector.core.rules.rule import Rule
 from inspector.core.session import Session
 from inspector.core.settings import OptionError, Settings
+from inspector.faces.serve import Printer
 from tests.conftest import Heard, Recorder, connectly_event, make_runtime, make_settings, wait_for
 from tests.test_rules import ISSUE_SYNTAX
 
@@ -358,6 +360,24 @@ async def test_forward_retries_follow_the_schedule_into_an_app_that_fails_twice(
         event = stored(runtime, response)
         assert [a.status for a in runtime.store.attempts(event.seq)] == [503, 503, 200]
         assert len(recorder.requests) == 3
+
+
+async def test_serve_names_the_event_on_every_retry_line(tmp_path: Path,
+                                                       recorder: Recorder) -> None:
+    """`serve --json`'s forward lines: a script matches each to its event by id, retries too
+    (they used to carry "id": "" after the first)."""
+    recorder.statuses = [503, 503]
+    out = io.StringIO()
+    async with running(tmp_path, forward_to=recorder.url, forward_retries=2,
+                       retry_schedule=(0.1,)) as (runtime, client, heard):
+        runtime.subscribe(Printer(out, io.StringIO(), as_json=True, forwarding=True))
+        response = await client.post("/hook", content=b'{"first": 1}')
+        await wait_for(lambda: len(heard.attempts) == 3, what="three attempts")
+        await wait_for(lambda: out.getvalue().count('"type": "forward"') == 3, what="printed")
+    forwards = [json.loads(line) for line in out.getvalue().splitlines()
+                if '"type": "forward"' in line]
+    assert [f["status"] for f in forwards] == [503, 503, 200]
+    assert [f["id"] for f in forwards] == [response.json()["id"]] * 3
 
 
 async def test_retries_keep_each_deliverys_order_and_let_the_others_through(

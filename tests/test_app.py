@@ -55,6 +55,21 @@ async def test_fixtures_arrive_with_verdicts_kinds_and_summaries(tmp_path: Path)
         await wait_for(lambda: status.total == len(CONNECTLY["events"]), what="status count")
 
 
+async def test_empty_overview_says_where_to_send_a_first_event(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
+        def overview() -> str:
+            return str(app.query_one("#overview").render())
+
+        await wait_for(lambda: f"Send any request to {base}/" in overview(), what="the hint")
+        assert "Send sample event" in overview()
+        await post(base, connectly_event("text-tampered"), client)
+        pane = app.query_one(DetailPane)
+        await wait_for(lambda: pane.detail is not None, what="the event shown")
+        assert "Send any request" not in overview()
+        await pilot.press("d")  # the only event gone, nothing selected: the hint is back
+        await wait_for(lambda: "Send any request" in overview(), what="the hint again")
+
+
 async def test_detail_pane_shows_headers_body_raw_and_signature(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, base), httpx.AsyncClient() as client:
         await post(base, connectly_event("text-tampered"), client)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Label, TextArea
+from textual.widgets import Button, DataTable, Input, Label, TextArea
 
 from inspector.core.config import load_file
 from inspector.core.rules.rule import Rule, rule_from_text
@@ -124,6 +124,9 @@ async def test_save_writes_the_rules_to_the_config_file(tmp_path: Path,
         app.session.put_rule(_rule('name = "kept"\nrespond = 202\n'))
         await pilot.press("a")
         await opened(app, RulesScreen, DataTable.__name__)
+        # Nothing is on file until `w`: the title must not say the rules are saved.
+        title = str(app.screen.query_one("#table-title").render())
+        assert "w saves them to ./inspector.toml" in title and "saved to" not in title
         await pilot.press("w")
         await wait_for(lambda: "[[rule]]" in (tmp_path / "inspector.toml").read_text(),
                        what="saved")
@@ -175,6 +178,8 @@ async def set_target(pilot: Any, what: str, url: str) -> None:
     app = pilot.app
     app.action_run(f"{what}-target")
     await opened(app, URLPrompt, "Input")
+    # It sets a target and sends nothing: the button says so.
+    assert str(app.screen.query_one("#ok", Button).label) == "Set"
     app.screen.query_one(Input).value = url
     await pilot.press("enter")
     await wait_for(lambda: f"{what} → {url}" in header(app), what=f"the {what} target shown")

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from textual.app import App
+from textual.errors import NoWidget
+from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, TextArea
 
 from inspector.core.analysis.analyzer import Analyzer
@@ -91,6 +93,33 @@ async def test_edit_body_resign_and_send(recorder: Recorder) -> None:
     digest = base64.b64encode(hmac.new(SECRET.encode(), got.body, hashlib.sha256).digest())
     assert got.body == b" " + event.body
     assert got.header("x-connectly-hmac-sha256") == digest.decode()
+
+
+def on_screen(app: App[None], widget: Widget) -> bool:
+    """Whether `widget` is where a person sees it (and a click lands on it)."""
+    x, y = widget.region.center
+    try:
+        return app.screen.get_widget_at(int(x), int(y))[0] is widget
+    except NoWidget:
+        return False
+
+
+async def test_at_80_by_24_resign_and_send_come_into_view() -> None:
+    event = connectly()
+    app = Host(event, signer_for(Analyzer(Secrets(default=SECRET)), event))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = editor(app)
+        resign, send = screen.query_one("#resign", Checkbox), screen.query_one("#send")
+        await pilot.press("tab")  # from the body
+        await pilot.pause()
+        assert resign.has_focus and on_screen(app, resign)
+        await pilot.press("space", "tab", "tab")
+        await pilot.pause()
+        assert send.has_focus and on_screen(app, send)
+        await pilot.click("#send")
+        await pilot.pause()
+    assert isinstance(app.result, replay.Edit) and app.result.resign
 
 
 async def test_untouched_body_is_the_original_bytes_even_when_not_utf8() -> None:

@@ -45,6 +45,7 @@ from contextlib import asynccontextmanager
 from typing import TextIO
 
 from inspector.core.capture.tunnel import TunnelState
+from inspector.core.delivery.forward import retry_follows
 from inspector.core.display import (
     TIME,
     answered_text,
@@ -171,8 +172,9 @@ class Printer(BaseSink):
 
     def attempted(self, attempt: Attempt) -> None:
         if attempt.kind == "forward":
-            self.out.write(self.render_forward(attempt, self.ids.pop(attempt.event_seq, ""))
-                           + "\n")
+            seq = attempt.event_seq  # its id is kept while a retry is to come
+            event_id = self.ids.get(seq, "") if retry_follows(attempt) else self.ids.pop(seq, "")
+            self.out.write(self.render_forward(attempt, event_id) + "\n")
             self.out.flush()
 
     def answered(self, event: Event) -> None:

@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -233,7 +234,7 @@ class Forwarder:
                     retries = self._retries_for(event)
                     if sent and retries and retryable(attempt):
                         attempt.note = _join(attempt.note,
-                                             f"retry 1 of {retries} in {self._delay(1):g} s")
+                                             _next_retry(1, retries, self._delay(1)))
                         self._open_lane(_Try(event, None, retries, tries=1))
             except Exception as exc:  # a bug here must not stop forwarding
                 attempt = self._failed(event, f"forward failed: {type(exc).__name__}: {exc}")
@@ -281,8 +282,8 @@ class Forwarder:
                 attempt.note = _join(attempt.note,
                                      f"retry {entry.tries - 1} of {entry.retries}")
             if again:
-                attempt.note = _join(attempt.note, f"retry {entry.tries} of {entry.retries} "
-                                                   f"in {self._delay(entry.tries):g} s")
+                attempt.note = _join(attempt.note, _next_retry(
+                    entry.tries, entry.retries, self._delay(entry.tries)))
             elif sent and retryable(attempt) and entry.retries:
                 attempt.note = _join(attempt.note, "no retries left")
             self._finish(entry.event, entry.waiter, attempt)
@@ -365,3 +366,17 @@ class Forwarder:
 
 def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
+
+
+def _next_retry(retry: int, retries: int, delay: float) -> str:
+    """The note's last part when another try of the same event follows (`retry_follows`)."""
+    return f"retry {retry} of {retries} in {delay:g} s"
+
+
+_NEXT_RETRY = re.compile(r"retry \d+ of \d+ in \S+ s\Z")
+
+
+def retry_follows(attempt: Attempt) -> bool:
+    """Whether another forward of this attempt's event is to come (its note announces one):
+    a face that tells attempts apart by event keeps the event until the last."""
+    return attempt.kind == "forward" and _NEXT_RETRY.search(attempt.note) is not None

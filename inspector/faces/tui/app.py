@@ -64,8 +64,15 @@ class InspectorApp(BaseApp):
         yield FilterBar(this=self._selected_id, id="filter")
         yield Events(self.store.rows, follow=self.session.settings.follow, id="events")
         yield DetailPane(lambda seq: prepare(self.store, self.session.analyzer, seq),
-                         id="detail")
+                         hint=self._first_event_hint(), id="detail")
         yield Footer()
+
+    def _first_event_hint(self) -> str:
+        """What an empty Overview says: where deliveries go (a viewer's come elsewhere)."""
+        if self.session.view:
+            return "Select an event to see it here."
+        return (f"Send any request to {self.session.url} (any path, any method) and it is "
+                "listed above; or ctrl+p → Send sample event posts a signed Connectly one.")
 
     async def on_mount(self) -> None:
         status, settings = self.status_bar, self.session.settings

@@ -24,7 +24,7 @@ def replay_target(app: BaseApp) -> None:
 
     app.push_screen(URLPrompt("Replay to which URL from now on? (a URL ending in / gets the "
                               "event's path; empty: ask each time)", app.replayer.offer(),
-                              check=_optional), chosen)
+                              check=_optional, ok="Set"), chosen)
 
 
 def forward_target(app: BaseApp) -> None:
@@ -39,7 +39,8 @@ def forward_target(app: BaseApp) -> None:
 
     app.push_screen(URLPrompt("Forward every new event to which URL? (a URL ending in / gets "
                               "the event's path; empty: stop forwarding)",
-                              current or app.replayer.offer(), check=_optional), chosen)
+                              current or app.replayer.offer(), check=_optional, ok="Set"),
+                    chosen)
 
 
 def _optional(url: str) -> str | None:

@@ -85,11 +85,12 @@ class TextPrompt(Dialog):
 
 
 class URLPrompt(TextPrompt):
-    """Ask for a replay target URL, prefilled with the last one used."""
+    """Ask for a replay target URL, prefilled with the last one used. `ok` names the button:
+    "Send" when the answer sends something now, "Set" when it only sets a target."""
 
     def __init__(self, title: str, value: str,
-                 check: Callable[[str], str | None] | None = None) -> None:
-        super().__init__(title, value, check, "http://localhost:3000/webhooks", "Send")
+                 check: Callable[[str], str | None] | None = None, ok: str = "Send") -> None:
+        super().__init__(title, value, check, "http://localhost:3000/webhooks", ok)
 
 
 class Confirm(Dialog):

@@ -22,7 +22,7 @@ from dataclasses import replace
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, TextArea
 
@@ -94,7 +94,7 @@ class ReplayEditor(ModalScreen[Edit | None]):
 
     DEFAULT_CSS = """
     ReplayEditor { align: center middle; }
-    ReplayEditor > Vertical {
+    ReplayEditor > VerticalScroll {
         width: 96%; height: 94%; border: thick $primary; background: $surface; padding: 0 1;
     }
     ReplayEditor .title { text-style: bold; width: 1fr; }
@@ -157,7 +157,9 @@ class ReplayEditor(ModalScreen[Edit | None]):
 
     def compose(self) -> ComposeResult:
         event = self.event
-        with Vertical():
+        # Scrolls when the terminal is too short for it all (80×24): Re-sign and Send stay
+        # reachable, and focusing them brings them into view.
+        with VerticalScroll():
             title = Text(self.heading, style="bold")
             title.append_text(inert(f"{event.method} {event.target}", line=True, limit=200))
             if event.summary:

@@ -142,7 +142,7 @@ class RulesScreen(TableScreen):
             table.move_cursor(row=min(max(keep, 0), len(entries) - 1))
         where = self.session.settings.config_path or "./inspector.toml"
         title = Text.assemble(("Answer rules", "bold"), f"  {count(len(entries), 'rule')}, "
-                              "the first that matches decides  ·  saved to ")
+                              "the first that matches decides  ·  w saves them to ")
         title.append_text(inert(where, line=True, limit=60))
         self.title_line(title)
         self.show_detail()

@@ -425,10 +425,13 @@ class DetailPane(Later, Vertical):
     DetailPane #timeline-heading { height: auto; max-height: 4; margin-bottom: 1; }
     """
 
-    def __init__(self, load: Callable[[int], Detail | None], *, id: str | None = None) -> None:
-        """`load(seq)` prepares what to show (see `prepare`); it runs in a thread."""
+    def __init__(self, load: Callable[[int], Detail | None], *, hint: str = "",
+                 id: str | None = None) -> None:
+        """`load(seq)` prepares what to show (see `prepare`); it runs in a thread. `hint`
+        fills the Overview while nothing is selected (how to get a first event)."""
         super().__init__(id=id)
         self._load = load
+        self._hint = hint
         self.detail: Detail | None = None
         self.seq: int | None = None  # the event selected in the list
         self._timer: Timer | None = None
@@ -531,6 +534,8 @@ class DetailPane(Later, Vertical):
             await done
         self.query_one("#headers", DataTable).add_columns("Name", "Value")
         self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
+        if self.detail is None:
+            self.query_one("#overview", Static).update(Text(self._hint, style="dim"))
 
     @when_mounted
     def focus_content(self) -> None:
@@ -555,8 +560,9 @@ class DetailPane(Later, Vertical):
             view.clear()
         self.query_one("#headers", DataTable).clear()
         self.query_one("#timeline", DataTable).clear()
-        for name in ("#overview", "#signature", "#replays", "#body-notes", "#timeline-heading"):
+        for name in ("#signature", "#replays", "#body-notes", "#timeline-heading"):
             self.query_one(name, Static).update("")
+        self.query_one("#overview", Static).update(Text(self._hint, style="dim"))
 
     @when_mounted
     def show_failure(self, message: str) -> None:

@@ -226,7 +226,7 @@ async def running_app(
         await wait_for(lambda: runtime._running and runtime._running.server.started,
                        what="receiver start")
         yield app, pilot, runtime.url.rstrip("/")
-        await app.action_quit()
+        await app.shut_down()  # the quit key asks first when rules are unsaved
     runtime.close()
 
 

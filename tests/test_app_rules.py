@@ -134,6 +134,29 @@ async def test_save_writes_the_rules_to_the_config_file(tmp_path: Path,
     assert [r.path for r in routes] == ["/x"] and [r.name for r in rules] == ["kept"]
 
 
+async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path, monkeypatch: Any) -> None:
+    """Rules added in the TUI and never written were lost without a word at `q`."""
+    from inspector.faces.tui.screens.prompt import Confirm
+
+    monkeypatch.chdir(tmp_path)
+    async with running_app(tmp_path) as (app, pilot, base):
+        app.session.put_rule(_rule('name = "mine"\nrespond = 202\n'))
+        await pilot.press("q")
+        await opened(app, Confirm, "#ok")
+        assert "lose the answer rules" in str(app.screen.query_one(Label).render())
+        await pilot.press("escape")  # Cancel: still running, still answering
+        await wait_for(lambda: not isinstance(app.screen, Confirm), what="the dialog closed")
+        async with httpx.AsyncClient() as client:
+            assert (await client.post(base + "/x", content=b"{}")).status_code == 202
+        await pilot.press("a")
+        await opened(app, RulesScreen, DataTable.__name__)
+        await pilot.press("w")
+        await wait_for(lambda: (tmp_path / "inspector.toml").exists(), what="saved")
+        await pilot.press("escape", "q")  # saved: it quits at once
+        await wait_for(lambda: app._stopping, what="quitting")
+        assert not isinstance(app.screen, Confirm)
+
+
 def _rule(text: str) -> Rule:
     return rule_from_text(text, number=1)
 

@@ -96,6 +96,12 @@ class RuleBook:
         self.hold_forwards = 0.0  # hold every forward this long before it leaves (0: off)
         for rule in rules:
             self.put(rule)
+        self.saved = tuple(self.rules)  # as the config file has them (see `unsaved`)
+
+    @property
+    def unsaved(self) -> bool:
+        """Changed since they were read from the config file or last written to it."""
+        return tuple(self.rules) != self.saved
 
     @property
     def active(self) -> bool:

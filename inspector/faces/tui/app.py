@@ -109,7 +109,7 @@ class InspectorApp(BaseApp):
                         severity="warning", timeout=20, markup=False)
         try:
             asyncio.get_running_loop().add_signal_handler(
-                signal.SIGTERM, lambda: self.call_later(self.action_quit))
+                signal.SIGTERM, lambda: self.call_later(self.shut_down))
         except (NotImplementedError, RuntimeError):  # not on the main thread (tests)
             pass
 
@@ -235,6 +235,11 @@ class InspectorApp(BaseApp):
         yield from actions.commands(self)
 
     async def action_quit(self) -> None:
+        """The quit key: asks first when answer rules would be lost (rules.confirm_quit)."""
+        if self._stopping or rules.confirm_quit(self):
+            await self.shut_down()
+
+    async def shut_down(self) -> None:
         """Stop the receiver gracefully (in-flight requests finish), flush, free the port."""
         if self._stopping:
             return

@@ -13,8 +13,8 @@ from inspector.faces.tui.sink import Feed
 if TYPE_CHECKING:
     from inspector.faces.tui.base import BaseApp
 
-NO_RECEIVER = "no receiver runs on this database: showing what is stored"
-LOOKING = "looking for the receiver…"
+NO_RECEIVER = "· no receiver runs on this database: showing what is stored"
+LOOKING = "· looking for the receiver…"
 
 
 def apply_feed(app: BaseApp, feed: Feed) -> None:

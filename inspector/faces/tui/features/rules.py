@@ -22,6 +22,26 @@ def in_receiver(app: BaseApp, what: str) -> bool:
     return False
 
 
+def confirm_quit(app: BaseApp) -> bool:
+    """Rules changed here and never written die with the process: True when there are none
+    (or this is a viewer), else ask, and quit if the answer is yes."""
+    if app.session.view or not app.session.rules.unsaved:
+        return True
+    from inspector.faces.tui.screens.prompt import Confirm
+
+    path = app.session.settings.config_path or "inspector.toml"
+    app.push_screen(Confirm(f"Quit and lose the answer rules changed since they were last "
+                            f"saved? (w on the Rules screen, a, writes them to {path})",
+                            "Quit"),
+                    lambda yes: _lose_and_quit(app) if yes else None)
+    return False
+
+
+def _lose_and_quit(app: BaseApp) -> None:
+    app.session.rules.saved = tuple(app.session.rules.rules)  # the person chose to lose them
+    app.call_later(app.action_quit)
+
+
 def open_rules(app: BaseApp) -> None:
     if not in_receiver(app, "Answer rules"):
         return

@@ -230,4 +230,5 @@ class RulesScreen(TableScreen):
         except ConfigError as exc:
             self.notify(str(exc), title="Rules not saved", severity="error", markup=False)
             return
+        self.session.rules.saved = tuple(rules)
         self.notify(f"Saved {count(len(rules), 'rule')} to {path}.", markup=False)

@@ -56,3 +56,25 @@ async def test_scrollbar_repaints_only_when_its_thumb_moves(tmp_path: Path) -> N
         assert renders
         thumb = bar.look()[2]
         assert isinstance(thumb, tuple) and thumb[0] == 0
+
+
+async def test_a_wide_screen_shows_stripe_and_github_kinds_whole(tmp_path: Path) -> None:
+    """KIND was 15 cells at any width: `payment_intent.succeeded` was always cut. At 150
+    columns (the snapshots' size) it still is, and the other columns keep their widths."""
+    assert "payment_intent.succeeded" in await _list_at(tmp_path / "wide", (200, 40))
+    assert "payment_intent.succeeded" not in await _list_at(tmp_path / "usual", (150, 40))
+
+
+async def _list_at(tmp_path: Path, size: tuple[int, int]) -> str:
+    """The screen with one Stripe-like event listed, at this terminal size."""
+    from tests.test_injection import terminal_output
+
+    async with running_app(tmp_path, size=size) as (app, _pilot, base):
+        async with httpx.AsyncClient() as client:
+            reply = await client.post(base + "/stripe", headers={
+                "content-type": "application/json"},
+                content=b'{"type": "payment_intent.succeeded", "data": {}}')
+            assert reply.status_code == 200
+        await wait_for(lambda: "payment_intent" in terminal_output(app)[1],
+                       what="the row drawn")
+        return terminal_output(app)[1]

@@ -541,8 +541,13 @@ class EventList(ScrollView, can_focus=True):
             columns = self.columns
             fixed = sum(w for _, w in columns if w) + len(columns)
             free = max(width - fixed, 20)
+            # A wide screen lends the kind up to 11 cells more: Stripe's and GitHub's kinds
+            # (payment_intent.succeeded, pull_request.opened) are longer than Connectly's.
+            kind_extra = min(max(free - 90, 0) // 3, 11)
+            free -= kind_extra
             path = max(min(free * 2 // 5, 48), 10)
             self._widths = [w if w else 0 for _, w in columns]
+            self._widths[3] += kind_extra
             self._widths[2] = path
             self._widths[4] = max(free - path, 10)
             self._width_for = width

@@ -17,7 +17,7 @@ from inspector.core.store.filter import FilterError, Query, Term, parse
 from inspector.core.store.sqlite import SqliteStore, schema, search
 from inspector.core.store.sqlite.schema import SCHEMA_VERSION
 from inspector.faces.tui.widgets.filter_bar import FilterBar
-from tests.conftest import wait_for
+from tests.conftest import running_app, wait_for
 
 NOW = 1_800_000_000.0
 
@@ -383,3 +383,24 @@ def test_a_corrupt_search_file_is_rebuilt(tmp_path: Path) -> None:
     assert search.index_batch(conn) == 20
     assert store.indexed_upto() == max(known)
     check_all(store, known)
+
+
+async def test_keys_typed_right_after_the_slash_go_to_the_filter(tmp_path: Path) -> None:
+    """Typed in one burst (a paste, a script, type-ahead during a slow frame), the keys after
+    `/` reached the list first: `e` opened Export. In a text box `/` is only a slash."""
+    from textual import events
+    from textual.widgets import Input
+
+    from inspector.faces.tui.widgets.filter_bar import FilterBar
+
+    names = {"/": "slash", ":": "colon"}
+    async with running_app(tmp_path) as (app, pilot, _):
+        bar = app.query_one(FilterBar)
+        await wait_for(lambda: bar.query("#filter-input"), what="the filter's input")
+        for char in "/verdict:e/x":
+            app.post_message(events.Key(names.get(char, char), char))
+        await wait_for(lambda: bar.input.value == "verdict:e/x", what="the typed filter")
+        assert app.screen is app.screen_stack[0]  # no dialog opened (Export is `e`)
+        assert isinstance(app.focused, Input)
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.focused, Input), what="back to the list")

@@ -145,7 +145,7 @@ ACTIONS: tuple[Action, ...] = (
            "kind: path: since: answered: (what the sender got) result: (the latest "
            "replay/forward) rule: (the answer rule) related: (related:this, the selected "
            "event's object) retry:yes; enter keeps it, escape clears it", filtering.open_bar,
-           (Key("slash", "/"),), "Filter"),
+           (Key("slash", "/", priority=True),), "Filter"),  # app.check_action: not in a box
     Action("copy-curl", "Copy as curl", "copy the selected event as a byte-exact curl "
            "command", _later("curl", "copy_curl"), _keys("c"), "Copy curl"),
     Action("export", "Export events…", "export the marked events, or the list as shown "

@@ -16,7 +16,7 @@ from typing import Any
 
 from textual.app import ComposeResult, SystemCommand
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button, Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from inspector.core.capture.server import exposure_warning
@@ -229,6 +229,15 @@ class InspectorApp(BaseApp):
         """Any action of the table by its id: the keys the app binds, and the Replay button."""
         run = actions.BY_ID[action_id].run
         return self.event_list.run_action(run) if isinstance(run, str) else run(self)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `/` is a priority key, so that what is typed right after it reaches the filter
+        # (a plain key sent it to the list first: `/e…` ran Export); in a text box or a
+        # dialog it is only a slash.
+        if action == "run" and parameters == ("filter",):
+            return (self.screen is self.screen_stack[0]
+                    and not isinstance(self.focused, (Input, TextArea)))
+        return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

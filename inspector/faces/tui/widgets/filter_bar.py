@@ -67,7 +67,9 @@ class FilterBar(Later):
 
     @when_mounted
     def focus_input(self) -> None:
-        self.input.focus()
+        # At once, not on the next turn as focus() does: keys typed right after `/` are
+        # already queued, and each goes where the focus is when its turn comes.
+        self.screen.set_focus(self.input)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

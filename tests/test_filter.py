@@ -404,3 +404,27 @@ async def test_keys_typed_right_after_the_slash_go_to_the_filter(tmp_path: Path)
         assert isinstance(app.focused, Input)
         await pilot.press("escape")
         await wait_for(lambda: not isinstance(app.focused, Input), what="back to the list")
+
+
+async def test_the_palette_opens_the_filter_and_a_dialog_keeps_its_slash(tmp_path: Path) -> None:
+    """`/` is a priority key: over the help screen it opens nothing behind it; from the
+    palette the filter still opens."""
+    from textual.widgets import Input
+
+    from inspector.faces.tui.widgets.filter_bar import FilterBar
+
+    async with running_app(tmp_path) as (app, pilot, _):
+        bar = app.query_one(FilterBar)
+        await wait_for(lambda: bar.query("#filter-input"), what="the filter's input")
+        await pilot.press("question_mark")
+        await wait_for(lambda: app.screen is not app.screen_stack[0], what="the help")
+        await pilot.press("slash")
+        assert not bar.has_class("-open")
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is app.screen_stack[0], what="help closed")
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: app.screen is not app.screen_stack[0], what="the palette")
+        await pilot.press(*"Filter events")
+        await pilot.press("enter")
+        await wait_for(lambda: bar.has_class("-open") and isinstance(app.focused, Input),
+                       what="the filter open from the palette")

@@ -232,11 +232,10 @@ class InspectorApp(BaseApp):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `/` is a priority key, so that what is typed right after it reaches the filter
-        # (a plain key sent it to the list first: `/e…` ran Export); in a text box or a
-        # dialog it is only a slash.
+        # (a plain key sent it to the list first: `/e…` ran Export); in a text box it is
+        # only a slash (and over a dialog, filtering.open_bar does nothing).
         if action == "run" and parameters == ("filter",):
-            return (self.screen is self.screen_stack[0]
-                    and not isinstance(self.focused, (Input, TextArea)))
+            return not isinstance(self.focused, (Input, TextArea))
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 def open_bar(app: BaseApp) -> None:
+    if app.screen is not app.screen_stack[0]:  # a dialog is open: the bar is behind it
+        return
     app.filter_bar.add_class("-open")
     app.filter_bar.focus_input()
 

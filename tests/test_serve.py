@@ -60,10 +60,20 @@ def test_serve_prints_one_line_per_event_and_stops_on_sigterm(tmp_path: Path) ->
 def test_the_secret_flag_beats_the_connectly_variable(tmp_path: Path) -> None:
     """--secret stands for CONNECTLY_WEBHOOK_SECRET: a stale value left in the shell used to
     win for Connectly, so every delivery showed ✗ invalid with the right secret given."""
-    proc, base = start(tmp_path, "--json", env={"CONNECTLY_WEBHOOK_SECRET": "a-stale-secret"})
+    proc, base = start(tmp_path, "--json", "--provider-secret", "stripe=whsec_abc",
+                       env={"CONNECTLY_WEBHOOK_SECRET": "a-stale-secret",
+                            "SLACK_SIGNING_SECRET": "slack-1 slack-22"})
+    assert proc.stderr is not None
+    err = proc.stderr.readline()  # the line after `listening on`
     out, _ = deliver_then_stop(proc, base, CONNECTLY["events"][:1])
     record = json.loads(out.splitlines()[0])
     assert (record["provider"], record["verdict"]) == ("connectly", "valid"), record
+    # Start-up says where each secret comes from, by length only.
+    assert (f"secrets: any provider from --secret ({len(SECRET)} characters)" in err
+            and "stripe from --provider-secret" in err
+            and "slack from SLACK_SIGNING_SECRET (7 characters, 8 characters)" in err), err
+    assert "CONNECTLY_WEBHOOK_SECRET" not in err and "a-stale" not in err
+    assert "whsec_abc" not in err and "slack-1" not in err
 
 
 def test_serve_json_lines(tmp_path: Path) -> None:

@@ -161,6 +161,37 @@ def meta_tokens(given: Sequence[str] = (), environ: Mapping[str, str] | None = N
     return tokens
 
 
+def secret_note(secret: str | Sequence[str] | None, provider_secrets: Sequence[str] = (),
+                environ: Mapping[str, str] | None = None) -> str:
+    """Where each secret in use comes from, as read_secrets takes them, said at start-up
+    (a stale variable in the shell, or in tmux's environment, makes every event invalid).
+    Lengths only: never a character of a secret."""
+    env = _env(environ)
+
+    def size(values: Keys) -> str:
+        return ", ".join(f"{len(v)} characters" for v in values)
+
+    parts = []
+    flagged = keys(secret)
+    if flagged:
+        parts.append(f"any provider from --secret ({size(flagged)})")
+    else:
+        name = next((n for n in SECRET_ENVS if env.get(n, "").strip()), None)
+        if name is not None:
+            parts.append(f"any provider from {name} ({size(split_secrets(env[name]))})")
+    given = {pair.partition("=")[0] for pair in provider_secrets}
+    own = {k: v for k, v in env.items() if k not in SECRET_ENVS} if flagged else env
+    for provider, variables in PROVIDER_SECRET_ENVS.items():
+        if provider in given:
+            parts.append(f"{provider} from --provider-secret")
+            continue
+        for variable in variables:
+            values = split_secrets(own.get(variable, ""))
+            if values and not (not flagged and variable in SECRET_ENVS):
+                parts.append(f"{provider} from {variable} ({size(values)})")
+    return "secrets: " + "; ".join(parts) if parts else ""
+
+
 def secret_warnings(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """One line per secret in a provider's variable that the provider cannot use."""
     env = _env(environ)
@@ -214,6 +245,7 @@ class Settings:
     rules: Sequence[Rule] = ()  # answer rules, from the same file (the session's are live)
     config_path: str = ""  # the config file loaded ("" none): where the TUI saves rules
     config_note: str = ""  # which config file was loaded, said at start-up
+    secret_note: str = ""  # where the secrets come from (never a character of one)
     warnings: tuple[str, ...] = ()  # said at start-up: unusable secrets in the environment
     forward_to: str = ""  # --forward-to: every incoming event goes on to this URL
     resign: bool = False  # --resign: forwards and replays of valid events get a fresh signature
@@ -298,6 +330,7 @@ class Settings:
             forward_retries=retries(forward_retries),
             retry_schedule=schedule(forward_retry_schedule),
             warnings=secret_warnings(env),
+            secret_note=secret_note(secret, provider_secrets, env),
             rate_limit=rate_limit,
             reset_db=reset_db,
             keep=int(retention(keep, "--keep")),

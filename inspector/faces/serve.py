@@ -209,6 +209,8 @@ async def headless(session: Session, *, as_json: bool = False, out: TextIO | Non
     forward = f"; forwarding to {session.forwarder.target}" if session.forwarder else ""
     err.write(f"listening on {session.url} (database {session.store.path}){forward}; "
               "Ctrl+C stops\n")
+    if session.settings.secret_note:  # after the line scripts wait for
+        err.write(visible_line(session.settings.secret_note) + "\n")
     err.flush()
     try:
         yield err

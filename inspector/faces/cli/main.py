@@ -230,6 +230,8 @@ def open_session(settings: Settings, *, ignored: list[str] | None = None,
     if settings.config_note:  # which file decides routes, secrets and answers
         notices.append(settings.config_note)
         click.echo(settings.config_note, err=True)
+    if settings.secret_note:  # a stale variable in the shell makes every event invalid
+        notices.append(settings.secret_note)  # after `listening on`, which scripts read first
     for unusable in settings.warnings:  # a secret its provider cannot use
         notices.append(f"warning: {unusable}")
         click.echo(notices[-1], err=True)

@@ -118,3 +118,25 @@ def test_keep_zero_is_a_usage_error(tmp_path: Path) -> None:
                              str(tmp_path / "e.db")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "Invalid value for '--keep'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_lines_say_an_answer_other_than_200(tmp_path: Path) -> None:
+    """A 503 from --status (or a handshake's 403, a 401 under --reject-invalid) looked like
+    any other event in serve's text line; its JSON names it `answered`, as `events` does."""
+    proc, base = start(tmp_path, "--status", "503")
+    try:
+        case = CONNECTLY["events"][0]
+        assert httpx.post(base + case["path"], content=case["body"].encode(),
+                          headers=case["headers"]).status_code == 503
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert "→ 503 Service Unavailable" in out.splitlines()[0], out
+    proc, base = start(tmp_path / "json", "--json", "--status", "503")
+    try:
+        httpx.post(base + "/x", content=b"{}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    record = json.loads(out.splitlines()[0])
+    assert (record["status"], record["answered"]) == (503, 503), record

@@ -78,8 +78,12 @@ def row_line(row: Row, fmt: str = TIME) -> str:
     target = clip(f"{row.path}?{row.query}" if row.query else row.path, 120)
     summary = clip(row.summary or row.refused, 120)
     result = result_label(row.result, row.result_ms)
-    rule = (f"→ {answered_text(row.status, row.answer_note)} ({clip(row.rule, 60)})  "
-            if row.rule else "")
+    if row.rule:
+        rule = f"→ {answered_text(row.status, row.answer_note)} ({clip(row.rule, 60)})  "
+    elif row.status != 200 and not row.refused:  # a custom answer, a handshake's 403, a 401
+        rule = f"→ {answered_text(row.status, row.answer_note)}  "
+    else:
+        rule = ""
     retry = retry_label(row.retry, row.retry_of or "?", row.since_first)
     return visible_line(f"{when} {row.method:<7} {target}  {kind}  {summary}  {verdict}  "
                         + (f"{result}  " if result else "") + rule
@@ -136,6 +140,7 @@ def json_line(event: Event) -> str:
             "path": event.path,
             "query": event.query,
             "status": event.status,
+            "answered": event.status,  # as `inspector events` names it ("status" stays)
             "size": event.body_size,
             "provider": event.provider,
             "kind": event.kind,

@@ -5,10 +5,11 @@ latest event of each delivery key is read differs between backends."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from inspector.core.model import Event, Verdict
+from inspector.core.model import Event, Verdict, id_of
 from inspector.core.providers.correlate import retry_window
+from inspector.core.store import ops
 from inspector.core.store.base import Prepare
 
 
@@ -21,6 +22,26 @@ def analyse(events: list[Event], prepare: Prepare | None) -> None:
             prepare(event)
         except Exception as exc:  # analysis must never cost us the event
             event.notes.append(f"analysis failed: {type(exc).__name__}: {exc}")
+
+
+def doomed(conn: Any, op: ops.Prune, count: Callable[[], int], mark: str) -> list[int]:
+    """What retention deletes (EventStore.prune), oldest first, at most `op.limit`: the
+    events past the newest `op.keep` (of `count()`, asked only then), and those received before
+    `op.older_than` (found through the id index, since an id begins with the time it was
+    received, and each checked against `received_at`, so an event is never deleted early
+    whatever its id says). `mark`: the backend's placeholder ("?" or "%s")."""
+    found: list[int] = []
+    excess = count() - op.keep if op.keep is not None else 0
+    if excess > 0:
+        found = [r[0] for r in conn.execute(
+            f"SELECT seq FROM events ORDER BY seq LIMIT {mark}", (min(excess, op.limit),))]
+    if op.older_than is not None and len(found) < op.limit:
+        before = id_of(max(0, int(op.older_than * 1000)), bytes(10))
+        found += [r[0] for r in conn.execute(
+            f"SELECT seq FROM events WHERE id < {mark} AND received_at < {mark} "
+            f"ORDER BY id LIMIT {mark}", (before, op.older_than, op.limit))]
+        found = sorted(set(found))[: op.limit]
+    return found
 
 
 class Delivery(NamedTuple):

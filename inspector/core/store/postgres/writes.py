@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from inspector.core.model import Attempt, Event, id_of
+from inspector.core.model import Attempt, Event
 from inspector.core.store import derive, ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.postgres import feed
@@ -214,23 +214,10 @@ def _remove(conn: Any, seqs: list[int]) -> int:
 
 
 def prune(conn: Any, op: ops.Prune, keep: int) -> int:
-    """Retention (EventStore.prune): up to `op.limit` of the oldest events, past the newest
-    `op.keep` (oldest stored first) or received before `op.older_than` (through the id
-    index: an id begins with the time it was received; each checked against
-    `received_at`). The feed gets one record: `upto` below the oldest event left, and the
-    seqs deleted above it."""
-    doomed: list[int] = []
-    if op.keep is not None:
-        excess = conn.execute("SELECT count(*) FROM events").fetchone()[0] - op.keep
-        if excess > 0:
-            doomed = [r[0] for r in conn.execute(
-                "SELECT seq FROM events ORDER BY seq LIMIT %s", (min(excess, op.limit),))]
-    if op.older_than is not None and len(doomed) < op.limit:
-        before = id_of(max(0, int(op.older_than * 1000)), bytes(10))
-        doomed += [r[0] for r in conn.execute(
-            "SELECT seq FROM events WHERE id < %s AND received_at < %s ORDER BY id LIMIT %s",
-            (before, op.older_than, op.limit))]
-        doomed = sorted(set(doomed))[: op.limit]
+    """Retention (EventStore.prune): delete what derive.doomed picks. The feed gets one
+    record: `upto` below the oldest event left, and the seqs deleted above it."""
+    doomed = derive.doomed(
+        conn, op, lambda: conn.execute("SELECT count(*) FROM events").fetchone()[0], "%s")
     if not doomed:
         return 0
     deleted = _remove(conn, doomed)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from inspector.core.model import Attempt, Event, id_of
+from inspector.core.model import Attempt, Event
 from inspector.core.store import derive, ops
 from inspector.core.store.base import Prepare
 from inspector.core.store.sqlite import feed, queries
@@ -252,23 +252,9 @@ def _reset_search(conn: sqlite3.Connection) -> None:
 
 
 def prune(conn: sqlite3.Connection, op: ops.Prune, keep: int) -> int:
-    """Delete up to `op.limit` of the oldest events: those past the newest `op.keep`
-    (oldest stored first), and those received before `op.older_than` (found through the id
-    index, since an id begins with the time it was received, and each one checked against
-    `received_at`, so an event is never deleted early whatever its id says). The feed gets
-    one record: `upto` below the oldest event left, and the seqs deleted above it."""
-    doomed: list[int] = []
-    if op.keep is not None:
-        excess = queries.count(conn) - op.keep
-        if excess > 0:
-            doomed = [r[0] for r in conn.execute(
-                "SELECT seq FROM events ORDER BY seq LIMIT ?", (min(excess, op.limit),))]
-    if op.older_than is not None and len(doomed) < op.limit:
-        before = id_of(max(0, int(op.older_than * 1000)), bytes(10))
-        doomed += [r[0] for r in conn.execute(
-            "SELECT seq FROM events WHERE id < ? AND received_at < ? ORDER BY id LIMIT ?",
-            (before, op.older_than, op.limit))]
-        doomed = sorted(set(doomed))[: op.limit]
+    """Retention (EventStore.prune): delete what derive.doomed picks. The feed gets one
+    record: `upto` below the oldest event left, and the seqs deleted above it."""
+    doomed = derive.doomed(conn, op, lambda: queries.count(conn), "?")
     if not doomed:
         return 0
     keep_top(conn)
